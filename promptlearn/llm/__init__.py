@@ -1,0 +1,12 @@
+"""The LLM layer: one client for API models (litellm) and the embedded local models."""
+
+from .backends import Backend, FunctionBackend, LiteLLMBackend, LlamaCppBackend, TransientError, is_transient
+from .cache import SQLiteCache
+from .client import LLM, make_backend
+from .fake import FakeLLM
+from .types import Completion, Message, Request
+from .usage import RoleUsage, Usage
+
+__all__ = ["LLM", "FakeLLM", "Backend", "FunctionBackend", "LiteLLMBackend", "LlamaCppBackend",
+           "TransientError", "is_transient", "SQLiteCache", "make_backend", "Completion", "Message",
+           "Request", "RoleUsage", "Usage"]

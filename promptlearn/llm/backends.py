@@ -1,0 +1,198 @@
+"""Backends: the one place a request becomes a real model call.
+
+A backend makes exactly one attempt. Retries, caching, usage, concurrency
+and structured-output repair live in ``LLM`` so that every backend (litellm,
+the embedded llama.cpp models, the test fake) gets them the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Protocol, runtime_checkable
+
+# litellm fetches its price list over the network at import unless told not
+# to; this machine (and many CI boxes) have no network. Set before any import.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+from .types import Completion, Request  # noqa: E402
+
+
+class TransientError(Exception):
+    """Raised by a backend (or a test double) for an error worth retrying."""
+
+    def __init__(self, message: str = "transient error", status_code: int | None = None):
+        super().__init__(message)
+        self.status_code = status_code
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """Makes one attempt at a request.
+
+    ``enforces_schema`` is True when the backend constrains decoding to the
+    JSON schema in ``params["response_format"]`` (so the schema need not be
+    spelled out in the prompt). Raise on failure; ``is_transient`` decides
+    whether ``LLM`` retries.
+    """
+
+    enforces_schema: bool
+
+    async def acomplete(self, request: Request) -> Completion: ...
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Rate limits, timeouts, connection errors and 5xx are worth another try."""
+    if isinstance(exc, (TransientError, TimeoutError, asyncio.TimeoutError, ConnectionError)):
+        return True
+    status = getattr(exc, "status_code", None)
+    if isinstance(status, int) and (status == 429 or status >= 500):
+        return True
+    name = type(exc).__name__
+    return name in {"RateLimitError", "Timeout", "APITimeoutError", "APIConnectionError",
+                    "InternalServerError", "ServiceUnavailableError", "BadGatewayError"}
+
+
+class FunctionBackend:
+    """Backend over a plain function ``handler(request) -> str | Completion`` (sync or async)."""
+
+    def __init__(self, handler: Callable[[Request], Any], enforces_schema: bool = False):
+        self.handler = handler
+        self.enforces_schema = enforces_schema
+
+    async def acomplete(self, request: Request) -> Completion:
+        start = time.perf_counter()
+        result = self.handler(request)
+        if asyncio.iscoroutine(result):
+            result = await result
+        if isinstance(result, Completion):
+            return result
+        text = str(result)
+        prompt_chars = sum(len(m.get("content", "")) for m in request.messages)
+        # ~4 characters per token: good enough to exercise token budgets in tests.
+        return Completion(text=text, model=request.model, prompt_tokens=max(1, prompt_chars // 4),
+                          completion_tokens=max(1, len(text) // 4), latency_s=time.perf_counter() - start)
+
+
+class LiteLLMBackend:
+    """Any provider litellm knows: ``openai/...``, ``anthropic/...``, ``ollama/...``, ``hosted_vllm/...``."""
+
+    enforces_schema = False
+
+    def __init__(self, model: str, *, api_base: str | None = None, api_key: str | None = None,
+                 timeout_s: float = 120.0, extra: dict[str, Any] | None = None):
+        self.model = model
+        self.api_base = api_base
+        self._api_key = api_key  # held in memory only; never part of a Request or cache key
+        self.timeout_s = timeout_s
+        self.extra = dict(extra or {})
+
+    def __repr__(self) -> str:
+        return f"LiteLLMBackend(model={self.model!r}, api_base={self.api_base!r})"
+
+    def _response_format(self, spec: dict[str, Any]) -> dict[str, Any]:
+        import litellm
+
+        try:
+            native = litellm.supports_response_schema(model=self.model)
+        except Exception:
+            native = False
+        if native:
+            return {"type": "json_schema",
+                    "json_schema": {"name": spec.get("name", "output"), "schema": spec["schema"], "strict": False}}
+        return {"type": "json_object"}
+
+    async def acomplete(self, request: Request) -> Completion:
+        import litellm
+
+        kwargs: dict[str, Any] = {"model": self.model, "messages": list(request.messages),
+                                  "timeout": self.timeout_s, "num_retries": 0, "max_retries": 0, **self.extra}
+        if self.api_base:
+            kwargs["api_base"] = self.api_base
+        if self._api_key:
+            kwargs["api_key"] = self._api_key
+        for key, value in request.params.items():
+            if key == "response_format":
+                kwargs[key] = self._response_format(value)
+            elif value is not None:
+                kwargs[key] = value
+        start = time.perf_counter()
+        response = await litellm.acompletion(**kwargs)
+        latency = time.perf_counter() - start
+        choice = response.choices[0]
+        usage = getattr(response, "usage", None)
+        try:
+            cost = float(litellm.completion_cost(completion_response=response))
+        except Exception:
+            cost = None  # litellm has no price for this model (local servers, new models)
+        return Completion(text=choice.message.content or "", model=request.model,
+                          prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
+                          completion_tokens=getattr(usage, "completion_tokens", 0) or 0,
+                          latency_s=latency, cost_usd=cost, finish_reason=choice.finish_reason)
+
+
+_LOADED: dict[tuple[str, int], tuple[Any, threading.Lock]] = {}
+_LOAD_LOCK = threading.Lock()
+DEFAULT_N_CTX = 4096
+
+
+def load_llama(path: Path, n_ctx: int = DEFAULT_N_CTX, n_threads: int | None = None) -> tuple[Any, threading.Lock]:
+    """Load a GGUF once per process; return it with the lock that serialises its use.
+
+    llama.cpp contexts are not thread-safe, so every call on one model holds its lock.
+    """
+    key = (str(Path(path).resolve()), n_ctx)
+    with _LOAD_LOCK:
+        if key not in _LOADED:
+            try:
+                from llama_cpp import Llama
+            except ImportError as exc:  # pragma: no cover - depends on the install
+                raise ImportError("the embedded local models need llama-cpp-python: "
+                                  "pip install 'promptlearn[local]'") from exc
+            llama = Llama(model_path=key[0], n_ctx=n_ctx, n_threads=n_threads or os.cpu_count(),
+                          verbose=False, seed=0)
+            _LOADED[key] = (llama, threading.Lock())
+        return _LOADED[key]
+
+
+class LlamaCppBackend:
+    """The embedded local model, in-process through llama-cpp-python.
+
+    Structured output uses ``response_format={"type": "json_object", "schema": ...}``,
+    which llama-cpp-python turns into a grammar; its OpenAI-style ``json_schema``
+    type was silently ignored in 0.3.36 (see MODELS.md).
+    """
+
+    enforces_schema = True
+
+    def __init__(self, path: Path, *, n_ctx: int = DEFAULT_N_CTX, n_threads: int | None = None):
+        self.path = Path(path)
+        self.n_ctx = n_ctx
+        self.n_threads = n_threads
+
+    def __repr__(self) -> str:
+        return f"LlamaCppBackend(path={str(self.path)!r})"
+
+    def _complete_blocking(self, request: Request) -> Completion:
+        llama, lock = load_llama(self.path, self.n_ctx, self.n_threads)
+        kwargs: dict[str, Any] = {"messages": list(request.messages)}
+        for key, value in request.params.items():
+            if key == "response_format":
+                kwargs[key] = {"type": "json_object", "schema": value["schema"]}
+            elif value is not None:
+                kwargs[key] = value
+        with lock:
+            start = time.perf_counter()
+            out = llama.create_chat_completion(**kwargs)
+            latency = time.perf_counter() - start
+        usage = out.get("usage") or {}
+        choice = out["choices"][0]
+        return Completion(text=choice["message"].get("content") or "", model=request.model,
+                          prompt_tokens=usage.get("prompt_tokens", 0), completion_tokens=usage.get("completion_tokens", 0),
+                          latency_s=latency, cost_usd=0.0, finish_reason=choice.get("finish_reason"))
+
+    async def acomplete(self, request: Request) -> Completion:
+        return await asyncio.to_thread(self._complete_blocking, request)
