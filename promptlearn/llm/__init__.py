@@ -5,8 +5,8 @@ from .cache import SQLiteCache
 from .client import LLM, make_backend
 from .fake import FakeLLM
 from .types import Completion, Message, Request
-from .usage import RoleUsage, Usage
+from .usage import RoleUsage, Usage, UsageScope, usage_scope
 
 __all__ = ["LLM", "FakeLLM", "Backend", "FunctionBackend", "LiteLLMBackend", "LlamaCppBackend",
            "TransientError", "is_transient", "SQLiteCache", "make_backend", "Completion", "Message",
-           "Request", "RoleUsage", "Usage"]
+           "Request", "RoleUsage", "Usage", "UsageScope", "usage_scope"]

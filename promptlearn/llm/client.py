@@ -21,7 +21,7 @@ from .backends import Backend, LiteLLMBackend, LlamaCppBackend, is_transient
 from .cache import DEFAULT_CACHE_PATH, SQLiteCache
 from .structured import parse_structured, response_format_for, schema_instruction
 from .types import Completion, Message, Request
-from .usage import Usage
+from .usage import Usage, record_in_scope
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -134,6 +134,7 @@ class LLM:
             hit = self.cache.get(key)
             if hit is not None:
                 self.usage.record(role, hit)
+                record_in_scope(hit)
                 return hit
         attempt = 0
         while True:
@@ -149,6 +150,7 @@ class LLM:
                 delay = min(self.max_backoff_s, self.backoff_s * 2 ** (attempt - 1))
                 await asyncio.sleep(delay * (0.5 + self._rng.random()))  # full jitter around the step
         self.usage.record(role, completion)
+        record_in_scope(completion)
         if use_cache and self.cache is not None:
             self.cache.put(key, completion)
         return completion
@@ -183,9 +185,12 @@ class LLM:
                 return parse_structured(text, schema)
             except ValueError as exc:
                 last_error = str(exc)
-                messages = [*messages, {"role": "assistant", "content": text},
-                            {"role": "user", "content": f"That reply was not valid: {last_error}. "
-                                                        f"Reply again with only the corrected JSON object."}]
+                if completion.finish_reason == "length":
+                    last_error = f"reply cut off at the {request.params['max_tokens']}-token limit ({last_error})"
+                    fix = "Your reply was cut off. Reply again with a much shorter JSON object."
+                else:
+                    fix = f"That reply was not valid: {last_error}. Reply again with only the corrected JSON object."
+                messages = [*messages, {"role": "assistant", "content": text}, {"role": "user", "content": fix}]
         raise StructuredOutputError(self.model, schema.__name__, max_repairs + 1, last_error, text)
 
     async def amap(self, fn: Callable[..., Any], items: Sequence[Any]) -> list[Any]:

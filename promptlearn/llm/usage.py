@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import threading
 from dataclasses import asdict, dataclass
+
+from typing import Iterator
 
 from .types import Completion
 
@@ -67,3 +71,56 @@ class Usage:
         rows = [{"role": role, **values} for role, values in self.snapshot().items()]
         frame = pd.DataFrame(rows, columns=["role", *RoleUsage.__dataclass_fields__])
         return frame.set_index("role")
+
+
+class UsageScope:
+    """Collects the usage of the calls made inside ``with usage_scope() as scope:``.
+
+    Backed by a ContextVar, so concurrent asyncio tasks each see only their own
+    calls. The loop stores a scope's totals in each record, which lets a resumed
+    run charge replayed records exactly what they first cost.
+    """
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.cache_hits = 0
+        self.prompt_tokens = 0
+        self.completion_tokens = 0
+        self.cost_usd = 0.0
+
+    def add(self, completion: Completion) -> None:
+        if completion.cached:
+            self.cache_hits += 1
+            return
+        self.calls += 1
+        self.prompt_tokens += completion.prompt_tokens
+        self.completion_tokens += completion.completion_tokens
+        self.cost_usd += completion.cost_usd or 0.0
+
+    def as_dict(self) -> dict:
+        return {"calls": self.calls, "cache_hits": self.cache_hits, "prompt_tokens": self.prompt_tokens,
+                "completion_tokens": self.completion_tokens, "cost_usd": self.cost_usd}
+
+
+_current_scope: contextvars.ContextVar[UsageScope | None] = contextvars.ContextVar("promptlearn_usage_scope",
+                                                                                   default=None)
+
+
+@contextlib.contextmanager
+def usage_scope() -> Iterator[UsageScope]:
+    outer = _current_scope.get()
+    scope = UsageScope()
+    token = _current_scope.set(scope)
+    try:
+        yield scope
+    finally:
+        _current_scope.reset(token)
+        if outer is not None:  # nested scopes roll up
+            for key, value in scope.as_dict().items():
+                setattr(outer, key, getattr(outer, key) + value)
+
+
+def record_in_scope(completion: Completion) -> None:
+    scope = _current_scope.get()
+    if scope is not None:
+        scope.add(completion)

@@ -1,0 +1,78 @@
+"""``OptimizeConfig``: every knob of the loop, its default, and what it means.
+
+One frozen model, reused by the Python API and the CLI's YAML config (like
+TRL's dataclass configs). Defaults are named constants so code and docs agree.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+DEFAULT_SEED = 0
+DEFAULT_MINIBATCH_SIZE = 8
+DEFAULT_MAX_ITERATIONS = 20
+DEFAULT_PATIENCE = 6
+DEFAULT_MAX_CASES = 6
+DEFAULT_EXPLAIN_FAILURES = 3
+DEFAULT_CONCURRENCY = 8
+
+
+class Budget(BaseModel):
+    """Limits; whichever is hit first stops the run cleanly with a result. None = no limit.
+
+    ``max_rollouts`` counts agent runs (train minibatches and validation alike),
+    the unit the field compares optimisers by. ``max_llm_calls``, ``max_tokens``
+    and ``max_cost_usd`` count every role (agent, judge, optimizer); calls
+    answered from the cache are free. Limits other than rollouts can overshoot
+    by the calls already in flight when they are reached.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_rollouts: int | None = Field(None, ge=1)
+    max_llm_calls: int | None = Field(None, ge=1)
+    max_tokens: int | None = Field(None, ge=1)
+    max_cost_usd: float | None = Field(None, gt=0)
+    max_wall_s: float | None = Field(None, gt=0)
+
+
+class OptimizeConfig(BaseModel):
+    """How the loop searches. See README "How the loop works" for the step these knobs drive."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    seed: int = Field(DEFAULT_SEED, description="seeds every random choice (sampling, selection, bootstrap)")
+    mode: Literal["rules", "rewrite"] = Field(
+        "rules", description="rules: keep the seed prompt, add/delete numbered rules with provenance; "
+                             "rewrite: rewrite the whole prompt")
+    minibatch_size: int = Field(DEFAULT_MINIBATCH_SIZE, ge=1, description="training examples per iteration")
+    max_iterations: int = Field(DEFAULT_MAX_ITERATIONS, ge=0, description="proposal rounds at most")
+    patience: int = Field(DEFAULT_PATIENCE, ge=1,
+                          description="stop after this many rounds without a validation gain")
+    selector: Literal["pareto", "best"] = Field("pareto", description="parent selection policy")
+    sampler: Literal["epoch", "failures"] = Field("failures", description="minibatch sampling policy")
+    acceptance: Literal["bootstrap", "improvement", "sign"] = Field(
+        "bootstrap", description="paired minibatch test a child must pass before validation")
+    acceptance_confidence: float = Field(0.8, gt=0.5, lt=1.0,
+                                         description="bootstrap: required P(mean paired gain > 0)")
+    max_cases: int = Field(DEFAULT_MAX_CASES, ge=1, description="worst minibatch cases shown to the rewriter")
+    explain_failures: int = Field(DEFAULT_EXPLAIN_FAILURES, ge=0,
+                                  description="failed cases per round an LLM explainer critiques (0 = code critiques only)")
+    max_new_rules: int = Field(3, ge=1, description="rules mode: rules added per proposal at most")
+    max_rules: int = Field(12, ge=1, description="rules mode: rules kept at most (oldest dropped first)")
+    proposal_attempts: int = Field(3, ge=1, description="proposals tried per round when guards reject one")
+    concurrency: int = Field(DEFAULT_CONCURRENCY, ge=1, description="rollouts and judge calls in flight at once")
+    task_description: str = Field("", description="one line on what the agent does; shown to the rewriter")
+    output_contract: str | None = Field(
+        None, description="the answer format the rewriter must respect; inferred from references "
+                          "(label set) when None and infer_contract is true")
+    infer_contract: bool = Field(True, description="infer the output contract from training references")
+    budget: Budget = Field(default_factory=Budget)
+
+    @model_validator(mode="after")
+    def _cases_fit(self) -> "OptimizeConfig":
+        if self.max_cases > self.minibatch_size:
+            object.__setattr__(self, "max_cases", self.minibatch_size)
+        return self

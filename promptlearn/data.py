@@ -1,0 +1,113 @@
+"""Datasets: build ``Example`` lists from DataFrames, dicts, JSONL or CSV, and split them by seed."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from .errors import ConfigError
+from .records import Example
+
+
+def load_examples(source: Any, *, inputs: Sequence[str] | str, reference: str | None = None,
+                  id_column: str | None = None, metadata: Sequence[str] = ()) -> list[Example]:
+    """Make Examples from a pandas DataFrame, a list of dicts, or a ``.jsonl`` / ``.json`` / ``.csv`` path.
+
+    ``inputs`` names the columns the agent sees; ``reference`` the column judges compare
+    against. Ids come from ``id_column`` or the row position. Missing columns, an empty
+    dataset and duplicate ids raise ConfigError naming the problem.
+    """
+    inputs = [inputs] if isinstance(inputs, str) else list(inputs)
+    if not inputs:
+        raise ConfigError("inputs must name at least one column")
+    rows, origin = _rows(source)
+    if not rows:
+        raise ConfigError(f"dataset {origin} is empty")
+    needed = [*inputs, *([reference] if reference else []), *([id_column] if id_column else []), *metadata]
+    present = set().union(*(row.keys() for row in rows[:50]))
+    missing = [c for c in needed if c not in present]
+    if missing:
+        raise ConfigError(f"dataset {origin} has no column(s) {missing}; columns are {sorted(present)}")
+    examples, seen = [], set()
+    for i, row in enumerate(rows):
+        absent = [c for c in needed if c not in row]
+        if absent:
+            raise ConfigError(f"row {i} of {origin} lacks column(s) {absent}")
+        eid = str(row[id_column]) if id_column else str(i)
+        if eid in seen:
+            raise ConfigError(f"duplicate id {eid!r} in {origin} (column {id_column!r})")
+        seen.add(eid)
+        examples.append(Example(id=eid, inputs={c: row[c] for c in inputs},
+                                reference=row[reference] if reference else None,
+                                metadata={c: row[c] for c in metadata}))
+    return examples
+
+
+def _rows(source: Any) -> tuple[list[dict[str, Any]], str]:
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        if not path.exists():
+            raise ConfigError(f"dataset file not found: {path}")
+        if path.suffix == ".jsonl":
+            with path.open() as fh:
+                return [json.loads(line) for line in fh if line.strip()], str(path)
+        if path.suffix == ".json":
+            data = json.loads(path.read_text())
+            if isinstance(data, dict) and "examples" in data:  # BBH layout
+                data = data["examples"]
+            return list(data), str(path)
+        if path.suffix == ".csv":
+            import pandas as pd
+
+            return pd.read_csv(path).to_dict("records"), str(path)
+        raise ConfigError(f"unsupported dataset format {path.suffix!r}: use .jsonl, .json or .csv")
+    if hasattr(source, "to_dict") and hasattr(source, "columns"):
+        return source.to_dict("records"), "DataFrame"
+    if isinstance(source, Iterable):
+        rows = list(source)
+        if any(not isinstance(r, dict) for r in rows):
+            raise ConfigError("a list dataset must hold dicts")
+        return rows, "list"
+    raise ConfigError(f"cannot read a dataset from {type(source).__name__}")
+
+
+def split_examples(examples: Sequence[Example], sizes: Sequence[int | float], *, seed: int = 0,
+                   stratify: bool = False) -> list[list[Example]]:
+    """Deterministic split by seed. ``sizes`` are counts or fractions (one entry per split).
+
+    With ``stratify`` the reference labels are interleaved so each split gets a similar mix.
+    """
+    n = len(examples)
+    counts = [int(round(s * n)) if isinstance(s, float) and s <= 1.0 else int(s) for s in sizes]
+    if sum(counts) > n:
+        raise ConfigError(f"split sizes {counts} need {sum(counts)} examples; only {n} given")
+    if any(c <= 0 for c in counts):
+        raise ConfigError(f"every split needs at least one example; got sizes {counts}")
+    rng = random.Random(seed)
+    order = list(examples)
+    rng.shuffle(order)
+    if stratify:
+        groups: dict[str, list[Example]] = {}
+        for ex in order:
+            groups.setdefault(str(ex.reference), []).append(ex)
+        order = []
+        queues = [groups[k] for k in sorted(groups)]
+        while any(queues):
+            for q in queues:
+                if q:
+                    order.append(q.pop())
+        # round-robin by label, then each split takes a contiguous slice of that interleaving
+        splits, start = [], 0
+        for count in counts:
+            chunk = order[start:start + count]
+            rng.shuffle(chunk)
+            splits.append(chunk)
+            start += count
+        return splits
+    splits, start = [], 0
+    for count in counts:
+        splits.append(order[start:start + count])
+        start += count
+    return splits

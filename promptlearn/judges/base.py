@@ -1,0 +1,63 @@
+"""The Judge protocol and the panel that combines several judges into one score.
+
+Contract: ``Judge.acritique(example, rollout) -> Critique`` with ``score`` in
+[0, 1], higher is better, and an ``explanation`` a person (and the rewriter)
+can act on. A judge never raises for a bad *output*: that is a low score. A
+judge whose own call fails returns a Critique with ``error`` set; the panel
+leaves it out of the weighted score rather than blaming the agent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Protocol, Sequence, runtime_checkable
+
+from ..errors import ConfigError
+from ..records import Critique, Example, Rollout
+
+
+@runtime_checkable
+class Judge(Protocol):
+    name: str
+
+    async def acritique(self, example: Example, rollout: Rollout) -> Critique: ...
+
+
+def failed_rollout_critique(name: str, rollout: Rollout) -> Critique:
+    return Critique(judge=name, score=0.0, label="error",
+                    explanation=f"The agent produced no output: {rollout.error}")
+
+
+class JudgePanel:
+    """Several judges, one weighted score. Weights default to 1 each."""
+
+    def __init__(self, judges: Sequence[Judge], weights: Sequence[float] | None = None):
+        if not judges:
+            raise ConfigError("at least one judge is needed to score rollouts")
+        names = [j.name for j in judges]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"judge names must be unique, got {names}")
+        weights = list(weights) if weights is not None else [1.0] * len(judges)
+        if len(weights) != len(judges) or any(w < 0 for w in weights) or sum(weights) <= 0:
+            raise ConfigError(f"need one non-negative weight per judge (sum > 0), got {weights}")
+        self.judges = list(judges)
+        self.weights = weights
+
+    @property
+    def names(self) -> list[str]:
+        return [j.name for j in self.judges]
+
+    async def acritique(self, example: Example, rollout: Rollout) -> tuple[tuple[Critique, ...], float]:
+        critiques = await asyncio.gather(*(self._safe(j, example, rollout) for j in self.judges))
+        return tuple(critiques), self.combine(critiques)
+
+    async def _safe(self, judge: Judge, example: Example, rollout: Rollout) -> Critique:
+        try:
+            return await judge.acritique(example, rollout)
+        except Exception as exc:  # a failed judge is a record, not a crash
+            return Critique(judge=judge.name, score=0.0, label="judge_error", error=f"{type(exc).__name__}: {exc}")
+
+    def combine(self, critiques: Sequence[Critique]) -> float:
+        pairs = [(c.score, w) for c, w in zip(critiques, self.weights) if c.error is None]
+        total = sum(w for _, w in pairs)
+        return sum(s * w for s, w in pairs) / total if total > 0 else 0.0

@@ -1,0 +1,152 @@
+"""Code judges: exact, cheap, and they explain their verdicts too."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import string
+from typing import Any, Callable
+
+from ..records import Critique, Example, Rollout
+from .base import failed_rollout_critique
+
+_NUMBER = re.compile(r"-?\d[\d,]*\.?\d*(?:[eE][-+]?\d+)?")
+
+
+def normalize_text(text: str, *, case: bool = False, punctuation: bool = False) -> str:
+    text = " ".join(str(text).split())
+    if not case:
+        text = text.lower()
+    if not punctuation:
+        text = text.strip(string.punctuation + " ")
+    return text
+
+
+def _reference(example: Example, judge: str) -> Any:
+    if example.reference is None:
+        raise ValueError(f"judge {judge!r} needs a reference answer but example {example.id!r} has none")
+    return example.reference
+
+
+class ExactMatch:
+    """Score 1 when the output equals the reference (whitespace, case and outer punctuation ignored by default)."""
+
+    def __init__(self, name: str = "exact_match", *, case_sensitive: bool = False, strict_punctuation: bool = False):
+        self.name = name
+        self.case_sensitive = case_sensitive
+        self.strict_punctuation = strict_punctuation
+
+    def _norm(self, text: str) -> str:
+        return normalize_text(text, case=self.case_sensitive, punctuation=self.strict_punctuation)
+
+    async def acritique(self, example: Example, rollout: Rollout) -> Critique:
+        if rollout.error:
+            return failed_rollout_critique(self.name, rollout)
+        expected = str(_reference(example, self.name))
+        output = rollout.output or ""
+        if self._norm(output) == self._norm(expected):
+            return Critique(judge=self.name, score=1.0, label="correct", explanation=f"Output matches {expected!r}.")
+        hint = ""
+        if self._norm(expected) in self._norm(output):
+            hint = " The right answer appears inside the output, but the output must be only the answer."
+        return Critique(judge=self.name, score=0.0, label="incorrect",
+                        explanation=f"Expected {expected!r} but the output was {output[:200]!r}.{hint}")
+
+
+class RegexMatch:
+    """Score 1 when ``pattern`` is found in the output (or, with ``fullmatch``, is the whole output)."""
+
+    def __init__(self, pattern: str, name: str = "regex", *, fullmatch: bool = False, flags: int = 0):
+        self.name = name
+        self.pattern = re.compile(pattern, flags)
+        self.fullmatch = fullmatch
+
+    async def acritique(self, example: Example, rollout: Rollout) -> Critique:
+        if rollout.error:
+            return failed_rollout_critique(self.name, rollout)
+        text = (rollout.output or "").strip()
+        ok = bool(self.pattern.fullmatch(text) if self.fullmatch else self.pattern.search(text))
+        how = "match" if self.fullmatch else "contain a match for"
+        return Critique(judge=self.name, score=float(ok), label="pass" if ok else "fail",
+                        explanation=f"The output {'does' if ok else 'does not'} {how} /{self.pattern.pattern}/.")
+
+
+def last_number(text: str) -> float | None:
+    matches = _NUMBER.findall(text or "")
+    for raw in reversed(matches):
+        try:
+            return float(raw.replace(",", "").rstrip("."))
+        except ValueError:
+            continue
+    return None
+
+
+class NumericTolerance:
+    """Compare the last number in the output with the reference, within ``abs_tol`` / ``rel_tol``."""
+
+    def __init__(self, name: str = "numeric", *, abs_tol: float = 1e-6, rel_tol: float = 0.0):
+        self.name = name
+        self.abs_tol = abs_tol
+        self.rel_tol = rel_tol
+
+    async def acritique(self, example: Example, rollout: Rollout) -> Critique:
+        if rollout.error:
+            return failed_rollout_critique(self.name, rollout)
+        expected = float(str(_reference(example, self.name)).replace(",", ""))
+        got = last_number(rollout.output or "")
+        if got is None:
+            return Critique(judge=self.name, score=0.0, label="no_number",
+                            explanation=f"No number found in the output; expected {expected:g}.")
+        ok = math.isclose(got, expected, abs_tol=self.abs_tol, rel_tol=self.rel_tol)
+        return Critique(judge=self.name, score=float(ok), label="correct" if ok else "incorrect",
+                        explanation=f"Final number {got:g} {'equals' if ok else 'differs from'} the expected {expected:g}.")
+
+
+class JSONSchemaJudge:
+    """Score 1 when the output parses as JSON and validates against ``schema``."""
+
+    def __init__(self, schema: dict[str, Any], name: str = "json_schema"):
+        import jsonschema
+
+        jsonschema.Draft202012Validator.check_schema(schema)
+        self.name = name
+        self.validator = jsonschema.Draft202012Validator(schema)
+
+    async def acritique(self, example: Example, rollout: Rollout) -> Critique:
+        if rollout.error:
+            return failed_rollout_critique(self.name, rollout)
+        try:
+            data = json.loads(rollout.output or "")
+        except json.JSONDecodeError as exc:
+            return Critique(judge=self.name, score=0.0, label="invalid_json",
+                            explanation=f"The output is not valid JSON ({exc.msg} at position {exc.pos}).")
+        errors = sorted(self.validator.iter_errors(data), key=lambda e: list(e.path))
+        if errors:
+            problems = "; ".join(f"{'/'.join(map(str, e.path)) or '(root)'}: {e.message}" for e in errors[:5])
+            return Critique(judge=self.name, score=0.0, label="schema_violation",
+                            explanation=f"The JSON does not match the schema: {problems}.")
+        return Critique(judge=self.name, score=1.0, label="valid", explanation="Valid JSON matching the schema.")
+
+
+class FunctionJudge:
+    """Wrap ``fn(example, output) -> bool | float | (score, explanation) | Critique``."""
+
+    def __init__(self, fn: Callable[[Example, str], Any], name: str | None = None):
+        self.fn = fn
+        self.name = name or getattr(fn, "__name__", "function")
+
+    async def acritique(self, example: Example, rollout: Rollout) -> Critique:
+        if rollout.error:
+            return failed_rollout_critique(self.name, rollout)
+        result = self.fn(example, rollout.output or "")
+        if isinstance(result, Critique):
+            return result
+        explanation = ""
+        if isinstance(result, tuple):
+            result, explanation = result
+        score = float(result)
+        if not 0.0 <= score <= 1.0:
+            raise ValueError(f"judge {self.name!r} returned score {score}; scores must be in [0, 1]")
+        return Critique(judge=self.name, score=score, label="pass" if score >= 0.5 else "fail",
+                        explanation=explanation or f"{self.name} scored {score:g}.")

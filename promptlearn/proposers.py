@@ -1,0 +1,194 @@
+"""Proposers turn a parent candidate plus critiqued failures into a child candidate.
+
+Contract: ``await proposer.apropose(parent, cases, context) -> Proposal``.
+A proposal that fails the guards is shown its reason and retried up to
+``max_attempts`` times; if none passes, ``Proposal.child`` is None and
+``rejections`` says why (data, not an exception). LLM failures propagate as
+LLMCallError / StructuredOutputError and the loop records them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Protocol, Sequence
+
+from pydantic import BaseModel, Field
+
+from .guards import check_prompt, check_rule
+from .judges.llm import escape_markers
+from .llm import LLM, usage_scope
+from .records import Candidate, Cost, Critique, Example, Provenance, Rollout, Rule
+from .templating import placeholders, render
+
+DEFAULT_MAX_NEW_RULES = 3
+DEFAULT_MAX_RULES = 12
+DEFAULT_PROPOSAL_ATTEMPTS = 3
+DEFAULT_PROPOSER_MAX_TOKENS = 700
+MAX_CASE_CHARS = 600
+
+
+@dataclass(frozen=True)
+class Case:
+    """One critiqued failure the rewriter learns from."""
+
+    example: Example
+    rollout: Rollout
+    critiques: tuple[Critique, ...]
+    score: float
+
+    @property
+    def critique_text(self) -> str:
+        texts = [c.explanation for c in self.critiques if c.explanation and c.error is None]
+        return " ".join(dict.fromkeys(texts)) or "The output was judged wrong."
+
+    def as_template_data(self) -> dict[str, str]:
+        inputs = self.example.inputs
+        text = str(next(iter(inputs.values()))) if len(inputs) == 1 else "\n".join(f"{k}: {v}" for k, v in inputs.items())
+        output = self.rollout.output if self.rollout.error is None else f"(failed: {self.rollout.error})"
+        return {"input": escape_markers(text[:MAX_CASE_CHARS]), "output": escape_markers((output or "")[:MAX_CASE_CHARS]),
+                "critique": escape_markers(self.critique_text[:MAX_CASE_CHARS])}
+
+
+@dataclass(frozen=True)
+class ProposalContext:
+    iteration: int
+    train: Sequence[Example]
+    task_description: str
+    output_contract: str | None
+
+
+@dataclass
+class Proposal:
+    child: Candidate | None
+    rationale: str = ""
+    rejections: list[str] = field(default_factory=list)
+    cost: Cost = Cost()
+    meta_prompt: str = ""
+
+
+class Proposer(Protocol):
+    async def apropose(self, parent: Candidate, cases: Sequence[Case], context: ProposalContext) -> Proposal: ...
+
+
+def load_meta_prompt(name: str, directory: str | Path | None = None) -> str:
+    """A meta-prompt by name: from ``directory`` if given (user override), else the packaged one."""
+    if directory is not None:
+        return (Path(directory) / f"{name}.j2").read_text()
+    return resources.files("promptlearn.meta_prompts").joinpath(f"{name}.j2").read_text()
+
+
+class NewRule(BaseModel):
+    rule: str = Field(max_length=300, description="a general instruction for the assistant, at most two sentences")
+    fixes: list[int] = Field(max_length=10, description="numbers of the cases this rule fixes")
+
+
+class RuleEdits(BaseModel):
+    analysis: str = Field(max_length=400, description="what the failures have in common, in one or two sentences")
+    new_rules: list[NewRule] = Field(max_length=5, description="new rules, most important first")
+    delete: list[int] = Field(max_length=5, description="numbers of current rules to delete")
+
+
+class PromptRewrite(BaseModel):
+    analysis: str = Field(max_length=400, description="what the failures have in common, in one or two sentences")
+    new_prompt: str = Field(max_length=4000, description="the complete improved system prompt")
+
+
+class _LLMProposer:
+    template_name = ""
+
+    def __init__(self, llm: LLM, *, max_attempts: int = DEFAULT_PROPOSAL_ATTEMPTS,
+                 max_tokens: int = DEFAULT_PROPOSER_MAX_TOKENS, meta_prompt_dir: str | Path | None = None):
+        self.llm = llm.with_role("optimizer") if llm.role == "default" else llm
+        self.max_attempts = max_attempts
+        self.max_tokens = max_tokens
+        self.template = load_meta_prompt(self.template_name, meta_prompt_dir)
+
+    def _variables(self, parent: Candidate, cases: Sequence[Case], context: ProposalContext) -> dict:
+        return {"task_description": context.task_description, "output_contract": context.output_contract,
+                "base_prompt": escape_markers(parent.system_prompt), "rules": [r.text for r in parent.rules],
+                "cases": [c.as_template_data() for c in cases], "variables": sorted(placeholders(parent.prompt))}
+
+    async def apropose(self, parent: Candidate, cases: Sequence[Case], context: ProposalContext) -> Proposal:
+        meta_prompt = render(self.template, self._variables(parent, cases, context), what="meta-prompt")
+        messages = [{"role": "user", "content": meta_prompt}]
+        rejections: list[str] = []
+        with usage_scope() as scope:
+            for attempt in range(self.max_attempts):
+                # Attempt > 0 differs by the feedback turn, so the cache never replays a rejected answer.
+                parsed = await self.llm.astructured(messages, self.schema, max_tokens=self.max_tokens)
+                child, reason, rationale = self._build(parent, parsed, cases, context)
+                if child is not None:
+                    return Proposal(child, rationale, rejections, Cost(**scope.as_dict()), meta_prompt)
+                rejections.append(reason)
+                messages = [*messages, {"role": "assistant", "content": parsed.model_dump_json()},
+                            {"role": "user", "content": f"That proposal was rejected: {reason}. Try again."}]
+        return Proposal(None, "", rejections, Cost(**scope.as_dict()), meta_prompt)
+
+
+class RulesetProposer(_LLMProposer):
+    """Keeps the base prompt and adds or deletes numbered rules; each rule records its provenance.
+
+    Targeted edits suit small rewriters, which garble full rewrites (DESIGN.md).
+    """
+
+    template_name = "ruleset"
+    schema = RuleEdits
+
+    def __init__(self, llm: LLM, *, max_new_rules: int = DEFAULT_MAX_NEW_RULES, max_rules: int = DEFAULT_MAX_RULES,
+                 **kwargs):
+        super().__init__(llm, **kwargs)
+        self.max_new_rules = max_new_rules
+        self.max_rules = max_rules
+
+    def _variables(self, parent, cases, context):
+        return {**super()._variables(parent, cases, context), "max_new_rules": self.max_new_rules}
+
+    def _build(self, parent: Candidate, edits: RuleEdits, cases: Sequence[Case], context: ProposalContext):
+        delete = {i for i in edits.delete if 1 <= i <= len(parent.rules)}
+        kept = [r for i, r in enumerate(parent.rules, start=1) if i not in delete]
+        next_id = max((r.id for r in parent.rules), default=0) + 1
+        added, reasons = [], []
+        for new in edits.new_rules[: self.max_new_rules]:
+            text = " ".join(new.rule.split())
+            reason = check_rule(text, [r.text for r in kept + added], context.train)
+            if reason:
+                reasons.append(f"rule {text[:60]!r}: {reason}")
+                continue
+            fixed = [cases[i - 1] for i in new.fixes if 1 <= i <= len(cases)] or list(cases)
+            provenance = tuple(Provenance(example_id=c.example.id, judge=",".join(x.judge for x in c.critiques),
+                                          critique=c.critique_text[:300]) for c in fixed)
+            added.append(Rule(id=next_id, text=text, provenance=provenance, iteration=context.iteration))
+            next_id += 1
+        if not added and not delete:
+            return None, "; ".join(reasons) or "no new rule and nothing deleted", ""
+        rules = (kept + added)[-self.max_rules:]
+        child = Candidate.create(parent.system_prompt, tuple(rules), parent_ids=(parent.id,),
+                                 iteration=context.iteration, rationale=edits.analysis.strip())
+        if child.id == parent.id:
+            return None, "the edits leave the prompt unchanged", ""
+        return child, None, edits.analysis.strip()
+
+
+class RewriteProposer(_LLMProposer):
+    """Rewrites the whole system prompt (rules are folded in). Best with a capable rewriter."""
+
+    template_name = "rewrite"
+    schema = PromptRewrite
+
+    def _variables(self, parent, cases, context):
+        variables = super()._variables(parent, cases, context)
+        variables["base_prompt"] = escape_markers(parent.prompt)  # rules become part of the text to rewrite
+        return variables
+
+    def _build(self, parent: Candidate, rewrite: PromptRewrite, cases: Sequence[Case], context: ProposalContext):
+        new_prompt = rewrite.new_prompt.strip()
+        reason = check_prompt(parent.prompt, new_prompt, context.train)
+        if reason:
+            return None, reason, ""
+        child = Candidate.create(new_prompt, (), parent_ids=(parent.id,), iteration=context.iteration,
+                                 rationale=rewrite.analysis.strip())
+        if child.id == parent.id:
+            return None, "the rewrite is identical to the current prompt", ""
+        return child, None, rewrite.analysis.strip()

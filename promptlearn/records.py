@@ -1,0 +1,129 @@
+"""Core records. Small, frozen, JSON-serialisable (they are what the run directory stores)."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Example(Record):
+    """One task instance. ``inputs`` feed the agent's templates; ``reference`` feeds the judges."""
+
+    id: str
+    inputs: dict[str, Any]
+    reference: Any = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class Provenance(Record):
+    """Where a rule came from: the failure it was written to fix and what the judge said."""
+
+    example_id: str
+    judge: str
+    critique: str
+
+
+class Rule(Record):
+    id: int
+    text: str
+    provenance: tuple[Provenance, ...] = ()
+    iteration: int = 0
+
+
+class Candidate(Record):
+    """A prompt under test: a base system prompt plus numbered rules (ruleset mode).
+
+    The id is a hash of the rendered prompt, so two identical prompts are one candidate.
+    """
+
+    id: str
+    system_prompt: str
+    rules: tuple[Rule, ...] = ()
+    parent_ids: tuple[str, ...] = ()
+    iteration: int = 0
+    rationale: str = ""
+
+    @staticmethod
+    def render_prompt(system_prompt: str, rules: tuple[Rule, ...]) -> str:
+        if not rules:
+            return system_prompt
+        lines = "\n".join(f"{i}. {rule.text}" for i, rule in enumerate(rules, start=1))
+        return f"{system_prompt.rstrip()}\n\nRules:\n{lines}"
+
+    @property
+    def prompt(self) -> str:
+        """The system prompt the agent actually sees."""
+        return self.render_prompt(self.system_prompt, self.rules)
+
+    @classmethod
+    def create(cls, system_prompt: str, rules: tuple[Rule, ...] = (), **kw: Any) -> "Candidate":
+        rendered = cls.render_prompt(system_prompt, rules)
+        return cls(id="c-" + hashlib.sha256(rendered.encode()).hexdigest()[:10], system_prompt=system_prompt,
+                   rules=tuple(rules), **kw)
+
+
+class Cost(Record):
+    """What producing a record cost, as measured by ``usage_scope``."""
+
+    calls: int = 0
+    cache_hits: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+class Rollout(Record):
+    """One run of a candidate on an example. A failure is data: ``error`` is set, ``output`` is None."""
+
+    example_id: str
+    candidate_id: str
+    output: str | None = None
+    trace: tuple[dict[str, Any], ...] = ()
+    error: str | None = None
+    latency_s: float = 0.0
+    cost: Cost = Cost()
+
+
+class Critique(Record):
+    """A judge's verdict. ``score`` is in [0, 1], higher is better; ``explanation`` says why."""
+
+    judge: str
+    score: float = Field(ge=0.0, le=1.0)
+    label: str | None = None
+    explanation: str = ""
+    error: str | None = None
+    cost: Cost = Cost()
+
+
+class ExampleResult(Record):
+    """A rollout, its critiques, and the weighted score the loop uses."""
+
+    rollout: Rollout
+    critiques: tuple[Critique, ...]
+    score: float
+
+
+class Evaluation(Record):
+    """A candidate's results over a set of examples."""
+
+    candidate_id: str
+    split: str
+    results: dict[str, ExampleResult]
+
+    @property
+    def scores(self) -> dict[str, float]:
+        return {eid: r.score for eid, r in self.results.items()}
+
+    @property
+    def mean(self) -> float:
+        return sum(self.scores.values()) / len(self.results) if self.results else 0.0

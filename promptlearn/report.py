@@ -1,0 +1,109 @@
+"""A self-contained HTML report: score curve, prompt diffs, worst examples, rules with provenance."""
+
+from __future__ import annotations
+
+import base64
+import difflib
+import html
+import io
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .result import OptimizationResult
+
+MAX_WORST = 15
+
+_CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}
+pre{white-space:pre-wrap;background:#f6f8fa;padding:.6em;border-radius:4px}
+table{border-collapse:collapse;font-size:90%}td,th{border:1px solid #ddd;padding:3px 6px;vertical-align:top}
+.add{background:#e6ffed}.del{background:#ffeef0}.muted{color:#777}h2{margin-top:1.6em}"""
+
+
+def _e(value) -> str:
+    return html.escape(str(value))
+
+
+def _plot_png(result: "OptimizationResult") -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    result.plot(ax=ax)
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def _diff(old: str, new: str) -> str:
+    lines = []
+    for line in difflib.ndiff(old.splitlines(), new.splitlines()):
+        if line.startswith("+ "):
+            lines.append(f'<span class="add">{_e(line)}</span>')
+        elif line.startswith("- "):
+            lines.append(f'<span class="del">{_e(line)}</span>')
+        elif line.startswith("  "):
+            lines.append(_e(line))
+    return "<pre>" + "\n".join(lines) + "</pre>"
+
+
+def write_report(result: "OptimizationResult", path: str | Path) -> Path:
+    path = Path(path)
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>promptlearn report</title>"
+             f"<style>{_CSS}</style></head><body><h1>promptlearn report</h1>",
+             f"<p>{_e(result.summary())}</p>",
+             f"<img alt='score per round' src='data:image/png;base64,{_plot_png(result)}'>"]
+
+    parts.append("<h2>Best prompt</h2><pre>" + _e(result.best_prompt) + "</pre>")
+    parts.append("<h2>Seed prompt</h2><pre>" + _e(result.seed.prompt) + "</pre>")
+
+    if result.best.rules:
+        parts.append("<h2>Rules and where they came from</h2><table><tr><th>#</th><th>rule</th><th>round</th>"
+                     "<th>critiques that produced it</th></tr>")
+        for i, rule in enumerate(result.best.rules, start=1):
+            prov = "<br>".join(f"<b>{_e(p.example_id)}</b> ({_e(p.judge)}): {_e(p.critique)}" for p in rule.provenance)
+            parts.append(f"<tr><td>{i}</td><td>{_e(rule.text)}</td><td>{rule.iteration}</td><td>{prov}</td></tr>")
+        parts.append("</table>")
+
+    parts.append("<h2>Prompt changes, parent &rarr; child</h2>")
+    validated = set(result.val_scores)
+    for cand in sorted(result.candidates.values(), key=lambda c: c.iteration):
+        for parent_id in cand.parent_ids:
+            parent = result.candidates.get(parent_id)
+            if parent is None:
+                continue
+            status = f"validation {result.val_mean(cand.id):.3f}" if cand.id in validated else "not validated"
+            parts.append(f"<h3>round {cand.iteration}: {_e(parent_id)} &rarr; {_e(cand.id)} "
+                         f"<span class='muted'>({status})</span></h3>")
+            if cand.rationale:
+                parts.append(f"<p class='muted'>rationale: {_e(cand.rationale)}</p>")
+            parts.append(_diff(parent.prompt, cand.prompt))
+
+    best_results = result.val_results.get(result.best.id, {})
+    worst = sorted(best_results.values(), key=lambda r: r.score)[:MAX_WORST]
+    worst = [r for r in worst if r.score < 1.0]
+    if worst:
+        parts.append("<h2>Worst validation examples of the best prompt</h2><table><tr><th>example</th>"
+                     "<th>output</th><th>score</th><th>critiques</th></tr>")
+        for r in worst:
+            crit = "<br>".join(f"<b>{_e(c.judge)}</b>: {_e(c.explanation or c.error or '')}" for c in r.critiques)
+            out = r.rollout.output if r.rollout.error is None else f"(error) {r.rollout.error}"
+            parts.append(f"<tr><td>{_e(r.rollout.example_id)}</td><td>{_e(out)}</td>"
+                         f"<td>{r.score:.2f}</td><td>{crit}</td></tr>")
+        parts.append("</table>")
+
+    frame = result.history_frame
+    if not frame.empty:
+        cols = [c for c in ["iteration", "parent", "child", "parent_minibatch", "child_minibatch", "accepted",
+                            "margin", "child_val", "best_val", "outcome", "rollouts", "llm_calls"] if c in frame]
+        parts.append("<h2>Rounds</h2>" + frame[cols].to_html(index=False, float_format=lambda x: f"{x:.3f}"))
+    if result.usage_by_role:
+        parts.append("<h2>Usage by role</h2>" + result.usage_frame().to_html())
+    parts.append("</body></html>")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(parts), encoding="utf-8")
+    return path

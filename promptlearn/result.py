@@ -1,0 +1,131 @@
+"""What an optimisation run returns, and what it can show."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .config import OptimizeConfig
+from .records import Candidate, ExampleResult, Rule
+
+
+@dataclass
+class OptimizationResult:
+    seed: Candidate
+    best: Candidate
+    candidates: dict[str, Candidate]
+    val_scores: dict[str, dict[str, float]]       # candidate id -> example id -> score (validated ones)
+    history: list[dict[str, Any]]                 # one row per round
+    val_results: dict[str, dict[str, ExampleResult]] = field(default_factory=dict)
+    usage: dict[str, Any] = field(default_factory=dict)
+    usage_by_role: dict[str, dict[str, float]] = field(default_factory=dict)
+    stop_reason: str = ""
+    config: OptimizeConfig | None = None
+    output_contract: str | None = None
+
+    @property
+    def best_prompt(self) -> str:
+        return self.best.prompt
+
+    def val_mean(self, cid: str) -> float:
+        scores = self.val_scores.get(cid, {})
+        return sum(scores.values()) / len(scores) if scores else 0.0
+
+    @property
+    def seed_val(self) -> float:
+        return self.val_mean(self.seed.id)
+
+    @property
+    def best_val(self) -> float:
+        return self.val_mean(self.best.id)
+
+    @property
+    def history_frame(self):
+        import pandas as pd
+
+        return pd.DataFrame(self.history)
+
+    def history_df(self):
+        """One row per round: parent, child, minibatch scores, decision, validation, budget spent."""
+        return self.history_frame
+
+    def usage_frame(self):
+        import pandas as pd
+
+        return pd.DataFrame.from_dict(self.usage_by_role, orient="index")
+
+    def lineage(self) -> list[tuple[str, str]]:
+        """(parent id, child id) edges for every candidate that was proposed."""
+        return [(p, c.id) for c in self.candidates.values() for p in c.parent_ids]
+
+    def rules(self) -> list[Rule]:
+        """The best prompt's rules, each with the critiques and examples that produced it."""
+        return list(self.best.rules)
+
+    def summary(self) -> str:
+        return (f"validation score {self.seed_val:.3f} -> {self.best_val:.3f} "
+                f"({len(self.history)} rounds, {len(self.candidates)} candidates, {self.usage.get('rollouts', 0)} "
+                f"rollouts, {self.usage.get('llm_calls', 0)} LLM calls; stopped: {self.stop_reason})")
+
+    def plot(self, ax=None):
+        """Score per round: child minibatch (train) and validation, with the best-so-far line."""
+        import matplotlib
+
+        if ax is None:
+            matplotlib.use(matplotlib.get_backend())
+            import matplotlib.pyplot as plt
+
+            _, ax = plt.subplots(figsize=(7, 4))
+        frame = self.history_frame
+        ax.axhline(self.seed_val, color="grey", ls=":", label=f"seed (val {self.seed_val:.2f})")
+        if not frame.empty:
+            if "child_minibatch" in frame:
+                ax.plot(frame["iteration"], frame["child_minibatch"], "o", alpha=0.5, label="child, train minibatch")
+            if "parent_minibatch" in frame:
+                ax.plot(frame["iteration"], frame["parent_minibatch"], "x", alpha=0.5, label="parent, train minibatch")
+            if "child_val" in frame:
+                ax.plot(frame["iteration"], frame["child_val"], "s", label="child, validation")
+            ax.step(frame["iteration"], frame["best_val"], where="post", label="best validation")
+        ax.set_xlabel("round")
+        ax.set_ylabel("score (higher is better)")
+        ax.set_ylim(-0.02, 1.02)
+        ax.legend(loc="lower right", fontsize=8)
+        ax.set_title("promptlearn: score per round")
+        return ax
+
+    def report(self, path: str | Path) -> Path:
+        from .report import write_report
+
+        return write_report(self, path)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"seed": self.seed.model_dump(), "best": self.best.model_dump(),
+                "candidates": {k: v.model_dump() for k, v in self.candidates.items()},
+                "val_scores": self.val_scores, "history": self.history,
+                "val_results": {cid: {eid: r.model_dump() for eid, r in res.items()}
+                                for cid, res in self.val_results.items()},
+                "usage": self.usage, "usage_by_role": self.usage_by_role, "stop_reason": self.stop_reason,
+                "config": self.config.model_dump() if self.config else None, "output_contract": self.output_contract}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "OptimizationResult":
+        return cls(seed=Candidate.model_validate(data["seed"]), best=Candidate.model_validate(data["best"]),
+                   candidates={k: Candidate.model_validate(v) for k, v in data["candidates"].items()},
+                   val_scores=data["val_scores"], history=data["history"],
+                   val_results={cid: {eid: ExampleResult.model_validate(r) for eid, r in res.items()}
+                                for cid, res in data.get("val_results", {}).items()},
+                   usage=data.get("usage", {}), usage_by_role=data.get("usage_by_role", {}),
+                   stop_reason=data.get("stop_reason", ""),
+                   config=OptimizeConfig.model_validate(data["config"]) if data.get("config") else None,
+                   output_contract=data.get("output_contract"))
+
+    @classmethod
+    def load(cls, run_dir: str | Path) -> "OptimizationResult":
+        from .store import RESULT_FILE
+
+        path = Path(run_dir) / RESULT_FILE
+        if not path.exists():
+            raise FileNotFoundError(f"{path} not found: the run has not finished (resume it with resume=True)")
+        return cls.from_dict(json.loads(path.read_text()))
