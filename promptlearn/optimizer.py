@@ -301,6 +301,9 @@ class _Run:
                 self.stop_reason = self.meter.exhausted() or "budget"
                 break
             row["parent_minibatch"] = sum(r.score for r in parent_res.values()) / len(batch)
+            if reason := self.meter.exhausted():  # explaining and proposing cost calls too
+                self.stop_reason = reason
+                break
             worst = sorted((r for r in parent_res.values() if r.score < 1.0), key=lambda r: r.score)
             worst = worst[: self.cfg.max_cases]
             if not worst:
@@ -310,6 +313,9 @@ class _Run:
                 continue
             self._emit({"type": "step", "iteration": iteration, "step": "explaining failures"})
             cases = await self.explain(parent, worst)
+            if reason := self.meter.exhausted():
+                self.stop_reason = reason
+                break
             self._emit({"type": "step", "iteration": iteration, "step": "proposing"})
             proposal = await self.propose(parent, cases, iteration, batch)
             row["rejections"] = proposal.rejections
@@ -327,6 +333,9 @@ class _Run:
                 continue
             self.candidates[child.id] = child
             self.store.append({"type": "candidate", "candidate": child.model_dump()})
+            if reason := self.meter.exhausted():
+                self.stop_reason = reason
+                break
             self._emit({"type": "step", "iteration": iteration, "step": "running the child"})
             child_res = await self.evaluate(child, [self.by_id[e] for e in batch], "train")
             if child_res is None:

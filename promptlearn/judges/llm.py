@@ -7,6 +7,7 @@ rewriter an English critique to act on.
 
 from __future__ import annotations
 
+import re
 from typing import Literal, Sequence
 
 from pydantic import BaseModel, Field
@@ -16,6 +17,7 @@ from ..records import Cost, Critique, Example, Rollout
 from ..templating import render
 from .base import failed_rollout_critique
 
+_TAG_START = re.compile(r"<(?=[A-Za-z/!?])")  # anything that could open or close a section
 DEFAULT_JUDGE_MAX_TOKENS = 256
 DEFAULT_EXPLAIN_MAX_TOKENS = 160
 # Bounded so a grammar-constrained local model cannot run out of tokens mid-JSON.
@@ -53,26 +55,28 @@ The task input, the assistant's output{% if reference is not none %} and a refer
 {% endif %}
 First explain your judgement in one or two sentences, then give the verdict."""
 
-EXPLAIN_TEMPLATE = """An AI assistant got this task wrong. Explain the mistake briefly.
-{% if task %}
-Task: {{ task }}
+EXPLAIN_TEMPLATE = """An AI assistant answered this input wrongly.
+{% if task %}Its task: {{ task }}
 {% endif %}
 <input>
 {{ input }}
 </input>
-<output>
+<assistant_answer>
 {{ output }}
-</output>
-<checker>
+</assistant_answer>
+{% if expected %}<expected_answer>
+{{ expected }}
+</expected_answer>
+{% endif %}<checker>
 {{ checker }}
 </checker>
 
-In one or two sentences: what did the assistant misunderstand, and what general instruction would make it answer correctly next time? Do not repeat the input."""
+Name the general sign in the input that shows the {% if expected %}expected answer{% else %}right answer{% endif %}: a topic, key word or phrasing that other inputs with the same kind of answer would share. Do not quote the input. Then say in one sentence what the assistant should do when it sees that sign."""
 
 
 class ExplainedError(BaseModel):
-    explanation: str = Field(max_length=MAX_EXPLANATION_CHARS,
-                             description="What the assistant misunderstood and the general instruction that would fix it")
+    sign: str = Field(max_length=160, description="the general sign in the input that shows the right answer")
+    instruction: str = Field(max_length=240, description="what the assistant should do when it sees that sign")
 
 
 def _format_inputs(example: Example) -> str:
@@ -83,8 +87,7 @@ def _format_inputs(example: Example) -> str:
 
 def escape_markers(text: str) -> str:
     """Neutralise marker-like tags inside data so data cannot close its own section."""
-    return str(text).replace("</", "<\u200b/").replace("<input>", "<\u200binput>").replace(
-        "<output>", "<\u200boutput>")
+    return _TAG_START.sub("<\u200b", str(text))
 
 
 class LLMJudge:
@@ -141,11 +144,15 @@ class LLMExplainer:
 
     async def aexplain(self, example: Example, rollout: Rollout, critiques: Sequence[Critique], score: float) -> Critique:
         checker = " ".join(c.explanation for c in critiques if c.explanation)
+        ref = example.reference
+        expected = "" if ref is None or len(str(ref)) > 600 else escape_markers(str(ref))
         prompt = render(self.template, {"task": self.task, "input": escape_markers(_format_inputs(example)),
                                         "output": escape_markers(rollout.output or f"(error: {rollout.error})"),
-                                        "checker": escape_markers(checker)}, what="explainer template")
+                                        "expected": expected, "checker": escape_markers(checker)},
+                        what="explainer template")
         with usage_scope() as scope:
             result = await self.llm.astructured([{"role": "user", "content": prompt}], ExplainedError,
                                                 max_tokens=self.max_tokens)
-        return Critique(judge=self.name, score=score, label="explained",
-                        explanation=f"{checker} {result.explanation.strip()}".strip(), cost=Cost(**scope.as_dict()))
+        text = f"{checker} Sign: {result.sign.strip()} Advice: {result.instruction.strip()}".strip()
+        return Critique(judge=self.name, score=score, label="explained", explanation=text,
+                        cost=Cost(**scope.as_dict()))

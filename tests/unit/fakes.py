@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 from promptlearn import ChatAgent, ExactMatch, Example, FakeLLM
 
-GOOD_RULE = "Numbers divisible by two are even; all other numbers are odd."
-BAD_RULE = "Always answer odd, whatever the number."
+GOOD_WHEN, GOOD_THEN = "a number is divisible by two", "answer even; otherwise answer odd"
+BAD_WHEN, BAD_THEN = "you see any number", "always answer odd"
+GOOD_RULE = f"When {GOOD_WHEN}, {GOOD_THEN}."
+BAD_RULE = f"When {BAD_WHEN}, {BAD_THEN}."
+_PARTS = {GOOD_RULE: (GOOD_WHEN, GOOD_THEN), BAD_RULE: (BAD_WHEN, BAD_THEN)}
 
 
 def parity_examples(n: int, offset: int = 0) -> list[Example]:
@@ -18,7 +22,7 @@ def parity_examples(n: int, offset: int = 0) -> list[Example]:
 def agent_handler(request):
     system = request.messages[0]["content"]
     number = int(request.messages[-1]["content"].split()[-1])
-    if "Always answer odd" in system:
+    if "always answer odd" in system:
         return "odd"
     if "divisible by two" in system:
         return "even" if number % 2 == 0 else "odd"
@@ -26,17 +30,18 @@ def agent_handler(request):
 
 
 def optimizer_handler(rules: list[str]):
-    """Proposes ``rules`` one per call (cycling); explains failures in one line."""
-    calls = {"n": 0}
+    """Proposes one of ``rules``, chosen by a hash of the request (a pure function of it, like a
+    cached temperature-0 model); explains failures in one line."""
 
     def handler(request):
         content = request.messages[0]["content"]
-        if "write at most" in content.lower() or "rules" in request.params.get("response_format", {}).get("name", "").lower():
-            rule = rules[calls["n"] % len(rules)]
-            calls["n"] += 1
-            return json.dumps({"analysis": "odd numbers were called even", "new_rules": [{"rule": rule, "fixes": [1]}],
-                               "delete": []})
-        return json.dumps({"explanation": "The assistant called an odd number even; it should check divisibility."})
+        if request.params.get("response_format", {}).get("name") == "RuleEdits":
+            rule = rules[int(hashlib.sha256(content.encode()).hexdigest(), 16) % len(rules)]
+            when, then = _PARTS[rule]
+            return json.dumps({"analysis": "odd numbers were called even",
+                               "new_rules": [{"group": 1, "when": when, "then": then}], "delete": []})
+        return json.dumps({"sign": "the number is odd",
+                           "instruction": "The assistant called an odd number even; it should check divisibility."})
 
     return handler
 

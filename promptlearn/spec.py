@@ -1,0 +1,138 @@
+"""``RunSpec``: the YAML config of ``promptlearn optimize``. It embeds ``OptimizeConfig`` unchanged."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .config import OptimizeConfig
+from .errors import ConfigError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SplitSpec(_Strict):
+    train: int | float = 0.4
+    val: int | float = 0.3
+    test: int | float = 0.3
+    seed: int = 0
+    stratify: bool = False
+
+
+class DataSpec(_Strict):
+    path: str | None = Field(None, description="one file to split (jsonl, json, csv)")
+    train_path: str | None = None
+    val_path: str | None = None
+    test_path: str | None = None
+    inputs: list[str] | str
+    reference: str | None = None
+    id_column: str | None = None
+    split: SplitSpec = Field(default_factory=SplitSpec)
+
+
+class ModelSpec(_Strict):
+    model: str
+    api_base: str | None = None
+    temperature: float = 0.0
+    max_tokens: int | None = None
+
+
+class AgentSpec(ModelSpec):
+    user_template: str = "{{ input }}"
+    first_line_only: bool = False
+
+
+class JudgeSpec(_Strict):
+    type: Literal["exact_match", "regex", "numeric", "json_schema", "llm"]
+    weight: float = 1.0
+    name: str | None = None
+    pattern: str | None = None           # regex
+    abs_tol: float = 1e-6                # numeric
+    schema_: dict | None = Field(None, alias="schema")  # json_schema
+    rubric: str | None = None            # llm
+    model: str | None = None             # llm: defaults to the optimizer model
+
+
+class RunSpec(_Strict):
+    data: DataSpec
+    agent: AgentSpec
+    optimizer: ModelSpec
+    seed_prompt: str
+    judges: list[JudgeSpec]
+    optimize: OptimizeConfig = Field(default_factory=OptimizeConfig)
+    run_dir: str | None = None
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> "RunSpec":
+        path = Path(path)
+        if not path.exists():
+            raise ConfigError(f"config file not found: {path}")
+        try:
+            raw = yaml.safe_load(path.read_text()) or {}
+            spec = cls.model_validate(raw)
+        except ValidationError as exc:
+            problems = "\n".join(f"  {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            raise ConfigError(f"{path} is not a valid promptlearn config:\n{problems}") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+        base = path.parent
+        data = spec.data
+        fix = {k: str((base / v).resolve()) if v and not Path(v).is_absolute() else v
+               for k, v in {"path": data.path, "train_path": data.train_path, "val_path": data.val_path,
+                            "test_path": data.test_path}.items()}
+        return spec.model_copy(update={"data": data.model_copy(update=fix)})
+
+    def build(self):
+        """Examples, optimizer and seed prompt described by this spec."""
+        from .agents import ChatAgent
+        from .data import load_examples, split_examples
+        from .judges import ExactMatch, JSONSchemaJudge, LLMJudge, NumericTolerance, RegexMatch
+        from .llm import LLM, Usage
+        from .optimizer import PromptOptimizer
+        from .quickstart import first_line
+
+        d = self.data
+        load = lambda p: load_examples(p, inputs=d.inputs, reference=d.reference, id_column=d.id_column)  # noqa: E731
+        if d.path:
+            s = d.split
+            train, val, test = split_examples(load(d.path), [s.train, s.val, s.test], seed=s.seed, stratify=s.stratify)
+        elif d.train_path and d.val_path:
+            train, val = load(d.train_path), load(d.val_path)
+            test = load(d.test_path) if d.test_path else []
+        else:
+            raise ConfigError("data needs either path (split by seed) or train_path and val_path")
+        usage = Usage()
+        agent_llm = LLM(self.agent.model, role="agent", api_base=self.agent.api_base,
+                        temperature=self.agent.temperature, usage=usage)
+        agent = ChatAgent(agent_llm, self.agent.user_template, max_tokens=self.agent.max_tokens,
+                          parse=first_line if self.agent.first_line_only else None)
+        opt_llm = LLM(self.optimizer.model, role="optimizer", api_base=self.optimizer.api_base,
+                      temperature=self.optimizer.temperature, usage=usage)
+        judges, weights = [], []
+        for j in self.judges:
+            if j.type == "exact_match":
+                judge = ExactMatch(name=j.name or "exact_match")
+            elif j.type == "regex":
+                if not j.pattern:
+                    raise ConfigError("a regex judge needs pattern")
+                judge = RegexMatch(j.pattern, name=j.name or "regex")
+            elif j.type == "numeric":
+                judge = NumericTolerance(name=j.name or "numeric", abs_tol=j.abs_tol)
+            elif j.type == "json_schema":
+                if not j.schema_:
+                    raise ConfigError("a json_schema judge needs schema")
+                judge = JSONSchemaJudge(j.schema_, name=j.name or "json_schema")
+            else:
+                if not j.rubric:
+                    raise ConfigError("an llm judge needs rubric")
+                llm = LLM(j.model, role="judge", usage=usage) if j.model else opt_llm.with_role("judge")
+                judge = LLMJudge(llm, j.rubric, name=j.name or "llm_judge")
+            judges.append(judge)
+            weights.append(j.weight)
+        optimizer = PromptOptimizer(agent, judges, judge_weights=weights, optimizer_llm=opt_llm, config=self.optimize)
+        return optimizer, train, val, test
