@@ -197,11 +197,13 @@ class RulesetProposer(_LLMProposer):
                 "groups": groups}
 
     def schema_for(self, cases: Sequence[Case]) -> type[BaseModel]:
-        # Small rewriters stop after one rule; a grammar-enforced minimum (one per distinct expected
-        # answer, capped) makes them cover the batch. API models just see minItems in the schema.
+        # Small rewriters stop after one rule; a grammar-enforced minimum (one per group of failures,
+        # capped) makes them cover the batch. minItems lives only in the JSON schema, so it steers
+        # generation without failing validation when an API model returns fewer rules.
         low = max(1, min(self.max_new_rules, len(group_cases(cases))))
         return create_model("RuleEdits", __base__=RuleEdits,
-                            new_rules=(list[NewRule], Field(min_length=low, max_length=self.max_new_rules,
+                            new_rules=(list[NewRule], Field(max_length=self.max_new_rules,
+                                                            json_schema_extra={"minItems": low},
                                                             description="new rules, most important first")))
 
     def _build(self, parent: Candidate, edits: RuleEdits, cases: Sequence[Case], context: ProposalContext):
