@@ -26,6 +26,7 @@ DEFAULT_MAX_NEW_RULES = 3
 DEFAULT_MAX_RULES = 12
 DEFAULT_PROPOSAL_ATTEMPTS = 3
 DEFAULT_PROPOSER_MAX_TOKENS = 700
+DEFAULT_RETRY_TEMPERATURE = 0.8
 MAX_CASE_CHARS = 600
 
 
@@ -144,8 +145,10 @@ class _LLMProposer:
         return self.schema
 
     def __init__(self, llm: LLM, *, max_attempts: int = DEFAULT_PROPOSAL_ATTEMPTS,
-                 max_tokens: int = DEFAULT_PROPOSER_MAX_TOKENS, meta_prompt_dir: str | Path | None = None):
+                 max_tokens: int = DEFAULT_PROPOSER_MAX_TOKENS, meta_prompt_dir: str | Path | None = None,
+                 retry_temperature: float = DEFAULT_RETRY_TEMPERATURE):
         self.llm = llm.with_role("optimizer") if llm.role == "default" else llm
+        self.retry_temperature = retry_temperature
         self.max_attempts = max_attempts
         self.max_tokens = max_tokens
         self.template = load_meta_prompt(self.template_name, meta_prompt_dir)
@@ -162,7 +165,11 @@ class _LLMProposer:
         with usage_scope() as scope:
             for attempt in range(self.max_attempts):
                 # Attempt > 0 differs by the feedback turn, so the cache never replays a rejected answer.
-                parsed = await self.llm.astructured(messages, self.schema_for(cases), max_tokens=self.max_tokens)
+                # A rejected answer at temperature 0 comes back unchanged (measured: the 1.5B repeated
+                # the same duplicate rules three times), so retries sample, each with its own seed.
+                retry = {} if attempt == 0 else {"temperature": self.retry_temperature, "seed": attempt}
+                parsed = await self.llm.astructured(messages, self.schema_for(cases), max_tokens=self.max_tokens,
+                                                    **retry)
                 child, reason, rationale = self._build(parent, parsed, cases, context)
                 if child is not None:
                     if reason:  # some parts were dropped; keep why, for the report

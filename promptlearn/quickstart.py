@@ -31,8 +31,8 @@ SNIPS_USER_TEMPLATE = "Request: {{ text }}\nIntent:"
 AGENT_MAX_TOKENS = 12
 
 QUICKSTART_CONFIG = OptimizeConfig(
-    seed=0, mode="rules", minibatch_size=8, max_iterations=8, patience=4, explain_failures=2, max_cases=5,
-    task_description=SNIPS_TASK, budget=Budget(max_rollouts=250, max_wall_s=15 * 60))
+    seed=0, mode="rules", minibatch_size=10, max_iterations=12, patience=5, explain_failures=0, max_cases=8,
+    task_description=SNIPS_TASK, budget=Budget(max_rollouts=400, max_wall_s=12 * 60))
 
 
 def snips_examples() -> list[Example]:

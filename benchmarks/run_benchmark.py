@@ -1,0 +1,91 @@
+"""Seed prompt vs optimised prompt on a held-out test set, with the local models.
+
+    python benchmarks/run_benchmark.py snips [--seed 0] [--max-rollouts 400] [--max-wall-s 900]
+
+Writes benchmarks/results/<task>-seed<seed>.json: test accuracy before and after with 95% bootstrap
+CIs, the paired gain's CI, rollouts, LLM calls and tokens by role, wall time, the best prompt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from tasks import TASKS  # noqa: E402
+
+from promptlearn import LLM, Budget, ChatAgent, OptimizeConfig, PromptOptimizer, ProgressBar, Usage  # noqa: E402
+from promptlearn.quickstart import first_line  # noqa: E402
+from promptlearn.stats import bootstrap_ci  # noqa: E402
+
+AGENT = "local/qwen2.5-coder-0.5b"
+REWRITER = "local/qwen2.5-coder-1.5b"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("task", choices=sorted(TASKS))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-rollouts", type=int, default=400)
+    parser.add_argument("--max-wall-s", type=float, default=900)
+    parser.add_argument("--max-iterations", type=int, default=12)
+    parser.add_argument("--minibatch", type=int, default=10)
+    parser.add_argument("--explain", type=int, default=0, help="failures per round explained by the 1.5B")
+    parser.add_argument("--mode", default="rules", choices=["rules", "rewrite"])
+    parser.add_argument("--acceptance", default="bootstrap", choices=["bootstrap", "improvement", "sign"])
+    parser.add_argument("--tag", default="")
+    args = parser.parse_args()
+
+    task = TASKS[args.task]
+    train, val, test = task.load(args.seed)
+    name = f"{args.task}-seed{args.seed}{'-' + args.tag if args.tag else ''}"
+    run_dir = Path(__file__).parent / "runs" / name
+    run_dir.mkdir(parents=True, exist_ok=True)
+    cache = run_dir / "cache.sqlite"  # per run: timings are cold, and a resumed run reuses its own calls
+    usage = Usage()
+    agent = ChatAgent(LLM(AGENT, role="agent", usage=usage, cache=cache), task.user_template,
+                      max_tokens=task.agent_max_tokens, parse=first_line)
+    rewriter = LLM(REWRITER, role="optimizer", usage=usage, cache=cache)
+    config = OptimizeConfig(seed=args.seed, mode=args.mode, minibatch_size=args.minibatch,
+                            max_iterations=args.max_iterations, patience=5, max_cases=8,
+                            explain_failures=args.explain, acceptance=args.acceptance,
+                            task_description=task.description,
+                            budget=Budget(max_rollouts=args.max_rollouts, max_wall_s=args.max_wall_s))
+    optimizer = PromptOptimizer(agent, task.judges, optimizer_llm=rewriter, config=config, callbacks=[ProgressBar()])
+    start = time.time()
+    result = optimizer.optimize(task.seed_prompt, train, val, run_dir=run_dir, resume=True)
+    optimize_s = time.time() - start
+    before = optimizer.evaluate(result.seed, test)
+    after = optimizer.evaluate(result.best, test)
+    rng = random.Random(args.seed)
+    b = [before.results[e.id].score for e in test]
+    a = [after.results[e.id].score for e in test]
+    diff = [y - x for x, y in zip(b, a)]
+    out = {
+        "task": args.task, "seed": args.seed, "agent": AGENT, "rewriter": REWRITER,
+        "sizes": {"train": len(train), "val": len(val), "test": len(test)},
+        "config": config.model_dump(),
+        "test_before": sum(b) / len(b), "test_before_ci95": bootstrap_ci(b, rng=rng),
+        "test_after": sum(a) / len(a), "test_after_ci95": bootstrap_ci(a, rng=rng),
+        "gain": sum(diff) / len(diff), "gain_ci95_paired": bootstrap_ci(diff, rng=rng),
+        "val_before": result.seed_val, "val_after": result.best_val,
+        "rollouts": result.usage["rollouts"], "llm_calls": result.usage["llm_calls"],
+        "tokens": result.usage["tokens"], "usage_by_role": result.usage_by_role,
+        "optimize_wall_s": round(optimize_s, 1), "rounds": len(result.history), "stop_reason": result.stop_reason,
+        "seed_prompt": result.seed.prompt, "best_prompt": result.best_prompt,
+        "command": "python benchmarks/run_benchmark.py " + " ".join(sys.argv[1:]),
+    }
+    path = Path(__file__).parent / "results" / f"{name}.json"
+    path.write_text(json.dumps(out, indent=2) + "\n")
+    print(json.dumps({k: out[k] for k in ["task", "test_before", "test_after", "gain", "gain_ci95_paired",
+                                           "rollouts", "optimize_wall_s", "stop_reason"]}, indent=2))
+    print(result.best_prompt)
+
+
+if __name__ == "__main__":
+    main()

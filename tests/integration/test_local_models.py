@@ -1,0 +1,51 @@
+"""The real embedded models (``promptlearn models pull``). Marked ``local``; CI runs them."""
+
+import pytest
+from pydantic import BaseModel, Field
+
+from promptlearn import LLM
+from promptlearn.judges import LLMJudge
+from promptlearn.records import Example, Rollout
+
+pytestmark = pytest.mark.local
+
+MODELS = ["local/qwen2.5-coder-0.5b", "local/qwen2.5-coder-1.5b"]
+
+
+class Capital(BaseModel):
+    reasoning: str = Field(max_length=200)
+    city: str = Field(max_length=40)
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_chat_call(model, tmp_path):
+    llm = LLM(model, cache=tmp_path / "c.sqlite")
+    messages = [{"role": "system", "content": "Reply with one word."},
+                {"role": "user", "content": "What colour is a clear daytime sky?"}]
+    first = llm.complete(messages, max_tokens=8)
+    assert "blue" in first.text.lower()
+    assert first.prompt_tokens > 0 and first.completion_tokens > 0
+    again = llm.complete(messages, max_tokens=8)
+    assert again.cached and again.text == first.text
+    assert llm.usage.by_role["default"].calls == 1 and llm.usage.by_role["default"].cache_hits == 1
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_structured_call(model):
+    llm = LLM(model, cache=None)
+    out = llm.structured([{"role": "user", "content": "What is the capital of France? Answer as JSON."}], Capital,
+                         max_tokens=120)
+    assert isinstance(out, Capital)
+    assert "paris" in out.city.lower()
+
+
+def test_1_5b_judge_on_clear_cut_items():
+    judge = LLMJudge(LLM("local/qwen2.5-coder-1.5b", cache=None),
+                     "The output must give the same final answer as the reference.")
+    ex = Example(id="1", inputs={"question": "What is 7 + 5?"}, reference="12")
+    import asyncio
+
+    good = asyncio.run(judge.acritique(ex, Rollout(example_id="1", candidate_id="c", output="7 + 5 = 12")))
+    bad = asyncio.run(judge.acritique(ex, Rollout(example_id="1", candidate_id="c", output="7 + 5 = 13")))
+    assert good.score == 1.0 and bad.score == 0.0
+    assert bad.explanation
