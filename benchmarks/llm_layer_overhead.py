@@ -1,8 +1,9 @@
 """Overhead of promptlearn's LLM layer over calling llama-cpp-python directly.
 
-Same model object, same 20 prompts, temperature 0. Each prompt runs direct and through
-``LLM.acomplete`` (cache off) in alternating order, three passes, median per call compared.
-Then the same 20 through a warm on-disk cache: the cache-hit latency.
+Same model object, same 20 prompts, temperature 0, cache off. Each prompt runs three ways in
+rotating order: llama-cpp-python directly, ``await LLM.acomplete`` in one event loop (how the
+optimiser calls it), and the sync wrapper ``LLM.complete``. Then the same 20 through a warm
+on-disk cache: the cache-hit latency.
 
     python benchmarks/llm_layer_overhead.py [--model local/qwen2.5-coder-0.5b]
 """
@@ -13,6 +14,7 @@ import argparse
 import asyncio
 import json
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -45,19 +47,37 @@ def main() -> None:
         llama.create_chat_completion(messages=m, temperature=0.0, max_tokens=MAX_TOKENS)
         return time.perf_counter() - t
 
-    def layered(m):
+    async def layered(m):
         t = time.perf_counter()
-        asyncio.run(llm.acomplete(m, max_tokens=MAX_TOKENS))
+        await llm.acomplete(m, max_tokens=MAX_TOKENS)
         return time.perf_counter() - t
 
-    direct(messages[0]), layered(messages[0])  # warm-up: load, first-call allocations
-    d_times, l_times = [], []
-    for p in range(args.passes):
-        for i, m in enumerate(messages):
-            order = (direct, layered) if (i + p) % 2 == 0 else (layered, direct)
-            for fn in order:
-                (d_times if fn is direct else l_times).append(fn(m))
-    d_med, l_med = statistics.median(d_times), statistics.median(l_times)
+    def sync_wrapper(m):
+        t = time.perf_counter()
+        llm.complete(m, max_tokens=MAX_TOKENS)
+        return time.perf_counter() - t
+
+    async def measure():
+        # One event loop for all calls, as the optimiser runs; direct calls block the same loop.
+        direct(messages[0]), await layered(messages[0]), sync_wrapper(messages[0])  # warm-up
+        times = {"direct": [], "async": [], "sync": []}
+        for p in range(args.passes):
+            for i, m in enumerate(messages):
+                order = ["direct", "async", "sync"]
+                rot = (i + p) % 3
+                for name in order[rot:] + order[:rot]:  # rotate so no variant always goes first
+                    if name == "direct":
+                        times[name].append(direct(m))
+                    elif name == "async":
+                        times[name].append(await layered(m))
+                    else:
+                        times[name].append(await asyncio.to_thread(sync_wrapper, m))
+        return times
+
+    times = asyncio.run(measure())
+    d_med = statistics.median(times["direct"])
+    a_med = statistics.median(times["async"])
+    s_med = statistics.median(times["sync"])
 
     with tempfile.TemporaryDirectory() as tmp:
         cached = LLM(args.model, cache=Path(tmp) / "c.sqlite")
@@ -70,11 +90,16 @@ def main() -> None:
             hits.append(time.perf_counter() - t)
             assert out.cached
 
+    pct = lambda x: round(100 * (x - d_med) / d_med, 2)  # noqa: E731
+    total = lambda k: round(sum(times[k]), 2)  # noqa: E731
     result = {"model": args.model, "prompts": len(PROMPTS), "passes": args.passes, "max_tokens": MAX_TOKENS,
-              "direct_median_s": round(d_med, 4), "layer_median_s": round(l_med, 4),
-              "overhead_pct": round(100 * (l_med - d_med) / d_med, 2),
-              "direct_total_s": round(sum(d_times), 2), "layer_total_s": round(sum(l_times), 2),
-              "cache_hit_median_ms": round(1000 * statistics.median(hits), 3)}
+              "direct_median_s": round(d_med, 4), "async_layer_median_s": round(a_med, 4),
+              "sync_wrapper_median_s": round(s_med, 4),
+              "async_overhead_pct_median": pct(a_med), "sync_overhead_pct_median": pct(s_med),
+              "direct_total_s": total("direct"), "async_total_s": total("async"), "sync_total_s": total("sync"),
+              "async_overhead_pct_total": round(100 * (total("async") - total("direct")) / total("direct"), 2),
+              "cache_hit_median_ms": round(1000 * statistics.median(hits), 3),
+              "command": "python benchmarks/llm_layer_overhead.py " + " ".join(sys.argv[1:])}
     print(json.dumps(result, indent=2))
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
 

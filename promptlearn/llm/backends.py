@@ -8,6 +8,7 @@ the embedded llama.cpp models, the test fake) gets them the same way.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import threading
 import time
@@ -134,15 +135,18 @@ class LiteLLMBackend:
                           latency_s=latency, cost_usd=cost, finish_reason=choice.finish_reason)
 
 
-_LOADED: dict[tuple[str, int], tuple[Any, threading.Lock]] = {}
+_LOADED: dict[tuple[str, int], tuple[Any, concurrent.futures.ThreadPoolExecutor]] = {}
 _LOAD_LOCK = threading.Lock()
 DEFAULT_N_CTX = 4096
 
 
-def load_llama(path: Path, n_ctx: int = DEFAULT_N_CTX, n_threads: int | None = None) -> tuple[Any, threading.Lock]:
-    """Load a GGUF once per process; return it with the lock that serialises its use.
+def load_llama(path: Path, n_ctx: int = DEFAULT_N_CTX, n_threads: int | None = None
+               ) -> tuple[Any, concurrent.futures.ThreadPoolExecutor]:
+    """Load a GGUF once per process; return it with the one thread that runs all its calls.
 
-    llama.cpp contexts are not thread-safe, so every call on one model holds its lock.
+    llama.cpp contexts are not thread-safe, so every call on one model goes through a
+    single-worker executor. A fixed thread is also faster than asyncio's default executor,
+    which under ``asyncio.run`` per call would start a fresh OS thread each time.
     """
     key = (str(Path(path).resolve()), n_ctx)
     with _LOAD_LOCK:
@@ -154,7 +158,9 @@ def load_llama(path: Path, n_ctx: int = DEFAULT_N_CTX, n_threads: int | None = N
                                   "pip install 'promptlearn[local]'") from exc
             llama = Llama(model_path=key[0], n_ctx=n_ctx, n_threads=n_threads or os.cpu_count(),
                           verbose=False, seed=0)
-            _LOADED[key] = (llama, threading.Lock())
+            worker = concurrent.futures.ThreadPoolExecutor(max_workers=1,
+                                                           thread_name_prefix=f"llama-{Path(path).stem}")
+            _LOADED[key] = (llama, worker)
         return _LOADED[key]
 
 
@@ -176,18 +182,16 @@ class LlamaCppBackend:
     def __repr__(self) -> str:
         return f"LlamaCppBackend(path={str(self.path)!r})"
 
-    def _complete_blocking(self, request: Request) -> Completion:
-        llama, lock = load_llama(self.path, self.n_ctx, self.n_threads)
+    def _complete_blocking(self, llama: Any, request: Request) -> Completion:
         kwargs: dict[str, Any] = {"messages": list(request.messages)}
         for key, value in request.params.items():
             if key == "response_format":
                 kwargs[key] = {"type": "json_object", "schema": value["schema"]}
             elif value is not None:
                 kwargs[key] = value
-        with lock:
-            start = time.perf_counter()
-            out = llama.create_chat_completion(**kwargs)
-            latency = time.perf_counter() - start
+        start = time.perf_counter()
+        out = llama.create_chat_completion(**kwargs)
+        latency = time.perf_counter() - start
         usage = out.get("usage") or {}
         choice = out["choices"][0]
         return Completion(text=choice["message"].get("content") or "", model=request.model,
@@ -195,4 +199,5 @@ class LlamaCppBackend:
                           latency_s=latency, cost_usd=0.0, finish_reason=choice.get("finish_reason"))
 
     async def acomplete(self, request: Request) -> Completion:
-        return await asyncio.to_thread(self._complete_blocking, request)
+        llama, worker = load_llama(self.path, self.n_ctx, self.n_threads)
+        return await asyncio.get_running_loop().run_in_executor(worker, self._complete_blocking, llama, request)
