@@ -85,6 +85,8 @@ def read_events(run_dir: str | Path) -> Iterator[dict[str, Any]]:
 
 
 def _truncate_partial_line(path: Path) -> None:
+    if not path.exists():
+        return
     data = path.read_bytes()
     if data and not data.endswith(b"\n"):
         with path.open("r+b") as fh:

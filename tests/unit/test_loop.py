@@ -248,3 +248,11 @@ def test_plot_and_report(tmp_path):
         assert needle in text
     frame = result.history_df()
     assert {"iteration", "parent_minibatch", "best_val", "rollouts"} <= set(frame.columns)
+
+
+def test_resume_on_a_fresh_run_dir_starts_a_new_run(tmp_path):
+    agent, _ = make_agent()
+    result = optimize(agent, "Answer even or odd.", TRAIN, VAL, judges=JUDGE, optimizer_llm=make_optimizer_llm([GOOD_RULE]),
+                      config=OptimizeConfig(max_iterations=2, minibatch_size=4), run_dir=tmp_path / "new",
+                      resume=True, progress=False)
+    assert result.best_val == 1.0 and (tmp_path / "new" / "events.jsonl").exists()

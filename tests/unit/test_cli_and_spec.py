@@ -1,0 +1,62 @@
+import json
+
+import pytest
+
+from promptlearn.cli import main
+from promptlearn.errors import ConfigError
+from promptlearn.spec import RunSpec
+
+from fakes import GOOD_RULE, JUDGE, make_agent, make_optimizer_llm, parity_examples
+
+
+def test_models_list(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("PROMPTLEARN_MODEL_DIR", str(tmp_path))
+    assert main(["models", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "local/qwen2.5-coder-0.5b" in out and "missing" in out
+
+
+def test_chat_with_missing_model_prints_pull_command(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("PROMPTLEARN_MODEL_DIR", str(tmp_path))
+    assert main(["chat", "hi", "--model", "local/qwen2.5-coder-0.5b", "--no-cache"]) == 2
+    assert "promptlearn models pull qwen2.5-coder-0.5b" in capsys.readouterr().err
+
+
+def test_report_command_rerenders(tmp_path, capsys):
+    from promptlearn import OptimizeConfig, optimize
+
+    agent, _ = make_agent()
+    optimize(agent, "Answer even or odd.", parity_examples(12), parity_examples(6, 100), judges=JUDGE,
+             optimizer_llm=make_optimizer_llm([GOOD_RULE]), config=OptimizeConfig(max_iterations=2, minibatch_size=4),
+             run_dir=tmp_path / "run", progress=False)
+    assert main(["report", str(tmp_path / "run"), "-o", str(tmp_path / "r.html")]) == 0
+    assert "Best prompt" in (tmp_path / "r.html").read_text()
+    assert main(["report", str(tmp_path / "nothing")]) == 2
+
+
+def test_run_spec_validation(tmp_path):
+    good = tmp_path / "good.yaml"
+    good.write_text("""
+data: {path: data.jsonl, inputs: [q], reference: a, split: {train: 4, val: 3, test: 3}}
+agent: {model: local/qwen2.5-coder-0.5b, user_template: "{{ q }}"}
+optimizer: {model: local/qwen2.5-coder-1.5b}
+seed_prompt: Answer.
+judges: [{type: exact_match}]
+optimize: {max_iterations: 3, budget: {max_rollouts: 50}}
+""")
+    spec = RunSpec.from_yaml(good)
+    assert spec.optimize.max_iterations == 3 and spec.optimize.budget.max_rollouts == 50
+    assert spec.data.path == str(tmp_path / "data.jsonl")  # relative to the config file
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(good.read_text().replace("max_iterations: 3", "max_iteratoins: 3"))
+    with pytest.raises(ConfigError, match="max_iteratoins"):
+        RunSpec.from_yaml(bad)
+    with pytest.raises(ConfigError, match="not found"):
+        RunSpec.from_yaml(tmp_path / "missing.yaml")
+
+
+def test_optimize_command_bad_config_is_clear(tmp_path, capsys):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("data: {inputs: q}\n")
+    assert main(["optimize", str(cfg)]) == 2
+    assert "not a valid promptlearn config" in capsys.readouterr().err
