@@ -35,6 +35,8 @@ def main() -> None:
     parser.add_argument("--max-wall-s", type=float, default=900)
     parser.add_argument("--max-iterations", type=int, default=12)
     parser.add_argument("--minibatch", type=int, default=10)
+    parser.add_argument("--patience", type=int, default=6)
+    parser.add_argument("--confidence", type=float, default=0.7, help="bootstrap acceptance confidence")
     parser.add_argument("--explain", type=int, default=0, help="failures per round explained by the 1.5B")
     parser.add_argument("--mode", default="rules", choices=["rules", "rewrite"])
     parser.add_argument("--acceptance", default="bootstrap", choices=["bootstrap", "improvement", "sign"])
@@ -52,8 +54,9 @@ def main() -> None:
                       max_tokens=task.agent_max_tokens, parse=first_line)
     rewriter = LLM(REWRITER, role="optimizer", usage=usage, cache=cache)
     config = OptimizeConfig(seed=args.seed, mode=args.mode, minibatch_size=args.minibatch,
-                            max_iterations=args.max_iterations, patience=5, max_cases=8,
+                            max_iterations=args.max_iterations, patience=args.patience, max_cases=8,
                             explain_failures=args.explain, acceptance=args.acceptance,
+                            acceptance_confidence=args.confidence,
                             task_description=task.description,
                             budget=Budget(max_rollouts=args.max_rollouts, max_wall_s=args.max_wall_s))
     optimizer = PromptOptimizer(agent, task.judges, optimizer_llm=rewriter, config=config, callbacks=[ProgressBar()])

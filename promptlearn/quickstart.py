@@ -31,7 +31,7 @@ SNIPS_USER_TEMPLATE = "Request: {{ text }}\nIntent:"
 AGENT_MAX_TOKENS = 12
 
 QUICKSTART_CONFIG = OptimizeConfig(
-    seed=0, mode="rules", minibatch_size=10, max_iterations=12, patience=5, explain_failures=0, max_cases=8,
+    seed=0, mode="rules", minibatch_size=10, max_iterations=12, patience=6, explain_failures=0, max_cases=8,
     task_description=SNIPS_TASK, budget=Budget(max_rollouts=400, max_wall_s=12 * 60))
 
 
