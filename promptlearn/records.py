@@ -103,6 +103,7 @@ class Critique(Record):
     explanation: str = ""
     error: str | None = None
     cost: Cost = Cost()
+    agreement: float | None = None  # self-consistency / ensemble: share of votes for the verdict
 
 
 class ExampleResult(Record):

@@ -1,0 +1,250 @@
+"""The judge library: definitions in the top-level ``judges/`` folder, loaded by name.
+
+``load("correctness", llm)`` returns a Judge. A definition says what it needs
+(reference, context, criteria, rules, instructions); a missing field raises
+ConfigError naming it, before any model call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from functools import lru_cache
+from importlib import resources
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from ..errors import ConfigError
+from ..llm import LLM, usage_scope
+from ..records import Cost, Critique, Example, Rollout
+from ..templating import render
+from .base import failed_rollout_critique
+from .llm import MAX_EXPLANATION_CHARS, BinaryVerdict, GradedVerdict, _format_inputs, escape_markers
+
+DEFAULT_LIBRARY_MAX_TOKENS = 320
+
+
+class JudgeDefinition(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    description: str
+    needs: list[Literal["reference", "context", "criteria", "rules", "instructions"]] = []
+    output: Literal["binary", "graded", "per_rule", "pairwise"]
+    rubric: str
+    template: str
+
+
+@lru_cache(maxsize=None)
+def _definitions() -> dict[str, JudgeDefinition]:
+    folder = resources.files("promptlearn.judge_library")
+    out = {}
+    for entry in folder.iterdir():
+        if entry.name.endswith(".yaml"):
+            definition = JudgeDefinition.model_validate(yaml.safe_load(entry.read_text()))
+            out[definition.name] = definition
+    return out
+
+
+def available() -> list[str]:
+    return sorted(_definitions())
+
+
+def definition(name: str) -> JudgeDefinition:
+    try:
+        return _definitions()[name]
+    except KeyError:
+        raise ConfigError(f"unknown judge {name!r}; known judges: {', '.join(available())}") from None
+
+
+def _field(example: Example, params: dict[str, Any], name: str, judge: str) -> Any:
+    """A field a template needs: from the judge's params, the example's inputs or metadata, or its reference."""
+    if name in params:
+        return params[name]
+    if name == "reference" and example.reference is not None:
+        return example.reference
+    for source in (example.inputs, example.metadata):
+        if name in source:
+            return source[name]
+    raise ConfigError(f"judge {judge!r} needs {name!r}, but example {example.id!r} has no such field "
+                      f"(pass {name}=... to load(), or add it to the example's inputs or metadata)")
+
+
+class TemplateJudge:
+    """A library judge with a binary or 1-5 verdict, explanation first."""
+
+    def __init__(self, spec: JudgeDefinition, llm: LLM, *, name: str | None = None,
+                 max_tokens: int = DEFAULT_LIBRARY_MAX_TOKENS, **params: Any):
+        self.spec = spec
+        self.name = name or spec.name
+        self.llm = llm.with_role("judge") if llm.role == "default" else llm
+        self.params = params
+        self.max_tokens = max_tokens
+
+    def variables(self, example: Example, rollout: Rollout) -> dict[str, Any]:
+        values = {"input": escape_markers(_format_inputs(example)), "output": escape_markers(rollout.output or "")}
+        for need in self.spec.needs:
+            value = _field(example, self.params, need, self.name)
+            values[need] = [escape_markers(v) for v in value] if isinstance(value, list) else escape_markers(value)
+        values.update({k: v for k, v in self.params.items() if k not in values})
+        values["rubric"] = render(self.spec.rubric, values, what=f"judge {self.name!r} rubric")
+        return values
+
+    def prompt(self, example: Example, rollout: Rollout, **extra: Any) -> str:
+        return render(self.spec.template, {**self.variables(example, rollout), **extra}, what=f"judge {self.name!r}")
+
+    async def acritique(self, example: Example, rollout: Rollout, *, temperature: float | None = None,
+                        seed: int | None = None) -> Critique:
+        if rollout.error:
+            return failed_rollout_critique(self.name, rollout)
+        graded = self.spec.output == "graded"
+        prompt = self.prompt(example, rollout)
+        with usage_scope() as scope:
+            verdict = await self.llm.astructured([{"role": "user", "content": prompt}],
+                                                 GradedVerdict if graded else BinaryVerdict,
+                                                 max_tokens=self.max_tokens, temperature=temperature, seed=seed)
+        if graded:
+            score, label = (verdict.score - 1) / 4, str(verdict.score)
+        else:
+            score, label = float(verdict.verdict == "pass"), verdict.verdict
+        return Critique(judge=self.name, score=score, label=label, explanation=verdict.explanation.strip(),
+                        cost=Cost(**scope.as_dict()))
+
+
+class RuleVerdict(BaseModel):
+    explanation: str = Field(max_length=240)
+    verdict: Literal["followed", "broken"]
+
+
+class RuleComplianceJudge(TemplateJudge):
+    """One verdict per rule; the score is the share of rules followed; the critique names broken rules."""
+
+    async def acritique(self, example: Example, rollout: Rollout, *, temperature: float | None = None,
+                        seed: int | None = None) -> Critique:
+        if rollout.error:
+            return failed_rollout_critique(self.name, rollout)
+        rules = list(_field(example, self.params, "rules", self.name))
+        if not rules:
+            raise ConfigError(f"judge {self.name!r} needs a non-empty list of rules")
+        schema = create_model("RuleVerdicts", verdicts=(list[RuleVerdict], Field(min_length=len(rules),
+                                                                                max_length=len(rules))))
+        with usage_scope() as scope:
+            out = await self.llm.astructured([{"role": "user", "content": self.prompt(example, rollout)}], schema,
+                                             max_tokens=self.max_tokens + 80 * len(rules), temperature=temperature,
+                                             seed=seed)
+        broken = [(i, rule, v) for i, (rule, v) in enumerate(zip(rules, out.verdicts), start=1) if v.verdict == "broken"]
+        score = 1 - len(broken) / len(rules)
+        text = ("Breaks " + "; ".join(f"rule {i} ({rule}): {v.explanation.strip()}" for i, rule, v in broken)
+                if broken else "Follows every rule.")
+        return Critique(judge=self.name, score=score, label="pass" if not broken else f"broke {len(broken)}",
+                        explanation=text[: 4 * MAX_EXPLANATION_CHARS], cost=Cost(**scope.as_dict()))
+
+
+def code_format_findings(output: str, *, max_words: int | None = None, min_words: int | None = None,
+                         json_object: bool = False, required_keywords: list[str] | None = None,
+                         forbidden_keywords: list[str] | None = None, case: str | None = None) -> list[str]:
+    """Verifiable constraints checked by code; returns what is broken (empty = all fine)."""
+    problems = []
+    words = len(re.findall(r"\S+", output))
+    if max_words is not None and words > max_words:
+        problems.append(f"has {words} words, more than the limit of {max_words}")
+    if min_words is not None and words < min_words:
+        problems.append(f"has {words} words, fewer than the minimum of {min_words}")
+    if json_object:
+        try:
+            if not isinstance(json.loads(output), dict):
+                problems.append("is JSON but not an object")
+        except json.JSONDecodeError:
+            problems.append("is not valid JSON")
+    for keyword in required_keywords or []:
+        if keyword.lower() not in output.lower():
+            problems.append(f"does not contain the keyword {keyword!r}")
+    for keyword in forbidden_keywords or []:
+        if keyword.lower() in output.lower():
+            problems.append(f"contains the forbidden word {keyword!r}")
+    if case == "lower" and output != output.lower():
+        problems.append("is not all lower case")
+    if case == "upper" and output != output.upper():
+        problems.append("is not all upper case")
+    return problems
+
+
+_FORMAT_KEYS = ("max_words", "min_words", "json_object", "required_keywords", "forbidden_keywords", "case")
+
+
+class FormatComplianceJudge(TemplateJudge):
+    """Code checks the verifiable constraints; the LLM is asked only when they all pass."""
+
+    async def acritique(self, example: Example, rollout: Rollout, *, temperature: float | None = None,
+                        seed: int | None = None) -> Critique:
+        if rollout.error:
+            return failed_rollout_critique(self.name, rollout)
+        checks = {k: self.params[k] for k in _FORMAT_KEYS if k in self.params}
+        problems = code_format_findings(rollout.output or "", **checks)
+        if problems:
+            return Critique(judge=self.name, score=0.0, label="fail",
+                            explanation="The output " + "; ".join(problems) + ".")
+        return await super().acritique(example, rollout, temperature=temperature, seed=seed)
+
+
+class PairwiseVerdict(BaseModel):
+    explanation: str = Field(max_length=MAX_EXPLANATION_CHARS)
+    better: Literal["1", "2", "tie"]
+
+
+class PairwiseResult(BaseModel):
+    winner: Literal["a", "b", "tie"]
+    consistent: bool  # both orders agreed; False means position bias decided one of them
+    explanations: tuple[str, str]
+
+
+class PairwiseJudge:
+    """Compares two outputs, once in each order; disagreement between the orders is a tie."""
+
+    def __init__(self, spec: JudgeDefinition, llm: LLM, *, name: str | None = None,
+                 max_tokens: int = DEFAULT_LIBRARY_MAX_TOKENS, **params: Any):
+        self.spec, self.name, self.params, self.max_tokens = spec, name or spec.name, params, max_tokens
+        self.llm = llm.with_role("judge") if llm.role == "default" else llm
+
+    async def _ask(self, example: Example, first: str, second: str) -> PairwiseVerdict:
+        values = {"input": escape_markers(_format_inputs(example)), "first": escape_markers(first),
+                  "second": escape_markers(second), **self.params}
+        values["rubric"] = render(self.spec.rubric, values)
+        prompt = render(self.spec.template, values, what=f"judge {self.name!r}")
+        return await self.llm.astructured([{"role": "user", "content": prompt}], PairwiseVerdict,
+                                          max_tokens=self.max_tokens)
+
+    async def acompare(self, example: Example, output_a: str, output_b: str) -> PairwiseResult:
+        forward, backward = await asyncio.gather(self._ask(example, output_a, output_b),
+                                                 self._ask(example, output_b, output_a))
+        return combine_orders(forward.better, backward.better, (forward.explanation, backward.explanation))
+
+
+def combine_orders(forward: str, backward: str, explanations: tuple[str, str] = ("", "")) -> PairwiseResult:
+    """``forward`` compared (a, b), ``backward`` compared (b, a); map both to a/b and reconcile."""
+    first = {"1": "a", "2": "b", "tie": "tie"}[forward]
+    second = {"1": "b", "2": "a", "tie": "tie"}[backward]
+    if first == second:
+        return PairwiseResult(winner=first, consistent=True, explanations=explanations)
+    if "tie" in (first, second):  # one order saw a tie: lean to the other, but it is not a clean win
+        winner = first if second == "tie" else second
+        return PairwiseResult(winner=winner, consistent=False, explanations=explanations)
+    return PairwiseResult(winner="tie", consistent=False, explanations=explanations)
+
+
+JUDGE_CLASSES = {"binary": TemplateJudge, "graded": TemplateJudge, "per_rule": RuleComplianceJudge,
+                 "pairwise": PairwiseJudge}
+
+
+def load(judge: str, llm: LLM, **params: Any):
+    """A library judge by name, e.g. ``load("criteria", llm, criteria="cites a source")``.
+
+    ``name=`` renames the instance (to use one definition twice in a panel); other keyword
+    arguments fill the fields the definition needs (criteria, rules, instructions, ...).
+    """
+    spec = definition(judge)
+    cls = FormatComplianceJudge if judge == "format_compliance" else JUDGE_CLASSES[spec.output]
+    return cls(spec, llm, **params)

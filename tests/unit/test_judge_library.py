@@ -1,0 +1,145 @@
+import asyncio
+import json
+
+import pytest
+
+from promptlearn import Example, FakeLLM, Rollout
+from promptlearn.errors import ConfigError
+from promptlearn.judges import library
+from promptlearn.judges.library import code_format_findings, combine_orders
+from promptlearn.judges.voting import EnsembleJudge, SelfConsistentJudge
+from promptlearn.judges.calibration import calibrate_verdicts, cohen_kappa
+
+
+def verdict(explanation="because", v="pass"):
+    return json.dumps({"explanation": explanation, "verdict": v})
+
+
+def run(judge, example, output):
+    return asyncio.run(judge.acritique(example, Rollout(example_id=example.id, candidate_id="c", output=output)))
+
+
+EX = Example(id="1", inputs={"question": "What is 2+2?"}, reference="4",
+             metadata={"context": "The answer to 2+2 is 4."})
+
+
+def test_every_definition_renders_and_parses_with_a_fake():
+    params = {"criteria": "is concise", "rules": ["be polite", "be brief"], "instructions": "answer in one word"}
+    for name in library.available():
+        seen = {}
+
+        def handler(request):
+            seen["prompt"] = request.messages[-1]["content"]
+            schema = request.params["response_format"]["schema"]
+            if "verdicts" in schema["properties"]:
+                return json.dumps({"verdicts": [{"explanation": "ok", "verdict": "followed"},
+                                                {"explanation": "too long", "verdict": "broken"}]})
+            if "better" in schema["properties"]:
+                return json.dumps({"explanation": "first is right", "better": "1"})
+            if "score" in schema["properties"]:
+                return json.dumps({"explanation": "fine", "score": 4})
+            return verdict()
+
+        judge = library.load(name, FakeLLM(handler), **params)
+        if name == "pairwise":
+            result = asyncio.run(judge.acompare(EX, "4", "5"))
+            assert result.winner == "tie" and not result.consistent  # "1" in both orders = position bias
+            continue
+        critique = run(judge, EX, "4")
+        assert critique.error is None and 0 <= critique.score <= 1 and critique.explanation
+        assert "\n4\n</" in seen["prompt"]  # the output sits inside its own delimited section
+    rules = library.load("rule_compliance", FakeLLM(lambda r: json.dumps(
+        {"verdicts": [{"explanation": "ok", "verdict": "followed"}, {"explanation": "rambles", "verdict": "broken"}]})),
+        rules=["be polite", "be brief"])
+    c = run(rules, EX, "4")
+    assert c.score == 0.5 and "rule 2 (be brief): rambles" in c.explanation
+
+
+def test_explanation_comes_before_verdict_in_every_schema():
+    llm = FakeLLM(lambda r: verdict())
+    run(library.load("correctness", llm), EX, "4")
+    assert list(llm.requests[0].params["response_format"]["schema"]["properties"])[0] == "explanation"
+
+
+def test_unknown_judge_lists_known_ones():
+    with pytest.raises(ConfigError, match="correctness"):
+        library.load("nope", FakeLLM(lambda r: ""))
+
+
+def test_missing_field_is_named():
+    judge = library.load("faithfulness", FakeLLM(lambda r: verdict()))
+    bare = Example(id="2", inputs={"q": "x"})
+    with pytest.raises(ConfigError, match="'context'"):
+        run(judge, bare, "y")
+    assert run(judge, EX, "4").score == 1.0  # found in metadata
+
+
+def test_schema_failure_after_retries_is_recorded_by_the_panel():
+    from promptlearn import JudgePanel
+
+    panel = JudgePanel([library.load("correctness", FakeLLM(lambda r: "garbage"))])
+    critiques, score = asyncio.run(panel.acritique(EX, Rollout(example_id="1", candidate_id="c", output="4")))
+    assert critiques[0].error and "did not return a valid" in critiques[0].error and score == 0.0
+
+
+def test_pairwise_order_swap_logic():
+    assert combine_orders("1", "2").winner == "a"      # a first wins, a second wins
+    assert combine_orders("2", "1").winner == "b"
+    assert combine_orders("1", "1").winner == "tie"    # always the first slot: position bias
+    assert not combine_orders("1", "1").consistent
+    assert combine_orders("tie", "tie").winner == "tie" and combine_orders("tie", "tie").consistent
+    r = combine_orders("1", "tie")
+    assert r.winner == "a" and not r.consistent
+
+
+def test_pairwise_runs_both_orders():
+    prompts = []
+
+    def handler(request):
+        prompts.append(request.messages[-1]["content"])
+        return json.dumps({"explanation": "x", "better": "1" if "<output_1>\nGOOD" in prompts[-1] else "2"})
+
+    result = asyncio.run(library.load("pairwise", FakeLLM(handler)).acompare(EX, "GOOD", "BAD"))
+    assert result.winner == "a" and result.consistent and len(prompts) == 2
+
+
+def test_self_consistency_majority_and_agreement():
+    answers = {0: "pass", 1: "fail", 2: "pass", 3: "pass", 4: "fail"}
+    llm = FakeLLM(lambda r: verdict(v=answers[r.params["seed"]]))
+    judge = SelfConsistentJudge(library.load("correctness", llm), n=5)
+    c = run(judge, EX, "4")
+    assert c.label == "pass" and c.score == 1.0 and c.agreement == pytest.approx(0.6)
+    assert sorted(r.params["seed"] for r in llm.requests) == [0, 1, 2, 3, 4]
+    assert all(r.params["temperature"] == 0.7 for r in llm.requests)
+
+
+def test_ensemble_voting_rules():
+    judges = [library.load("correctness", FakeLLM(lambda r, v=v: verdict(v=v)), name=f"j{i}")
+              for i, v in enumerate(["pass", "pass", "fail"])]
+    assert run(EnsembleJudge(judges, "majority"), EX, "4").score == 1.0
+    assert run(EnsembleJudge(judges, "all"), EX, "4").score == 0.0
+    assert run(EnsembleJudge(judges, "mean"), EX, "4").score == pytest.approx(2 / 3)
+    assert run(EnsembleJudge(judges, "majority"), EX, "4").agreement == pytest.approx(2 / 3)
+
+
+def test_format_code_checks_before_llm():
+    llm = FakeLLM(lambda r: verdict())
+    judge = library.load("format_compliance", llm, instructions="one lower-case word", max_words=1, case="lower")
+    c = run(judge, EX, "Four Apples")
+    assert c.score == 0.0 and "2 words" in c.explanation and "lower case" in c.explanation
+    assert llm.requests == []  # code already decided; no LLM call spent
+    assert run(judge, EX, "four").score == 1.0 and len(llm.requests) == 1
+    assert code_format_findings('{"a": 1}', json_object=True) == []
+    assert code_format_findings("x", required_keywords=["y"]) == ["does not contain the keyword 'y'"]
+
+
+def test_calibration_metrics_against_hand_computed_values():
+    truth = [True, True, True, True, False, False, False, False, True, False]
+    pred = [True, True, True, False, False, False, True, False, True, False]
+    # confusion: TP=4 FN=1 FP=1 TN=4 -> accuracy 0.8; p_o=0.8, p_e=0.5*0.5+0.5*0.5=0.5 -> kappa 0.6
+    report = calibrate_verdicts(truth, pred)
+    assert report["accuracy"] == pytest.approx(0.8)
+    assert report["kappa"] == pytest.approx(0.6)
+    assert report["confusion"] == {"tp": 4, "fn": 1, "fp": 1, "tn": 4}
+    assert cohen_kappa([True] * 4, [True] * 4) == 1.0  # degenerate: perfect agreement on one class
+    assert cohen_kappa([True, False], [False, True]) == pytest.approx(-1.0)
