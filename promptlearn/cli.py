@@ -104,6 +104,35 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_judges_list(args) -> int:
+    from .judges import available, definition
+
+    for name in available():
+        d = definition(name)
+        needs = f" (needs {', '.join(d.needs)})" if d.needs else ""
+        print(f"  {name:<18} {d.description}{needs}")
+    return 0
+
+
+def cmd_judges_calibrate(args) -> int:
+    from ._async import run_sync
+    from .judges import SelfConsistentJudge, acalibrate, load, load_calibration_items
+    from .llm import LLM
+
+    params = dict(p.split("=", 1) for p in args.param)
+    llm = LLM(args.model, role="judge", cache=None if args.no_cache else Path(args.cache).expanduser())
+    judge = load(args.judge, llm, **params)
+    if args.samples > 1:
+        judge = SelfConsistentJudge(judge, n=args.samples)
+    items = load_calibration_items(args.data)[: args.limit]
+    report = run_sync(acalibrate(judge, items))
+    report.update({"model": args.model, "data": str(args.data)})
+    print(json.dumps(report, indent=2))
+    if args.output:
+        Path(args.output).write_text(json.dumps(report, indent=2) + "\n")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="promptlearn", description="Prompt learning with judges that explain.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -141,6 +170,21 @@ def build_parser() -> argparse.ArgumentParser:
     opt.add_argument("--run-dir", default=None)
     opt.add_argument("--resume", action="store_true")
     opt.set_defaults(fn=cmd_optimize)
+
+    judges = sub.add_parser("judges", help="the judge library").add_subparsers(dest="sub", required=True)
+    jl = judges.add_parser("list", help="list the library's judges")
+    jl.set_defaults(fn=cmd_judges_list)
+    jc = judges.add_parser("calibrate", help="measure a judge's agreement with ground truth on labelled data")
+    jc.add_argument("judge")
+    jc.add_argument("--data", required=True, help="JSONL: input(s), output, label (+ reference, context)")
+    jc.add_argument("--model", default="local/qwen2.5-coder-1.5b")
+    jc.add_argument("--samples", type=int, default=1, help="self-consistency samples (majority vote)")
+    jc.add_argument("--param", action="append", default=[], help="KEY=VALUE for the judge (e.g. criteria=...)")
+    jc.add_argument("--limit", type=int, default=None)
+    jc.add_argument("--output", default=None, help="also write the report here (JSON)")
+    jc.add_argument("--cache", default="~/.cache/promptlearn/llm_cache.sqlite")
+    jc.add_argument("--no-cache", action="store_true")
+    jc.set_defaults(fn=cmd_judges_calibrate)
 
     rep = sub.add_parser("report", help="re-render the HTML report of a finished run")
     rep.add_argument("run_dir")

@@ -2,7 +2,12 @@
 
 from .base import Judge, JudgePanel
 from .code import ExactMatch, FunctionJudge, JSONSchemaJudge, NumericTolerance, RegexMatch, normalize_text
+from .calibration import acalibrate, calibrate_verdicts, cohen_kappa, load_calibration_items
+from .library import PairwiseJudge, PairwiseResult, available, definition, load
 from .llm import BinaryVerdict, GradedVerdict, LLMExplainer, LLMJudge
+from .voting import EnsembleJudge, SelfConsistentJudge
 
 __all__ = ["Judge", "JudgePanel", "ExactMatch", "FunctionJudge", "JSONSchemaJudge", "NumericTolerance",
-           "RegexMatch", "normalize_text", "BinaryVerdict", "GradedVerdict", "LLMExplainer", "LLMJudge"]
+           "RegexMatch", "normalize_text", "BinaryVerdict", "GradedVerdict", "LLMExplainer", "LLMJudge",
+           "load", "available", "definition", "PairwiseJudge", "PairwiseResult", "EnsembleJudge",
+           "SelfConsistentJudge", "acalibrate", "calibrate_verdicts", "cohen_kappa", "load_calibration_items"]

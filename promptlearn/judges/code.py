@@ -50,6 +50,8 @@ class ExactMatch:
         hint = ""
         if self._norm(expected) in self._norm(output):
             hint = " The right answer appears inside the output, but the output must be only the answer."
+        elif len(output) > 3 * len(expected) + 20:
+            hint = " The output is an explanation, not an answer: it must be only the answer, with no working."
         return Critique(judge=self.name, score=0.0, label="incorrect",
                         explanation=f"Expected {expected!r} but the output was {output[:200]!r}.{hint}")
 

@@ -49,3 +49,16 @@ def test_1_5b_judge_on_clear_cut_items():
     bad = asyncio.run(judge.acritique(ex, Rollout(example_id="1", candidate_id="c", output="7 + 5 = 13")))
     assert good.score == 1.0 and bad.score == 0.0
     assert bad.explanation
+
+
+def test_library_label_judge_with_the_1_5b():
+    import asyncio
+
+    from promptlearn.judges import load
+
+    judge = load("label_correctness", LLM("local/qwen2.5-coder-1.5b", cache=None))
+    ex = Example(id="1", inputs={"text": "what's the weather in Paris tomorrow"}, reference="GetWeather")
+    right = asyncio.run(judge.acritique(ex, Rollout(example_id="1", candidate_id="c", output="GetWeather")))
+    wrong = asyncio.run(judge.acritique(ex, Rollout(example_id="1", candidate_id="c", output="PlayMusic")))
+    assert right.score == 1.0 and wrong.score == 0.0
+    assert wrong.explanation

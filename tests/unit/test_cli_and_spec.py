@@ -60,3 +60,20 @@ def test_optimize_command_bad_config_is_clear(tmp_path, capsys):
     cfg.write_text("data: {inputs: q}\n")
     assert main(["optimize", str(cfg)]) == 2
     assert "not a valid promptlearn config" in capsys.readouterr().err
+
+
+def test_judges_list(capsys):
+    assert main(["judges", "list"]) == 0
+    out = capsys.readouterr().out
+    for name in ("correctness", "label_correctness", "criteria", "rule_compliance", "format_compliance",
+                 "faithfulness", "pairwise"):
+        assert name in out
+
+
+def test_judges_calibrate_bad_inputs(tmp_path, capsys):
+    assert main(["judges", "calibrate", "nope", "--data", str(tmp_path / "x.jsonl"), "--model", "openai/x"]) == 2
+    assert "known judges" in capsys.readouterr().err
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"input": "q", "output": "a", "label": "maybe"}\n')
+    assert main(["judges", "calibrate", "correctness", "--data", str(bad), "--model", "openai/x"]) == 2
+    assert "not true/false" in capsys.readouterr().err
