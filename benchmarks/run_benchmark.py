@@ -27,6 +27,17 @@ AGENT = "local/qwen2.5-coder-0.5b"
 REWRITER = "local/qwen2.5-coder-1.5b"
 
 
+def _commit() -> str:
+    import subprocess
+
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "promptlearn"], capture_output=True, text=True).stdout
+        return head + ("+dirty" if dirty.strip() else "")
+    except OSError:
+        return "unknown"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("task", choices=sorted(TASKS))
@@ -82,6 +93,7 @@ def main() -> None:
         "optimize_wall_s": round(optimize_s, 1), "rounds": len(result.history), "stop_reason": result.stop_reason,
         "seed_prompt": result.seed.prompt, "best_prompt": result.best_prompt,
         "command": "python benchmarks/run_benchmark.py " + " ".join(sys.argv[1:]),
+        "commit": _commit(),
     }
     path = Path(__file__).parent / "results" / f"{name}.json"
     path.write_text(json.dumps(out, indent=2) + "\n")

@@ -121,7 +121,10 @@ class NewRule(BaseModel):
             then = then[0].lower() + then[1:]
         if then and " " not in then:  # a bare answer such as a label
             then = f"answer {then.strip(chr(39) + chr(34))}"
-        sentence = f"When {when}, {then}"
+        if when.lower() in {"any input", "all inputs", "every input", "always", "any case", "all cases"}:
+            sentence = f"Always {then}"
+        else:
+            sentence = f"When {when}, {then}"
         return sentence if sentence.endswith((".", "!", "?")) else sentence + "."
 
 

@@ -140,3 +140,14 @@ def test_user_meta_prompt_override(tmp_path):
     asyncio.run(RulesetProposer(FakeLLM(handler), meta_prompt_dir=tmp_path).apropose(
         Candidate.create("Classify."), [case()], ctx()))
     assert seen["p"].startswith("MY TEMPLATE 1 cases for classify intents")
+
+
+def test_rule_rendering():
+    from promptlearn.proposers import NewRule
+
+    assert NewRule(group=1, when="When the input mentions stars.", then="Answer RateBook").text == \
+        "When the input mentions stars, answer RateBook."
+    assert NewRule(group=1, when="any input", then="answer only True or False").text == \
+        "Always answer only True or False."
+    assert NewRule(group=1, when="it is a weather request", then="GetWeather").text == \
+        "When it is a weather request, answer GetWeather."
