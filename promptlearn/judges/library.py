@@ -22,7 +22,7 @@ from ..llm import LLM, usage_scope
 from ..records import Cost, Critique, Example, Rollout
 from ..templating import render
 from .base import failed_rollout_critique
-from .llm import MAX_EXPLANATION_CHARS, BinaryVerdict, GradedVerdict, _format_inputs, escape_markers
+from .llm import MAX_EXPLANATION_CHARS, BinaryVerdict, GradedVerdict, _format_inputs, clean_text, escape_markers
 
 DEFAULT_LIBRARY_MAX_TOKENS = 320
 
@@ -110,7 +110,7 @@ class TemplateJudge:
             score, label = (verdict.score - 1) / 4, str(verdict.score)
         else:
             score, label = float(verdict.verdict == "pass"), verdict.verdict
-        return Critique(judge=self.name, score=score, label=label, explanation=verdict.explanation.strip(),
+        return Critique(judge=self.name, score=score, label=label, explanation=clean_text(verdict.explanation),
                         cost=Cost(**scope.as_dict()))
 
 
@@ -137,7 +137,7 @@ class RuleComplianceJudge(TemplateJudge):
                                              seed=seed)
         broken = [(i, rule, v) for i, (rule, v) in enumerate(zip(rules, out.verdicts), start=1) if v.verdict == "broken"]
         score = 1 - len(broken) / len(rules)
-        text = ("Breaks " + "; ".join(f"rule {i} ({rule}): {v.explanation.strip()}" for i, rule, v in broken)
+        text = ("Breaks " + "; ".join(f"rule {i} ({rule}): {clean_text(v.explanation)}" for i, rule, v in broken)
                 if broken else "Follows every rule.")
         return Critique(judge=self.name, score=score, label="pass" if not broken else f"broke {len(broken)}",
                         explanation=text[: 4 * MAX_EXPLANATION_CHARS], cost=Cost(**scope.as_dict()))

@@ -79,6 +79,14 @@ class ExplainedError(BaseModel):
     instruction: str = Field(max_length=240, description="what the assistant should do when it sees that sign")
 
 
+_TRAILING_JUNK = re.compile(r"[\s`{}\"]+$")
+
+
+def clean_text(text: str) -> str:
+    """Strip the stray braces and code fences a grammar-constrained small model leaves at a string's end."""
+    return _TRAILING_JUNK.sub("", text.strip())
+
+
 def _format_inputs(example: Example) -> str:
     if len(example.inputs) == 1:
         return str(next(iter(example.inputs.values())))
@@ -122,7 +130,7 @@ class LLMJudge:
             score, label = (verdict.score - 1) / 4, str(verdict.score)
         else:
             score, label = float(verdict.verdict == "pass"), verdict.verdict
-        return Critique(judge=self.name, score=score, label=label, explanation=verdict.explanation.strip(),
+        return Critique(judge=self.name, score=score, label=label, explanation=clean_text(verdict.explanation),
                         cost=Cost(**scope.as_dict()))
 
 
@@ -153,6 +161,6 @@ class LLMExplainer:
         with usage_scope() as scope:
             result = await self.llm.astructured([{"role": "user", "content": prompt}], ExplainedError,
                                                 max_tokens=self.max_tokens)
-        text = f"{checker} Sign: {result.sign.strip()} Advice: {result.instruction.strip()}".strip()
+        text = f"{checker} Sign: {clean_text(result.sign)} Advice: {clean_text(result.instruction)}".strip()
         return Critique(judge=self.name, score=score, label="explained", explanation=text,
                         cost=Cost(**scope.as_dict()))

@@ -187,9 +187,11 @@ class LLM:
                 last_error = str(exc)
                 if completion.finish_reason == "length":
                     last_error = f"reply cut off at the {request.params['max_tokens']}-token limit ({last_error})"
-                    fix = "Your reply was cut off. Reply again with a much shorter JSON object."
+                    fix = ("(About the format of your reply, not the task.) Your reply was cut off. "
+                           "Give the same answer again as a much shorter JSON object.")
                 else:
-                    fix = f"That reply was not valid: {last_error}. Reply again with only the corrected JSON object."
+                    fix = (f"(About the format of your reply, not the task.) Your reply could not be read: "
+                           f"{last_error}. Give the same answer again as one valid JSON object and nothing else.")
                 messages = [*messages, {"role": "assistant", "content": text}, {"role": "user", "content": fix}]
         raise StructuredOutputError(self.model, schema.__name__, max_repairs + 1, last_error, text)
 

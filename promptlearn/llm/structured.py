@@ -35,7 +35,8 @@ def extract_json(text: str) -> Any:
     last_error: Exception | None = None
     for candidate in candidates:
         try:
-            return json.loads(candidate)
+            # strict=False: llama.cpp's JSON grammar lets raw newlines into strings (seen with the 1.5B).
+            return json.loads(candidate, strict=False)
         except json.JSONDecodeError as exc:
             last_error = exc
     raise ValueError(f"no JSON object found ({last_error})")

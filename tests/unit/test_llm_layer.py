@@ -197,7 +197,7 @@ def test_structured_repairs_then_succeeds():
     assert llm.structured(msgs(), Verdict).score == 1
     assert len(llm.requests) == 3
     # the repair turn shows the model what was wrong
-    assert "score" in llm.requests[1].messages[-1]["content"]
+    assert "score" in llm.requests[1].messages[-1]["content"] and "not the task" in llm.requests[1].messages[-1]["content"]
     assert llm.requests[1].messages[-2] == {"role": "assistant", "content": '{"explanation": "x", "score": 7}'}
 
 
@@ -274,3 +274,9 @@ def test_sync_wrapper_inside_running_loop():
         return llm.complete(msgs("nested"))  # what a notebook cell does
 
     assert asyncio.run(inside()).text == "echo: nested"
+
+
+def test_structured_accepts_raw_newlines_inside_strings():
+    llm = FakeLLM(lambda r: '{"explanation": "fine\n```", "score": 1}')
+    assert llm.structured(msgs(), Verdict).explanation == "fine\n```"
+    assert len(llm.requests) == 1
