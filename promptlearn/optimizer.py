@@ -127,14 +127,6 @@ class PromptOptimizer:
         return Evaluation(candidate_id=candidate.id, split=split, results={e.id: r for e, r in zip(examples, results)})
 
 
-def _critique_cost(critiques: Sequence[Critique]) -> Cost:
-    total = {k: 0 for k in Cost.model_fields}
-    for c in critiques:
-        for k in total:
-            total[k] += getattr(c.cost, k)
-    return Cost(**total)
-
-
 class _Run:
     """The state of one optimisation run. Lives for one ``aoptimize`` call."""
 
@@ -211,7 +203,7 @@ class _Run:
                 self.store.append({"type": "result", "key": key, "split": split, "result": result.model_dump()})
             self.results[(cand.id, example.id)] = result
             self._charge("agent", result.rollout.cost, rollout=True)
-            self._charge("judge", _critique_cost(result.critiques))
+            self._charge("judge", Cost.total(c.cost for c in result.critiques))
 
         await asyncio.gather(*(one(e) for e in examples))
         if any((cand.id, e.id) not in self.results for e in examples):

@@ -81,6 +81,11 @@ class Cost(Record):
     def tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
 
+    @classmethod
+    def total(cls, costs) -> "Cost":
+        costs = list(costs)
+        return cls(**{k: sum(getattr(c, k) for c in costs) for k in cls.model_fields})
+
 
 class Rollout(Record):
     """One run of a candidate on an example. A failure is data: ``error`` is set, ``output`` is None."""

@@ -14,11 +14,6 @@ DEFAULT_SAMPLES = 5
 DEFAULT_SAMPLE_TEMPERATURE = 0.7
 
 
-def _sum_costs(critiques: Sequence[Critique]) -> Cost:
-    fields = {k: sum(getattr(c.cost, k) for c in critiques) for k in Cost.model_fields}
-    return Cost(**fields)
-
-
 class SelfConsistentJudge:
     """Asks ``judge`` ``n`` times at ``temperature`` (seeds 0..n-1) and takes the majority label.
 
@@ -44,7 +39,7 @@ class SelfConsistentJudge:
         label, count = Counter(v.label for v in votes).most_common(1)[0]
         winners = [v for v in votes if v.label == label]
         return Critique(judge=self.name, score=sum(v.score for v in winners) / len(winners), label=label,
-                        explanation=winners[0].explanation, agreement=count / len(votes), cost=_sum_costs(votes))
+                        explanation=winners[0].explanation, agreement=count / len(votes), cost=Cost.total(v.cost for v in votes))
 
     async def _one(self, example: Example, rollout: Rollout, seed: int) -> Critique:
         return await self.judge.acritique(example, rollout, temperature=self.temperature, seed=seed)
@@ -75,4 +70,4 @@ class EnsembleJudge:
         agreement = sum(p == verdict for p in passes) / len(passes)
         text = " | ".join(f"{v.judge}: {v.explanation}" for v in votes)
         return Critique(judge=self.name, score=score, label="pass" if verdict else "fail", explanation=text,
-                        agreement=agreement, cost=_sum_costs(votes))
+                        agreement=agreement, cost=Cost.total(v.cost for v in votes))

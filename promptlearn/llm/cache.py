@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -10,7 +11,16 @@ from pathlib import Path
 
 from .types import Completion
 
+CACHE_ENV = "PROMPTLEARN_CACHE"  # a path for the default cache, or "off"
 DEFAULT_CACHE_PATH = Path("~/.cache/promptlearn/llm_cache.sqlite")
+
+
+def default_cache() -> "SQLiteCache | None":
+    """The cache an LLM gets when none is passed: ``$PROMPTLEARN_CACHE`` (or "off"), else ~/.cache/promptlearn."""
+    setting = os.environ.get(CACHE_ENV, "")
+    if setting.lower() in {"off", "none", "0"}:
+        return None
+    return SQLiteCache(setting or DEFAULT_CACHE_PATH)
 _BUSY_TIMEOUT_MS = 30_000
 
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from .._async import run_sync
 from ..errors import ConfigError, LLMCallError, ModelNotFoundError, StructuredOutputError
 from .backends import Backend, LiteLLMBackend, LlamaCppBackend, is_transient
-from .cache import DEFAULT_CACHE_PATH, SQLiteCache
+from .cache import SQLiteCache, default_cache
 from .structured import parse_structured, response_format_for, schema_instruction
 from .types import Completion, Message, Request
 from .usage import Usage, record_in_scope
@@ -33,6 +33,7 @@ DEFAULT_MAX_TOKENS = 512
 DEFAULT_STRUCTURED_REPAIRS = 2
 LOCAL_PREFIX = "local/"
 _VALID_ROLES = {"system", "user", "assistant", "tool"}
+_DEFAULT = object()  # "no cache argument given": use default_cache()
 
 
 def make_backend(model: str, *, api_base: str | None = None, api_key: str | None = None,
@@ -78,13 +79,14 @@ class LLM:
 
     ``role`` labels the usage counters (agent, judge, optimizer); pass one
     ``Usage`` to several LLMs to get one bill. ``cache`` is a path, a
-    ``SQLiteCache``, or None to disable caching.
+    ``SQLiteCache``, or None to disable caching; by default ``$PROMPTLEARN_CACHE``
+    (a path, or "off") or ~/.cache/promptlearn/llm_cache.sqlite.
     """
 
     def __init__(self, model: str, *, role: str = "default", temperature: float = 0.0,
                  max_tokens: int = DEFAULT_MAX_TOKENS, max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
                  max_retries: int = DEFAULT_MAX_RETRIES, backoff_s: float = DEFAULT_BACKOFF_S,
-                 max_backoff_s: float = DEFAULT_MAX_BACKOFF_S, cache: SQLiteCache | str | Path | None = DEFAULT_CACHE_PATH,
+                 max_backoff_s: float = DEFAULT_MAX_BACKOFF_S, cache: SQLiteCache | str | Path | None | object = _DEFAULT,
                  usage: Usage | None = None, api_base: str | None = None, api_key: str | None = None,
                  backend: Backend | None = None, n_ctx: int | None = None, timeout_s: float = 120.0,
                  rng: random.Random | None = None):
@@ -98,6 +100,8 @@ class LLM:
         self.max_retries = max_retries
         self.backoff_s = backoff_s
         self.max_backoff_s = max_backoff_s
+        if cache is _DEFAULT:
+            cache = default_cache()
         self.cache = SQLiteCache(cache) if isinstance(cache, (str, Path)) else cache
         self.usage = usage if usage is not None else Usage()
         self.backend = backend or make_backend(model, api_base=api_base, api_key=api_key, n_ctx=n_ctx,

@@ -280,3 +280,12 @@ def test_structured_accepts_raw_newlines_inside_strings():
     llm = FakeLLM(lambda r: '{"explanation": "fine\n```", "score": 1}')
     assert llm.structured(msgs(), Verdict).explanation == "fine\n```"
     assert len(llm.requests) == 1
+
+
+def test_default_cache_follows_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("PROMPTLEARN_CACHE", str(tmp_path / "env.sqlite"))
+    llm = FakeLLM(echo, cache=__import__("promptlearn.llm.client", fromlist=["_DEFAULT"])._DEFAULT)
+    llm.complete(msgs())
+    assert (tmp_path / "env.sqlite").exists() and llm.complete(msgs()).cached
+    monkeypatch.setenv("PROMPTLEARN_CACHE", "off")
+    assert LLM("openai/x", api_base="http://127.0.0.1:9").cache is None
