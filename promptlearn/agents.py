@@ -37,7 +37,7 @@ class ChatAgent:
 
     def __init__(self, llm: LLM, user_template: str = "{{ input }}", *, max_tokens: int | None = None,
                  parse: Callable[[str], str] | None = None, timeout_s: float = DEFAULT_ROLLOUT_TIMEOUT_S):
-        self.llm = llm.with_role("agent") if llm.role == "default" else llm
+        self.llm = llm.for_role("agent")
         self.user_template = user_template
         self.max_tokens = max_tokens
         self.parse = parse

@@ -32,7 +32,7 @@ from .errors import ConfigError, PromptlearnError
 from .guards import infer_output_contract
 from .judges.base import Judge, JudgePanel
 from .judges.llm import LLMExplainer
-from .llm import LLM, usage_scope
+from .llm import LLM
 from .proposers import Case, Proposal, ProposalContext, Proposer, RewriteProposer, RulesetProposer
 from .records import Candidate, Cost, Critique, Evaluation, Example, ExampleResult
 from .result import OptimizationResult
@@ -108,6 +108,12 @@ class PromptOptimizer:
         finally:
             run.store.close()
 
+    async def score(self, candidate: Candidate, example: Example) -> ExampleResult:
+        """One rollout of ``candidate`` on ``example``, judged by the panel."""
+        rollout = await self.agent.arun(candidate, example)
+        critiques, score = await self.panel.acritique(example, rollout)
+        return ExampleResult(rollout=rollout, critiques=critiques, score=score)
+
     def evaluate(self, prompt: str | Candidate, examples: Sequence[Example]) -> Evaluation:
         return run_sync(self.aevaluate(prompt, examples))
 
@@ -119,9 +125,7 @@ class PromptOptimizer:
 
         async def one(example: Example) -> ExampleResult:
             async with sem:
-                rollout = await self.agent.arun(candidate, example)
-                critiques, score = await self.panel.acritique(example, rollout)
-                return ExampleResult(rollout=rollout, critiques=critiques, score=score)
+                return await self.score(candidate, example)
 
         results = await asyncio.gather(*(one(e) for e in examples))
         return Evaluation(candidate_id=candidate.id, split=split, results={e.id: r for e, r in zip(examples, results)})
@@ -197,9 +201,7 @@ class _Run:
                 async with sem:
                     if self.meter.exhausted():
                         return
-                    rollout = await self.opt.agent.arun(cand, example)
-                    critiques, score = await self.opt.panel.acritique(example, rollout)
-                result = ExampleResult(rollout=rollout, critiques=critiques, score=score)
+                    result = await self.opt.score(cand, example)
                 self.store.append({"type": "result", "key": key, "split": split, "result": result.model_dump()})
             self.results[(cand.id, example.id)] = result
             self._charge("agent", result.rollout.cost, rollout=True)
@@ -212,7 +214,6 @@ class _Run:
 
     async def explain(self, parent: Candidate, worst: list[ExampleResult]) -> list[Case]:
         """Cases for the rewriter; the ``explain_failures`` worst get an LLM explanation."""
-        cases = []
         explainer, k = self.opt.explainer, self.cfg.explain_failures
 
         async def one(i: int, res: ExampleResult) -> Case:

@@ -17,10 +17,9 @@ from typing import Protocol, Sequence
 from pydantic import BaseModel, Field, create_model
 
 from .guards import check_prompt, check_rule
-from .judges.llm import escape_markers
 from .llm import LLM, usage_scope
 from .records import Candidate, Cost, Critique, Example, Provenance, Rollout, Rule
-from .templating import placeholders, render
+from .templating import escape_markers, format_inputs, placeholders, render
 
 DEFAULT_MAX_NEW_RULES = 3
 DEFAULT_MAX_RULES = 12
@@ -45,8 +44,7 @@ class Case:
         return " ".join(dict.fromkeys(texts)) or "The output was judged wrong."
 
     def as_template_data(self) -> dict[str, str]:
-        inputs = self.example.inputs
-        text = str(next(iter(inputs.values()))) if len(inputs) == 1 else "\n".join(f"{k}: {v}" for k, v in inputs.items())
+        text = format_inputs(self.example)
         output = self.rollout.output if self.rollout.error is None else f"(failed: {self.rollout.error})"
         ref = self.example.reference
         expected = "" if ref is None or len(str(ref)) > MAX_CASE_CHARS else escape_markers(str(ref))
@@ -150,7 +148,7 @@ class _LLMProposer:
     def __init__(self, llm: LLM, *, max_attempts: int = DEFAULT_PROPOSAL_ATTEMPTS,
                  max_tokens: int = DEFAULT_PROPOSER_MAX_TOKENS, meta_prompt_dir: str | Path | None = None,
                  retry_temperature: float = DEFAULT_RETRY_TEMPERATURE):
-        self.llm = llm.with_role("optimizer") if llm.role == "default" else llm
+        self.llm = llm.for_role("optimizer")
         self.retry_temperature = retry_temperature
         self.max_attempts = max_attempts
         self.max_tokens = max_tokens

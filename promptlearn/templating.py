@@ -14,6 +14,7 @@ from .errors import ConfigError
 
 _ENV = SandboxedEnvironment(undefined=StrictUndefined, keep_trailing_newline=True, autoescape=False)
 _SIMPLE_VAR = re.compile(r"{{\s*([A-Za-z_][A-Za-z0-9_]*)\s*}}")
+_TAG_START = re.compile(r"<(?=[A-Za-z/!?])")  # anything that could open or close a section
 
 
 @lru_cache(maxsize=512)
@@ -38,3 +39,15 @@ def template_variables(source: str) -> set[str]:
 def placeholders(text: str) -> set[str]:
     """Simple ``{{ name }}`` placeholders, found without parsing (safe on any text)."""
     return set(_SIMPLE_VAR.findall(text))
+
+
+def format_inputs(example) -> str:
+    """An example's inputs as text: the value alone when there is one, else "key: value" lines."""
+    if len(example.inputs) == 1:
+        return str(next(iter(example.inputs.values())))
+    return "\n".join(f"{k}: {v}" for k, v in example.inputs.items())
+
+
+def escape_markers(text: str) -> str:
+    """Neutralise marker-like tags inside data so data cannot close its own section."""
+    return _TAG_START.sub("<\u200b", str(text))

@@ -20,9 +20,9 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from ..errors import ConfigError
 from ..llm import LLM, usage_scope
 from ..records import Cost, Critique, Example, Rollout
-from ..templating import render
+from ..templating import escape_markers, format_inputs, render
 from .base import failed_rollout_critique
-from .llm import MAX_EXPLANATION_CHARS, BinaryVerdict, GradedVerdict, _format_inputs, clean_text, escape_markers
+from .llm import MAX_EXPLANATION_CHARS, BinaryVerdict, GradedVerdict, clean_text, verdict_critique
 
 DEFAULT_LIBRARY_MAX_TOKENS = 320
 
@@ -80,12 +80,12 @@ class TemplateJudge:
                  max_tokens: int = DEFAULT_LIBRARY_MAX_TOKENS, **params: Any):
         self.spec = spec
         self.name = name or spec.name
-        self.llm = llm.with_role("judge") if llm.role == "default" else llm
+        self.llm = llm.for_role("judge")
         self.params = params
         self.max_tokens = max_tokens
 
     def variables(self, example: Example, rollout: Rollout) -> dict[str, Any]:
-        values = {"input": escape_markers(_format_inputs(example)), "output": escape_markers(rollout.output or "")}
+        values = {"input": escape_markers(format_inputs(example)), "output": escape_markers(rollout.output or "")}
         for need in self.spec.needs:
             value = _field(example, self.params, need, self.name)
             values[need] = [escape_markers(v) for v in value] if isinstance(value, list) else escape_markers(value)
@@ -106,12 +106,7 @@ class TemplateJudge:
             verdict = await self.llm.astructured([{"role": "user", "content": prompt}],
                                                  GradedVerdict if graded else BinaryVerdict,
                                                  max_tokens=self.max_tokens, temperature=temperature, seed=seed)
-        if graded:
-            score, label = (verdict.score - 1) / 4, str(verdict.score)
-        else:
-            score, label = float(verdict.verdict == "pass"), verdict.verdict
-        return Critique(judge=self.name, score=score, label=label, explanation=clean_text(verdict.explanation),
-                        cost=Cost(**scope.as_dict()))
+        return verdict_critique(self.name, verdict, Cost(**scope.as_dict()))
 
 
 class RuleVerdict(BaseModel):
@@ -207,10 +202,10 @@ class PairwiseJudge:
     def __init__(self, spec: JudgeDefinition, llm: LLM, *, name: str | None = None,
                  max_tokens: int = DEFAULT_LIBRARY_MAX_TOKENS, **params: Any):
         self.spec, self.name, self.params, self.max_tokens = spec, name or spec.name, params, max_tokens
-        self.llm = llm.with_role("judge") if llm.role == "default" else llm
+        self.llm = llm.for_role("judge")
 
     async def _ask(self, example: Example, first: str, second: str) -> PairwiseVerdict:
-        values = {"input": escape_markers(_format_inputs(example)), "first": escape_markers(first),
+        values = {"input": escape_markers(format_inputs(example)), "first": escape_markers(first),
                   "second": escape_markers(second), **self.params}
         values["rubric"] = render(self.spec.rubric, values)
         prompt = render(self.spec.template, values, what=f"judge {self.name!r}")

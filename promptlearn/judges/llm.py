@@ -14,10 +14,9 @@ from pydantic import BaseModel, Field
 
 from ..llm import LLM, usage_scope
 from ..records import Cost, Critique, Example, Rollout
-from ..templating import render
+from ..templating import escape_markers, format_inputs, render
 from .base import failed_rollout_critique
 
-_TAG_START = re.compile(r"<(?=[A-Za-z/!?])")  # anything that could open or close a section
 DEFAULT_JUDGE_MAX_TOKENS = 256
 DEFAULT_EXPLAIN_MAX_TOKENS = 160
 # Bounded so a grammar-constrained local model cannot run out of tokens mid-JSON.
@@ -87,15 +86,13 @@ def clean_text(text: str) -> str:
     return _TRAILING_JUNK.sub("", text.strip())
 
 
-def _format_inputs(example: Example) -> str:
-    if len(example.inputs) == 1:
-        return str(next(iter(example.inputs.values())))
-    return "\n".join(f"{k}: {v}" for k, v in example.inputs.items())
-
-
-def escape_markers(text: str) -> str:
-    """Neutralise marker-like tags inside data so data cannot close its own section."""
-    return _TAG_START.sub("<\u200b", str(text))
+def verdict_critique(judge: str, verdict: BinaryVerdict | GradedVerdict, cost: Cost) -> Critique:
+    """A pass/fail verdict scores 1 or 0; a 1-5 grade maps linearly onto [0, 1]."""
+    if isinstance(verdict, GradedVerdict):
+        score, label = (verdict.score - 1) / 4, str(verdict.score)
+    else:
+        score, label = float(verdict.verdict == "pass"), verdict.verdict
+    return Critique(judge=judge, score=score, label=label, explanation=clean_text(verdict.explanation), cost=cost)
 
 
 class LLMJudge:
@@ -104,7 +101,7 @@ class LLMJudge:
     def __init__(self, llm: LLM, rubric: str, *, name: str = "llm_judge", graded: bool = False,
                  template: str = JUDGE_TEMPLATE, use_reference: bool = True,
                  max_tokens: int = DEFAULT_JUDGE_MAX_TOKENS):
-        self.llm = llm.with_role("judge") if llm.role == "default" else llm
+        self.llm = llm.for_role("judge")
         self.rubric = rubric
         self.name = name
         self.graded = graded
@@ -114,7 +111,7 @@ class LLMJudge:
 
     def prompt(self, example: Example, rollout: Rollout) -> str:
         reference = example.reference if self.use_reference else None
-        return render(self.template, {"rubric": self.rubric, "input": escape_markers(_format_inputs(example)),
+        return render(self.template, {"rubric": self.rubric, "input": escape_markers(format_inputs(example)),
                                       "output": escape_markers(rollout.output or ""),
                                       "reference": None if reference is None else escape_markers(reference)},
                       what=f"judge {self.name!r} template")
@@ -126,12 +123,7 @@ class LLMJudge:
         with usage_scope() as scope:
             verdict = await self.llm.astructured([{"role": "user", "content": self.prompt(example, rollout)}],
                                                  schema, max_tokens=self.max_tokens)
-        if self.graded:
-            score, label = (verdict.score - 1) / 4, str(verdict.score)
-        else:
-            score, label = float(verdict.verdict == "pass"), verdict.verdict
-        return Critique(judge=self.name, score=score, label=label, explanation=clean_text(verdict.explanation),
-                        cost=Cost(**scope.as_dict()))
+        return verdict_critique(self.name, verdict, Cost(**scope.as_dict()))
 
 
 class LLMExplainer:
@@ -145,7 +137,7 @@ class LLMExplainer:
 
     def __init__(self, llm: LLM, *, task: str = "", max_tokens: int = DEFAULT_EXPLAIN_MAX_TOKENS,
                  template: str = EXPLAIN_TEMPLATE):
-        self.llm = llm.with_role("judge") if llm.role == "default" else llm
+        self.llm = llm.for_role("judge")
         self.task = task
         self.max_tokens = max_tokens
         self.template = template
@@ -154,7 +146,7 @@ class LLMExplainer:
         checker = " ".join(c.explanation for c in critiques if c.explanation)
         ref = example.reference
         expected = "" if ref is None or len(str(ref)) > 600 else escape_markers(str(ref))
-        prompt = render(self.template, {"task": self.task, "input": escape_markers(_format_inputs(example)),
+        prompt = render(self.template, {"task": self.task, "input": escape_markers(format_inputs(example)),
                                         "output": escape_markers(rollout.output or f"(error: {rollout.error})"),
                                         "expected": expected, "checker": escape_markers(checker)},
                         what="explainer template")

@@ -119,6 +119,10 @@ class LLM:
         clone.role = role
         return clone
 
+    def for_role(self, role: str) -> "LLM":
+        """This LLM billed as ``role`` unless the caller already gave it a role of its own."""
+        return self.with_role(role) if self.role == "default" else self
+
     def _semaphore(self) -> asyncio.Semaphore:
         # asyncio primitives belong to one event loop; the sync wrapper may create several.
         loop = asyncio.get_running_loop()

@@ -6,7 +6,6 @@ import contextlib
 import contextvars
 import threading
 from dataclasses import asdict, dataclass
-
 from typing import Iterator
 
 from .types import Completion

@@ -14,7 +14,7 @@ import random
 from dataclasses import dataclass
 from typing import Protocol, Sequence
 
-from ..stats import prob_positive, sign_test_p
+from ..stats import mean, prob_positive, sign_test_p
 
 DEFAULT_CONFIDENCE = 0.8
 DEFAULT_SIGN_ALPHA = 0.25
@@ -47,7 +47,7 @@ class StrictImprovement:
 
     def decide(self, parent, child, rng):
         diffs = _diffs(parent, child)
-        margin = sum(diffs) / len(diffs) if diffs else 0.0
+        margin = mean(diffs)
         return Decision(margin > 0, margin, margin, "sum(child) > sum(parent)")
 
 
@@ -61,7 +61,7 @@ class BootstrapAcceptance:
 
     def decide(self, parent, child, rng):
         diffs = _diffs(parent, child)
-        margin = sum(diffs) / len(diffs) if diffs else 0.0
+        margin = mean(diffs)
         p = prob_positive(diffs, rng=rng) if margin > 0 else 0.0
         return Decision(margin > 0 and p >= self.confidence, margin, p, f"P(gain>0) >= {self.confidence}")
 
@@ -78,7 +78,7 @@ class SignTestAcceptance:
         diffs = _diffs(parent, child)
         wins, losses = sum(d > 0 for d in diffs), sum(d < 0 for d in diffs)
         p = sign_test_p(wins, losses)
-        margin = sum(diffs) / len(diffs) if diffs else 0.0
+        margin = mean(diffs)
         return Decision(wins > losses and p <= self.alpha, margin, p, f"sign test p <= {self.alpha}")
 
 

@@ -1,6 +1,5 @@
 """Notebooks run top to bottom (in quick mode)."""
 
-import os
 from pathlib import Path
 
 import pytest

@@ -3,7 +3,7 @@ import random
 
 import pytest
 
-from promptlearn import (Budget, Candidate, EventLog, ExactMatch, FakeLLM, OptimizationResult, OptimizeConfig,
+from promptlearn import (Budget, EventLog, FakeLLM, OptimizationResult, OptimizeConfig,
                          PromptOptimizer, optimize)
 from promptlearn.errors import ConfigError
 from promptlearn.store import read_events
