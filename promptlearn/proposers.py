@@ -27,6 +27,7 @@ DEFAULT_PROPOSAL_ATTEMPTS = 3
 DEFAULT_PROPOSER_MAX_TOKENS = 700
 DEFAULT_RETRY_TEMPERATURE = 0.8
 MAX_CASE_CHARS = 600
+MAX_GROUP_KEY_CHARS = 60  # longer references are answers, not labels: do not group by them
 
 
 @dataclass(frozen=True)
@@ -52,20 +53,20 @@ class Case:
                 "expected": expected, "critique": escape_markers(self.critique_text[:MAX_CASE_CHARS])}
 
 
-def group_cases(cases: Sequence[Case]) -> list[list[Case]]:
-    """Failures grouped by expected answer, largest group first.
+def group_cases(cases: Sequence[Case]) -> list[tuple[str | None, list[Case]]]:
+    """Failures grouped by expected answer, largest group first, each with the answer it shares.
 
     Seeing several inputs that share an answer lets a small rewriter name what they have in
     common; one case at a time it copies the input instead (measured on SNIPS with the 1.5B).
-    Without short references (free-form tasks) everything is one group.
+    Without short references (free-form tasks) everything is one group with no shared answer.
     """
     refs = [c.example.reference for c in cases]
-    if any(r is None or len(str(r)) > 60 for r in refs):
-        return [list(cases)]
+    if any(r is None or len(str(r)) > MAX_GROUP_KEY_CHARS for r in refs):
+        return [(None, list(cases))]
     groups: dict[str, list[Case]] = {}
     for case in cases:
         groups.setdefault(str(case.example.reference), []).append(case)
-    return sorted(groups.values(), key=len, reverse=True)
+    return sorted(groups.items(), key=lambda item: len(item[1]), reverse=True)
 
 
 @dataclass(frozen=True)
@@ -198,9 +199,8 @@ class RulesetProposer(_LLMProposer):
         self.max_rules = max_rules
 
     def _variables(self, parent, cases, context):
-        groups = [{"expected": g[0].as_template_data()["expected"] if len(group_cases(cases)) > 1 or
-                   g[0].example.reference is not None else "", "cases": [c.as_template_data() for c in g]}
-                  for g in group_cases(cases)]
+        groups = [{"expected": "" if key is None else escape_markers(key),
+                   "cases": [c.as_template_data() for c in group]} for key, group in group_cases(cases)]
         return {**super()._variables(parent, cases, context), "max_new_rules": self.max_new_rules,
                 "groups": groups}
 
@@ -218,6 +218,7 @@ class RulesetProposer(_LLMProposer):
         delete = {i for i in edits.delete if 1 <= i <= len(parent.rules)}
         kept = [r for i, r in enumerate(parent.rules, start=1) if i not in delete]
         next_id = max((r.id for r in parent.rules), default=0) + 1
+        groups = group_cases(cases)
         added, reasons = [], []
         for new in edits.new_rules[: self.max_new_rules]:
             text = " ".join(new.text.split())
@@ -225,8 +226,7 @@ class RulesetProposer(_LLMProposer):
             if reason:
                 reasons.append(f"rule {text[:60]!r}: {reason}")
                 continue
-            groups = group_cases(cases)
-            fixed = groups[new.group - 1] if 1 <= new.group <= len(groups) else list(cases)
+            fixed = groups[new.group - 1][1] if 1 <= new.group <= len(groups) else list(cases)
             provenance = tuple(Provenance(example_id=c.example.id, judge=",".join(x.judge for x in c.critiques),
                                           critique=c.critique_text[:300]) for c in fixed)
             added.append(Rule(id=next_id, text=text, provenance=provenance, iteration=context.iteration))

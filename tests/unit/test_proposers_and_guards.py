@@ -151,3 +151,23 @@ def test_rule_rendering():
         "Always answer only True or False."
     assert NewRule(group=1, when="it is a weather request", then="GetWeather").text == \
         "When it is a weather request, answer GetWeather."
+
+
+def test_ungrouped_cases_get_no_shared_expected_answer_header():
+    import asyncio
+
+    seen = {}
+
+    def handler(request):
+        seen["p"] = request.messages[0]["content"]
+        return json.dumps({"analysis": "a", "new_rules": [{"group": 1, "when": "any input", "then": "be brief"}],
+                           "delete": []})
+
+    long_a, long_b = "a" * 100 + " first answer", "b" * 100 + " second answer"  # too long to group by
+    cases = [case(ref=long_a, eid="e1"), case(ref=long_b, eid="e2")]
+    asyncio.run(RulesetProposer(FakeLLM(handler)).apropose(Candidate.create("Answer."), cases, ctx()))
+    assert "Group 1\n" in seen["p"] and "expected answer is" not in seen["p"]
+
+    short = [case(ref="A", eid="e1"), case(ref="A", eid="e2")]
+    asyncio.run(RulesetProposer(FakeLLM(handler)).apropose(Candidate.create("Answer."), short, ctx()))
+    assert "Group 1: inputs whose expected answer is A" in seen["p"]
