@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from .errors import PromptlearnError
+from .errors import ConfigError, PromptlearnError
 
 
 def _progress_printer():
@@ -114,18 +114,36 @@ def cmd_judges_list(args) -> int:
     return 0
 
 
+def _yaml_value(text: str):
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
 def cmd_judges_calibrate(args) -> int:
     from ._async import run_sync
-    from .judges import SelfConsistentJudge, acalibrate, load, load_calibration_items
+    from .judges import (PairwiseJudge, SelfConsistentJudge, acalibrate, acalibrate_pairwise, load,
+                         load_calibration_items, load_pairwise_items)
     from .llm import LLM
 
-    params = dict(p.split("=", 1) for p in args.param)
+    bad = [p for p in args.param if "=" not in p]
+    if bad:
+        raise ConfigError(f"--param needs KEY=VALUE, got {bad}")
+    # Values are YAML scalars/lists so max_words=5 is an int and rules=[a, b] a list.
+    params = {key: _yaml_value(value) for key, value in (p.split("=", 1) for p in args.param)}
     llm = LLM(args.model, role="judge", cache=None if args.no_cache else Path(args.cache).expanduser())
     judge = load(args.judge, llm, **params)
-    if args.samples > 1:
-        judge = SelfConsistentJudge(judge, n=args.samples)
-    items = load_calibration_items(args.data)[: args.limit]
-    report = run_sync(acalibrate(judge, items))
+    if isinstance(judge, PairwiseJudge):
+        if args.samples > 1:
+            raise ConfigError("--samples is not supported for pairwise judges (they already vote over both orders)")
+        report = run_sync(acalibrate_pairwise(judge, load_pairwise_items(args.data)[: args.limit]))
+    else:
+        if args.samples > 1:
+            judge = SelfConsistentJudge(judge, n=args.samples)
+        report = run_sync(acalibrate(judge, load_calibration_items(args.data)[: args.limit]))
     report.update({"model": args.model, "data": str(args.data)})
     print(json.dumps(report, indent=2))
     if args.output:
@@ -175,8 +193,9 @@ def build_parser() -> argparse.ArgumentParser:
     jl = judges.add_parser("list", help="list the library's judges")
     jl.set_defaults(fn=cmd_judges_list)
     jc = judges.add_parser("calibrate", help="measure a judge's agreement with ground truth on labelled data")
-    jc.add_argument("judge")
-    jc.add_argument("--data", required=True, help="JSONL: input(s), output, label (+ reference, context)")
+    jc.add_argument("judge", help="a library judge name, or the path of your own .yaml definition")
+    jc.add_argument("--data", required=True, help="JSONL: input(s), output, label (+ reference, context, rules, "
+                    "rule_labels, ...); pairwise: output_a, output_b, label a/b/tie")
     jc.add_argument("--model", default="local/qwen2.5-coder-1.5b")
     jc.add_argument("--samples", type=int, default=1, help="self-consistency samples (majority vote)")
     jc.add_argument("--param", action="append", default=[], help="KEY=VALUE for the judge (e.g. criteria=...)")

@@ -109,6 +109,7 @@ class Critique(Record):
     error: str | None = None
     cost: Cost = Cost()
     agreement: float | None = None  # self-consistency / ensemble: share of votes for the verdict
+    per_rule: tuple[bool, ...] | None = None  # rule_compliance: followed (True) or broken, one per rule in order
 
 
 class ExampleResult(Record):

@@ -2,7 +2,8 @@
 
 from .base import Judge, JudgePanel
 from .code import ExactMatch, FunctionJudge, JSONSchemaJudge, NumericTolerance, RegexMatch, normalize_text
-from .calibration import acalibrate, calibrate_verdicts, cohen_kappa, load_calibration_items
+from .calibration import (acalibrate, acalibrate_pairwise, calibrate_verdicts, cohen_kappa, load_calibration_items,
+                          load_pairwise_items)
 from .library import PairwiseJudge, PairwiseResult, available, definition, load
 from .llm import BinaryVerdict, GradedVerdict, LLMExplainer, LLMJudge
 from .voting import EnsembleJudge, SelfConsistentJudge
@@ -10,4 +11,5 @@ from .voting import EnsembleJudge, SelfConsistentJudge
 __all__ = ["Judge", "JudgePanel", "ExactMatch", "FunctionJudge", "JSONSchemaJudge", "NumericTolerance",
            "RegexMatch", "normalize_text", "BinaryVerdict", "GradedVerdict", "LLMExplainer", "LLMJudge",
            "load", "available", "definition", "PairwiseJudge", "PairwiseResult", "EnsembleJudge",
-           "SelfConsistentJudge", "acalibrate", "calibrate_verdicts", "cohen_kappa", "load_calibration_items"]
+           "SelfConsistentJudge", "acalibrate", "calibrate_verdicts", "cohen_kappa", "load_calibration_items",
+           "acalibrate_pairwise", "load_pairwise_items"]

@@ -1,8 +1,9 @@
 """The judge library: definitions in the top-level ``judges/`` folder, loaded by name.
 
-``load("correctness", llm)`` returns a Judge. A definition says what it needs
-(reference, context, criteria, rules, instructions); a missing field raises
-ConfigError naming it, before any model call.
+``load("correctness", llm)`` returns a Judge; ``load("my_judge.yaml", llm)`` loads a
+definition of your own (same fields as the library's). A definition says what it needs
+(reference, context, criteria, rules, instructions); a missing field raises ConfigError
+naming it, before any model call.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 import re
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 from typing import Any, Literal
 
 import yaml
@@ -36,6 +38,8 @@ class JudgeDefinition(BaseModel):
     output: Literal["binary", "graded", "per_rule", "pairwise"]
     rubric: str
     template: str
+    # Verifiable constraints (length, JSON, keywords, case) are checked by code before the LLM.
+    code_checks: bool = False
 
 
 @lru_cache(maxsize=None)
@@ -54,10 +58,20 @@ def available() -> list[str]:
 
 
 def definition(name: str) -> JudgeDefinition:
+    """A library judge by name, or a definition file of your own (a path ending in .yaml/.yml)."""
+    if name.endswith((".yaml", ".yml")):
+        path = Path(name).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"judge definition file not found: {path}")
+        try:
+            return JudgeDefinition.model_validate(yaml.safe_load(path.read_text()))
+        except (yaml.YAMLError, ValueError) as exc:
+            raise ConfigError(f"judge definition {path} is not valid: {exc}") from None
     try:
         return _definitions()[name]
     except KeyError:
-        raise ConfigError(f"unknown judge {name!r}; known judges: {', '.join(available())}") from None
+        raise ConfigError(f"unknown judge {name!r}; known judges: {', '.join(available())} "
+                          "(or pass the path of a .yaml definition)") from None
 
 
 def _field(example: Example, params: dict[str, Any], name: str, judge: str) -> Any:
@@ -135,7 +149,8 @@ class RuleComplianceJudge(TemplateJudge):
         text = ("Breaks " + "; ".join(f"rule {i} ({rule}): {clean_text(v.explanation)}" for i, rule, v in broken)
                 if broken else "Follows every rule.")
         return Critique(judge=self.name, score=score, label="pass" if not broken else f"broke {len(broken)}",
-                        explanation=text[: 4 * MAX_EXPLANATION_CHARS], cost=Cost(**scope.as_dict()))
+                        explanation=text[: 4 * MAX_EXPLANATION_CHARS], cost=Cost(**scope.as_dict()),
+                        per_rule=tuple(v.verdict == "followed" for v in out.verdicts))
 
 
 def code_format_findings(output: str, *, max_words: int | None = None, min_words: int | None = None,
@@ -149,8 +164,10 @@ def code_format_findings(output: str, *, max_words: int | None = None, min_words
     if min_words is not None and words < min_words:
         problems.append(f"has {words} words, fewer than the minimum of {min_words}")
     if json_object:
+        # A markdown fence around the JSON is accepted, as IFEval's checker does.
+        fenced = re.fullmatch(r"\s*```(?:json)?\s*\n?(.*?)\n?\s*```\s*", output, flags=re.S | re.I)
         try:
-            if not isinstance(json.loads(output), dict):
+            if not isinstance(json.loads(fenced.group(1) if fenced else output), dict):
                 problems.append("is JSON but not an object")
         except json.JSONDecodeError:
             problems.append("is not valid JSON")
@@ -171,13 +188,22 @@ _FORMAT_KEYS = ("max_words", "min_words", "json_object", "required_keywords", "f
 
 
 class FormatComplianceJudge(TemplateJudge):
-    """Code checks the verifiable constraints; the LLM is asked only when they all pass."""
+    """Code checks the verifiable constraints; the LLM is asked only when they all pass.
+
+    The checks come from ``load(..., max_words=..., case=...)`` or, per example, from a
+    ``format_checks`` dict in the example's metadata (load-time values win).
+    """
 
     async def acritique(self, example: Example, rollout: Rollout, *, temperature: float | None = None,
                         seed: int | None = None) -> Critique:
         if rollout.error:
             return failed_rollout_critique(self.name, rollout)
-        checks = {k: self.params[k] for k in _FORMAT_KEYS if k in self.params}
+        per_example = example.metadata.get("format_checks") or {}
+        unknown = set(per_example) - set(_FORMAT_KEYS)
+        if unknown:
+            raise ConfigError(f"example {example.id!r}: unknown format checks {sorted(unknown)}; "
+                              f"known: {', '.join(_FORMAT_KEYS)}")
+        checks = {**per_example, **{k: self.params[k] for k in _FORMAT_KEYS if k in self.params}}
         problems = code_format_findings(rollout.output or "", **checks)
         if problems:
             return Critique(judge=self.name, score=0.0, label="fail",
@@ -194,6 +220,7 @@ class PairwiseResult(BaseModel):
     winner: Literal["a", "b", "tie"]
     consistent: bool  # both orders agreed; False means position bias decided one of them
     explanations: tuple[str, str]
+    orders: tuple[str, str] = ("", "")  # raw answers ("1", "2" or "tie"): (a shown first, b shown first)
 
 
 class PairwiseJudge:
@@ -222,12 +249,13 @@ def combine_orders(forward: str, backward: str, explanations: tuple[str, str] = 
     """``forward`` compared (a, b), ``backward`` compared (b, a); map both to a/b and reconcile."""
     first = {"1": "a", "2": "b", "tie": "tie"}[forward]
     second = {"1": "b", "2": "a", "tie": "tie"}[backward]
+    orders = (forward, backward)
     if first == second:
-        return PairwiseResult(winner=first, consistent=True, explanations=explanations)
+        return PairwiseResult(winner=first, consistent=True, explanations=explanations, orders=orders)
     if "tie" in (first, second):  # one order saw a tie: lean to the other, but it is not a clean win
         winner = first if second == "tie" else second
-        return PairwiseResult(winner=winner, consistent=False, explanations=explanations)
-    return PairwiseResult(winner="tie", consistent=False, explanations=explanations)
+        return PairwiseResult(winner=winner, consistent=False, explanations=explanations, orders=orders)
+    return PairwiseResult(winner="tie", consistent=False, explanations=explanations, orders=orders)
 
 
 JUDGE_CLASSES = {"binary": TemplateJudge, "graded": TemplateJudge, "per_rule": RuleComplianceJudge,
@@ -235,11 +263,12 @@ JUDGE_CLASSES = {"binary": TemplateJudge, "graded": TemplateJudge, "per_rule": R
 
 
 def load(judge: str, llm: LLM, **params: Any):
-    """A library judge by name, e.g. ``load("criteria", llm, criteria="cites a source")``.
+    """A library judge by name, e.g. ``load("criteria", llm, criteria="cites a source")``,
+    or your own definition by path, e.g. ``load("judges/strict_correctness.yaml", llm)``.
 
     ``name=`` renames the instance (to use one definition twice in a panel); other keyword
     arguments fill the fields the definition needs (criteria, rules, instructions, ...).
     """
     spec = definition(judge)
-    cls = FormatComplianceJudge if judge == "format_compliance" else JUDGE_CLASSES[spec.output]
+    cls = FormatComplianceJudge if spec.code_checks else JUDGE_CLASSES[spec.output]
     return cls(spec, llm, **params)

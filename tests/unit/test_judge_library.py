@@ -143,3 +143,82 @@ def test_calibration_metrics_against_hand_computed_values():
     assert report["confusion"] == {"tp": 4, "fn": 1, "fp": 1, "tn": 4}
     assert cohen_kappa([True] * 4, [True] * 4) == 1.0  # degenerate: perfect agreement on one class
     assert cohen_kappa([True, False], [False, True]) == pytest.approx(-1.0)
+
+
+def test_multiclass_kappa_against_hand_computed_value():
+    truth = ["a", "a", "b", "b", "tie", "a"]
+    pred = ["a", "b", "b", "b", "a", "tie"]
+    # p_o = 3/6; truth counts a3 b2 tie1, pred counts a2 b3 tie1 -> p_e = (6+6+1)/36 = 13/36
+    expected = (0.5 - 13 / 36) / (1 - 13 / 36)
+    assert cohen_kappa(truth, pred) == pytest.approx(expected)
+
+
+def test_judge_from_a_yaml_file(tmp_path):
+    path = tmp_path / "strict.yaml"
+    path.write_text("name: strict\ndescription: d\nneeds: [reference]\noutput: binary\nrubric: r\n"
+                    "template: 'Ref {{ reference }} vs {{ output }}'\n")
+    llm = FakeLLM(lambda r: verdict(v="fail"))
+    c = run(library.load(str(path), llm), EX, "5")
+    assert c.judge == "strict" and c.score == 0.0
+    assert llm.requests[0].messages[-1]["content"].startswith("Ref 4 vs 5\n")
+    with pytest.raises(ConfigError, match="not found"):
+        library.load(str(tmp_path / "missing.yaml"), llm)
+    (tmp_path / "bad.yaml").write_text("name: x\noutput: sideways\n")
+    with pytest.raises(ConfigError, match="not valid"):
+        library.load(str(tmp_path / "bad.yaml"), llm)
+
+
+def test_format_checks_per_example_and_fenced_json():
+    llm = FakeLLM(lambda r: verdict())
+    judge = library.load("format_compliance", llm, instructions="reply in JSON")
+    ex = Example(id="j", inputs={"q": "x"}, metadata={"format_checks": {"json_object": True}})
+    assert run(judge, ex, "```json\n{\"a\": 1}\n```").score == 1.0  # fenced JSON passes, as in IFEval
+    assert run(judge, ex, "not json").score == 0.0 and len(llm.requests) == 1
+    bad = Example(id="k", inputs={"q": "x"}, metadata={"format_checks": {"max_lines": 3}})
+    with pytest.raises(ConfigError, match="max_lines"):
+        run(judge, bad, "x")
+
+
+def test_rule_calibration_counts_each_rule_verdict(tmp_path):
+    from promptlearn.judges.calibration import acalibrate, load_calibration_items
+
+    rows = [{"input": "q1", "output": "o1", "rules": ["r1", "r2"], "rule_labels": [True, False], "label": False},
+            {"input": "q2", "output": "o2", "rules": ["r1", "r2"], "rule_labels": [True, True], "label": True}]
+    path = tmp_path / "rules.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    # The fake says rule 1 followed and rule 2 broken, every time.
+    llm = FakeLLM(lambda r: json.dumps({"verdicts": [{"explanation": "a", "verdict": "followed"},
+                                                     {"explanation": "b", "verdict": "broken"}]}))
+    report = asyncio.run(acalibrate(library.load("rule_compliance", llm), load_calibration_items(path)))
+    # Rule verdicts: truth [T, F, T, T], predicted [T, F, T, F] -> 3/4 right, one false "broken".
+    assert report["unit"] == "rule" and report["n"] == 4 and report["accuracy"] == pytest.approx(0.75)
+    assert report["confusion"] == {"tp": 2, "fn": 1, "fp": 0, "tn": 1}
+    assert report["items"]["n"] == 2  # item level (score >= 0.5) kept alongside
+    path.write_text(json.dumps({**rows[0], "rule_labels": [True]}) + "\n")
+    with pytest.raises(ConfigError, match="1 rule_labels for 2 rules"):
+        load_calibration_items(path)
+
+
+def test_pairwise_calibration_reports_position_bias(tmp_path):
+    from promptlearn.judges.calibration import acalibrate_pairwise, load_pairwise_items
+
+    path = tmp_path / "pairs.jsonl"
+    path.write_text("".join(json.dumps({"input": f"q{i}", "output_a": "A", "output_b": "B", "label": label}) + "\n"
+                            for i, label in enumerate(["a", "a", "b", "b"])))
+    items = load_pairwise_items(path)
+    always_first = FakeLLM(lambda r: json.dumps({"explanation": "x", "better": "1"}))
+    report = asyncio.run(acalibrate_pairwise(library.load("pairwise", always_first), items))
+    # Picking the first slot in both orders is pure position bias: every winner is a tie.
+    assert report["accuracy"] == 0.0 and report["tie_rate"] == 1.0 and report["consistent_rate"] == 0.0
+    assert report["shown_first_preference"] == 1.0 and report["first_order_accuracy"] == pytest.approx(0.5)
+    prefers_a = FakeLLM(lambda r: json.dumps({"explanation": "x", "better": "1" if "<output_1>\nA" in
+                                              r.messages[-1]["content"] else "2"}))
+    report = asyncio.run(acalibrate_pairwise(library.load("pairwise", prefers_a), items))
+    assert report["accuracy"] == 0.5 and report["consistent_rate"] == 1.0 and report["confusion"] == {
+        "a->a": 2, "b->a": 2}
+    broken = FakeLLM(lambda r: "not json")
+    report = asyncio.run(acalibrate_pairwise(library.load("pairwise", broken), items[:1]))
+    assert report["failed_verdicts"] == 1 and report["n"] == 0
+    path.write_text(json.dumps({"input": "q", "output_a": "A", "output_b": "B", "label": "left"}) + "\n")
+    with pytest.raises(ConfigError, match="not a, b or tie"):
+        load_pairwise_items(path)
