@@ -6,7 +6,9 @@
 
 - gsm8k: the 0.5B agent answers GSM8K test questions twice (temperature 0 and 0.9); truth =
   its final number equals the gold number. Pairs of one right and one wrong answer to the same
-  question make the pairwise file (truth = the right one is better; a/b order randomised).
+  question make the pairwise file (truth = the right one is better; a/b order randomised); where
+  both samples were wrong, the reference solution (calculator notes removed, "Answer: N" added)
+  is paired with the agent's wrong answer.
 - ifeval: the 0.5B answers IFEval prompts whose instructions all have a deterministic checker
   (``ifeval_checks.py``); truth per instruction = the checker; label = all followed.
 - hotpotqa: context = the retrieved passage that contains the gold answer (Arize's HotpotQA
@@ -60,12 +62,21 @@ def final_number(text: str) -> float | None:
         return None
 
 
+def _gold_pair(index: int, row: dict, wrong: str, rng: random.Random) -> dict:
+    working, final = row["answer"].split("####")
+    right = re.sub(r"<<[^>]*>>", "", working).strip() + f"\nAnswer: {final.strip()}"
+    a, b, label = (right, wrong, "a") if rng.random() < 0.5 else (wrong, right, "b")
+    return {"id": f"gsm8k_{index}", "input": row["question"], "output_a": a, "output_b": b, "label": label,
+            "source": "reference solution vs agent"}
+
+
 async def gsm8k(n_questions: int, seed: int) -> None:
     rows = [json.loads(line) for line in (SHARED_DATA / "gsm8k" / "test_lines_0000-0499.jsonl").open()]
     llm = LLM(AGENT, role="agent")
     rng = random.Random(seed)
     chosen = rng.sample(range(len(rows)), n_questions)
-    graded, pairs = [], []
+    graded, pairs, gold_pairs = [], [], []
+    pair_rng = random.Random(seed + 1)  # apart from rng, so gsm8k.jsonl does not depend on the pairs
     for done, index in enumerate(chosen, start=1):
         row = rows[index]
         gold = float(row["answer"].split("####")[-1].strip().replace(",", ""))
@@ -83,7 +94,9 @@ async def gsm8k(n_questions: int, seed: int) -> None:
             if rng.random() < 0.5:
                 a, b, a_ok = b, a, b_ok
             pairs.append({"id": f"gsm8k_{index}", "input": row["question"], "output_a": a, "output_b": b,
-                          "label": "a" if a_ok else "b"})
+                          "label": "a" if a_ok else "b", "source": "two samples"})
+        elif not a_ok:
+            gold_pairs.append(_gold_pair(index, row, a, pair_rng))
         print(f"gsm8k {done}/{n_questions}: {sum(g['label'] for g in graded)} right of {len(graded)}, "
               f"{len(pairs)} pairs", flush=True)
     right = [g for g in graded if g["label"]]
@@ -92,7 +105,9 @@ async def gsm8k(n_questions: int, seed: int) -> None:
     balanced = right[:half] + wrong[:half]
     rng.shuffle(balanced)
     _write("gsm8k.jsonl", balanced)
-    _write("gsm8k_pairwise.jsonl", pairs)
+    # Sampled right-vs-wrong pairs first; then, where both samples were wrong, the reference
+    # solution (rewritten into the agent's answer format) against the agent's wrong answer.
+    _write("gsm8k_pairwise.jsonl", pairs + gold_pairs)
 
 
 async def ifeval(n_prompts: int, seed: int, max_tokens: int) -> None:

@@ -140,6 +140,11 @@ async def acalibrate(judge, items: Sequence[tuple[Example, str, bool]], *, concu
     agreements = [c.agreement for _, c in ok if c.agreement is not None]
     if agreements:
         report["mean_self_agreement"] = sum(agreements) / len(agreements)
+    # Each verdict with its explanation, so disagreements with the truth can be read, not just counted.
+    report["verdicts"] = [{"id": example.id, "truth": truth, "score": c.score, "label": c.label,
+                           "explanation": c.explanation, "error": c.error,
+                           **({"per_rule": list(c.per_rule)} if c.per_rule else {})}
+                          for (example, _, truth), c in zip(items, critiques)]
     return report
 
 
@@ -170,6 +175,10 @@ async def acalibrate_pairwise(judge, items: Sequence[tuple[Example, str, str, st
     first_order = [{"1": "a", "2": "b", "tie": "tie"}[r.orders[0]] for _, r in ok]
     single = [o for _, r in ok for o in r.orders if o != "tie"]
     n, m = max(1, len(items)), max(1, len(ok))
+    verdicts = [{"id": it[0].id, "truth": it[3], **({"error": str(r)} if isinstance(r, Exception) else
+                                                      {"winner": r.winner, "orders": list(r.orders),
+                                                       "explanations": list(r.explanations)})}
+                for it, r in zip(items, results)]
     return {"judge": judge.name, "n": len(ok), "accuracy": sum(t == w for t, w in zip(truth, winners)) / m,
             "kappa": cohen_kappa(truth, winners),
             "confusion": {f"{t}->{w}": c for (t, w), c in sorted(Counter(zip(truth, winners)).items())},
@@ -179,4 +188,4 @@ async def acalibrate_pairwise(judge, items: Sequence[tuple[Example, str, str, st
             "shown_first_preference": (single.count("1") / len(single)) if single else None,
             "failed_verdicts": len(items) - len(ok), "calls_per_verdict": scope.calls / n,
             "tokens_per_verdict": (scope.prompt_tokens + scope.completion_tokens) / n,
-            "seconds_per_verdict": wall / n, "cost_usd_per_verdict": scope.cost_usd / n}
+            "seconds_per_verdict": wall / n, "cost_usd_per_verdict": scope.cost_usd / n, "verdicts": verdicts}

@@ -62,3 +62,32 @@ def test_library_label_judge_with_the_1_5b():
     wrong = asyncio.run(judge.acritique(ex, Rollout(example_id="1", candidate_id="c", output="PlayMusic")))
     assert right.score == 1.0 and wrong.score == 0.0
     assert wrong.explanation
+
+
+def test_calibrate_command_with_the_1_5b_on_clear_cut_items(tmp_path):
+    """`promptlearn judges calibrate` end to end: faithfulness items and a pairwise pair whose truth is plain."""
+    import json
+
+    from promptlearn.cli import main
+
+    context = "The Eiffel Tower is in Paris. It was completed in 1889 and is 330 metres tall."
+    faithful = tmp_path / "faith.jsonl"
+    faithful.write_text("".join(json.dumps(row) + "\n" for row in [
+        {"input": "When was the Eiffel Tower completed?", "context": context,
+         "output": "It was completed in 1889.", "label": True},
+        {"input": "When was the Eiffel Tower completed?", "context": context,
+         "output": "It was completed in 1925 by Gustave Klimt.", "label": False}]))
+    report_path = tmp_path / "faith_report.json"
+    assert main(["judges", "calibrate", "faithfulness", "--data", str(faithful), "--no-cache",
+                 "--output", str(report_path)]) == 0
+    report = json.loads(report_path.read_text())
+    assert report["n"] == 2 and report["accuracy"] == 1.0 and report["failed_verdicts"] == 0
+
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text(json.dumps({"input": "What is 7 + 5?", "output_a": "7 + 5 = 13. Answer: 13",
+                                 "output_b": "7 + 5 = 12. Answer: 12", "label": "b"}) + "\n")
+    pair_report = tmp_path / "pair_report.json"
+    assert main(["judges", "calibrate", "pairwise", "--data", str(pairs), "--no-cache",
+                 "--output", str(pair_report)]) == 0
+    report = json.loads(pair_report.read_text())
+    assert report["accuracy"] == 1.0 and report["consistent_rate"] == 1.0

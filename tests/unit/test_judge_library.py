@@ -194,6 +194,7 @@ def test_rule_calibration_counts_each_rule_verdict(tmp_path):
     assert report["unit"] == "rule" and report["n"] == 4 and report["accuracy"] == pytest.approx(0.75)
     assert report["confusion"] == {"tp": 2, "fn": 1, "fp": 0, "tn": 1}
     assert report["items"]["n"] == 2  # item level (score >= 0.5) kept alongside
+    assert [v["per_rule"] for v in report["verdicts"]] == [[True, False], [True, False]]
     path.write_text(json.dumps({**rows[0], "rule_labels": [True]}) + "\n")
     with pytest.raises(ConfigError, match="1 rule_labels for 2 rules"):
         load_calibration_items(path)
@@ -218,7 +219,7 @@ def test_pairwise_calibration_reports_position_bias(tmp_path):
         "a->a": 2, "b->a": 2}
     broken = FakeLLM(lambda r: "not json")
     report = asyncio.run(acalibrate_pairwise(library.load("pairwise", broken), items[:1]))
-    assert report["failed_verdicts"] == 1 and report["n"] == 0
+    assert report["failed_verdicts"] == 1 and report["n"] == 0 and "error" in report["verdicts"][0]
     path.write_text(json.dumps({"input": "q", "output_a": "A", "output_b": "B", "label": "left"}) + "\n")
     with pytest.raises(ConfigError, match="not a, b or tie"):
         load_pairwise_items(path)
