@@ -11,9 +11,9 @@ M15=local/qwen2.5-coder-1.5b
 M05=local/qwen2.5-coder-0.5b
 mkdir -p "$OUT"
 
-[ -f $CAL/gsm8k.jsonl ] || python benchmarks/make_judge_data.py gsm8k
 [ -f $CAL/ifeval.jsonl ] || python benchmarks/make_judge_data.py ifeval
 [ -f $CAL/hotpotqa_faithfulness.jsonl ] || python benchmarks/make_judge_data.py hotpotqa
+[ -f $CAL/snips_pairwise.jsonl ] || python benchmarks/make_judge_data.py snips_pairs --run-dir benchmarks/runs/snips-seed0-head
 
 row() {  # row REPORT_NAME JUDGE DATA MODEL [extra args...]
   local report=$OUT/$1.json judge=$2 data=$3 model=$4
@@ -28,19 +28,22 @@ row correctness-1.5b-bbh_boolean correctness $CAL/bbh_boolean_expressions.jsonl 
 row correctness-1.5b-bbh_boolean-sc5 correctness $CAL/bbh_boolean_expressions.jsonl $M15 --samples 5
 row correctness_compare-1.5b-bbh_boolean benchmarks/judge_variants/correctness_compare.yaml $CAL/bbh_boolean_expressions.jsonl $M15
 row faithfulness-1.5b-hotpotqa faithfulness $CAL/hotpotqa_faithfulness.jsonl $M15
-row correctness-1.5b-gsm8k correctness $CAL/gsm8k.jsonl $M15
-row correctness_compare-1.5b-gsm8k benchmarks/judge_variants/correctness_compare.yaml $CAL/gsm8k.jsonl $M15
 row rule_compliance-1.5b-ifeval rule_compliance $CAL/ifeval.jsonl $M15
 row format_compliance-1.5b-ifeval format_compliance $CAL/ifeval.jsonl $M15
 row criteria-1.5b-ifeval criteria $CAL/ifeval.jsonl $M15
-row pairwise-1.5b-gsm8k pairwise $CAL/gsm8k_pairwise.jsonl $M15
+row pairwise-1.5b-snips pairwise $CAL/snips_pairwise.jsonl $M15
+row faithfulness_claims_only-1.5b-hotpotqa benchmarks/judge_variants/faithfulness_claims_only.yaml $CAL/hotpotqa_faithfulness.jsonl $M15
 row label_correctness-1.5b-snips label_correctness $CAL/snips.jsonl $M15
+# GSM8K outputs are long (about 300 tokens): generated late, judged last among the 1.5B rows.
+[ -f $CAL/gsm8k.jsonl ] || python benchmarks/make_judge_data.py gsm8k
+row correctness-1.5b-gsm8k correctness $CAL/gsm8k.jsonl $M15
+row correctness_compare-1.5b-gsm8k benchmarks/judge_variants/correctness_compare.yaml $CAL/gsm8k.jsonl $M15
 # The 0.5B for contrast, and the format judge without its code checks.
 row faithfulness-0.5b-hotpotqa faithfulness $CAL/hotpotqa_faithfulness.jsonl $M05
-row correctness-0.5b-gsm8k correctness $CAL/gsm8k.jsonl $M05
 row rule_compliance-0.5b-ifeval rule_compliance $CAL/ifeval.jsonl $M05
-row pairwise-0.5b-gsm8k pairwise $CAL/gsm8k_pairwise.jsonl $M05
+row pairwise-0.5b-snips pairwise $CAL/snips_pairwise.jsonl $M05
 row format_compliance_llm_only-1.5b-ifeval benchmarks/judge_variants/format_compliance_llm_only.yaml $CAL/ifeval.jsonl $M15
+row correctness-0.5b-gsm8k correctness $CAL/gsm8k.jsonl $M05
 row correctness-0.5b-bbh_boolean correctness $CAL/bbh_boolean_expressions.jsonl $M05
 row label_correctness-0.5b-snips label_correctness $CAL/snips.jsonl $M05
 echo done

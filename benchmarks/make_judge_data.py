@@ -1,20 +1,21 @@
 """Labelled judge-calibration data from real model outputs whose truth is known by code.
 
-    python benchmarks/make_judge_data.py gsm8k      # correctness (numeric) + pairwise
-    python benchmarks/make_judge_data.py ifeval     # rule_compliance, format_compliance, criteria
-    python benchmarks/make_judge_data.py hotpotqa   # faithfulness
+    python benchmarks/make_judge_data.py gsm8k        # correctness (numeric)
+    python benchmarks/make_judge_data.py ifeval       # rule_compliance, format_compliance, criteria
+    python benchmarks/make_judge_data.py hotpotqa     # faithfulness
+    python benchmarks/make_judge_data.py snips_pairs  # pairwise
 
-- gsm8k: the 0.5B agent answers GSM8K test questions twice (temperature 0 and 0.9); truth =
-  its final number equals the gold number. Pairs of one right and one wrong answer to the same
-  question make the pairwise file (truth = the right one is better; a/b order randomised); where
-  both samples were wrong, the reference solution (calculator notes removed, "Answer: N" added)
-  is paired with the agent's wrong answer.
+- gsm8k: the 0.5B agent answers GSM8K test questions (greedy, 400 tokens); truth = the number
+  on its "Answer:" line (or the last number of an output that ended by itself) equals the gold
+  number; an output cut off by the token limit has no answer. Balanced right/wrong.
 - ifeval: the 0.5B answers IFEval prompts whose instructions all have a deterministic checker
   (``ifeval_checks.py``); truth per instruction = the checker; label = all followed.
 - hotpotqa: context = the retrieved passage that contains the gold answer (Arize's HotpotQA
   traces, ELv2: used here for benchmarks only, never shipped in the package). A faithful output
   is a sentence copied from the context; an unfaithful one is the same sentence with the answer
-  entity swapped for another question's answer (a hallucinated fact). Balanced.
+  entity swapped for another question's answer of the same shape (a hallucinated fact). Balanced.
+- snips_pairs: a right and a wrong intent label that the 0.5B gave the same request under
+  different candidate prompts in a benchmark run; truth = the right one (a/b order randomised).
 
 Files go to ``benchmarks/calibration/``. Generations use the LLM cache, so re-running is cheap.
 """
@@ -40,7 +41,7 @@ from promptlearn import LLM  # noqa: E402
 OUT = Path(__file__).parent / "calibration"
 AGENT = "local/qwen2.5-coder-0.5b"
 GSM8K_SYSTEM = ("Solve the math word problem. Reason in at most three short steps, then end with a line "
-                "'Answer: <number>'.")
+                "'Answer: <number>'. Be brief.")
 
 
 def _write(name: str, rows: list[dict]) -> None:
@@ -51,9 +52,14 @@ def _write(name: str, rows: list[dict]) -> None:
     print(f"{path}: {len(rows)} items, labels {dict(sorted(counts.items()))}")
 
 
-def final_number(text: str) -> float | None:
-    tail = text.split("Answer:")[-1] if "Answer:" in text else text
-    numbers = re.findall(r"-?\d[\d,]*\.?\d*", tail)
+def final_number(text: str, finished: bool = True) -> float | None:
+    """The number on the 'Answer:' line the prompt asks for, else the last number of an output that
+    ended by itself. A cut-off output has none: its last number is usually an operand."""
+    if "Answer:" in text:
+        text = text.split("Answer:")[-1]
+    elif not finished:
+        return None
+    numbers = re.findall(r"-?\d[\d,]*\.?\d*", text)
     if not numbers:
         return None
     try:
@@ -62,52 +68,55 @@ def final_number(text: str) -> float | None:
         return None
 
 
-def _gold_pair(index: int, row: dict, wrong: str, rng: random.Random) -> dict:
-    working, final = row["answer"].split("####")
-    right = re.sub(r"<<[^>]*>>", "", working).strip() + f"\nAnswer: {final.strip()}"
-    a, b, label = (right, wrong, "a") if rng.random() < 0.5 else (wrong, right, "b")
-    return {"id": f"gsm8k_{index}", "input": row["question"], "output_a": a, "output_b": b, "label": label,
-            "source": "reference solution vs agent"}
-
-
-async def gsm8k(n_questions: int, seed: int) -> None:
+async def gsm8k(n_questions: int, seed: int, max_tokens: int) -> None:
     rows = [json.loads(line) for line in (SHARED_DATA / "gsm8k" / "test_lines_0000-0499.jsonl").open()]
     llm = LLM(AGENT, role="agent")
     rng = random.Random(seed)
-    chosen = rng.sample(range(len(rows)), n_questions)
-    graded, pairs, gold_pairs = [], [], []
-    pair_rng = random.Random(seed + 1)  # apart from rng, so gsm8k.jsonl does not depend on the pairs
-    for done, index in enumerate(chosen, start=1):
+    graded = []
+    for done, index in enumerate(rng.sample(range(len(rows)), n_questions), start=1):
         row = rows[index]
         gold = float(row["answer"].split("####")[-1].strip().replace(",", ""))
-        messages = [{"role": "system", "content": GSM8K_SYSTEM}, {"role": "user", "content": row["question"]}]
-        outputs = []
-        for temperature, sample_seed in ((0.0, None), (0.9, 1)):
-            completion = await llm.acomplete(messages, temperature=temperature, seed=sample_seed, max_tokens=200)
-            text = completion.text.strip()
-            outputs.append((text, final_number(text) == gold))
-        for k, (text, right) in enumerate(outputs):
-            graded.append({"id": f"gsm8k_{index}:{k}", "input": row["question"], "output": text,
-                           "reference": f"{gold:g}", "label": right})
-        (a, a_ok), (b, b_ok) = outputs
-        if a_ok != b_ok:
-            if rng.random() < 0.5:
-                a, b, a_ok = b, a, b_ok
-            pairs.append({"id": f"gsm8k_{index}", "input": row["question"], "output_a": a, "output_b": b,
-                          "label": "a" if a_ok else "b", "source": "two samples"})
-        elif not a_ok:
-            gold_pairs.append(_gold_pair(index, row, a, pair_rng))
-        print(f"gsm8k {done}/{n_questions}: {sum(g['label'] for g in graded)} right of {len(graded)}, "
-              f"{len(pairs)} pairs", flush=True)
+        completion = await llm.acomplete([{"role": "system", "content": GSM8K_SYSTEM},
+                                          {"role": "user", "content": row["question"]}],
+                                         temperature=0.0, max_tokens=max_tokens)
+        text = completion.text.strip()
+        right = final_number(text, completion.finish_reason != "length") == gold
+        graded.append({"id": f"gsm8k_{index}", "input": row["question"], "output": text,
+                       "reference": f"{gold:g}", "label": right})
+        print(f"gsm8k {done}/{n_questions}: {sum(g['label'] for g in graded)} right", flush=True)
     right = [g for g in graded if g["label"]]
     wrong = [g for g in graded if not g["label"]]
-    half = min(len(right), len(wrong), 15)
+    half = min(len(right), len(wrong))
     balanced = right[:half] + wrong[:half]
     rng.shuffle(balanced)
     _write("gsm8k.jsonl", balanced)
-    # Sampled right-vs-wrong pairs first; then, where both samples were wrong, the reference
-    # solution (rewritten into the agent's answer format) against the agent's wrong answer.
-    _write("gsm8k_pairwise.jsonl", pairs + gold_pairs)
+
+
+def snips_pairs(run_dir: str, n_pairs: int, seed: int) -> None:
+    """Pairs of a right and a wrong label that the 0.5B gave the same request under different
+    candidate prompts during a benchmark run (``benchmarks/runs/<name>``)."""
+    from tasks import TASKS
+
+    from promptlearn.store import read_events
+
+    train, val, test = TASKS["snips"].load(0)
+    by_id = {e.id: e for e in train + val + test}
+    outputs: dict[str, dict[str, bool]] = {}
+    for event in read_events(run_dir):
+        if event["type"] == "result" and event["result"]["rollout"]["output"] is not None:
+            rollout = event["result"]["rollout"]
+            outputs.setdefault(rollout["example_id"], {})[rollout["output"]] = event["result"]["score"] >= 1.0
+    rng = random.Random(seed)
+    pairs = []
+    for eid in sorted(outputs):
+        right = [o for o, ok in outputs[eid].items() if ok]
+        wrong = [o for o, ok in outputs[eid].items() if not ok]
+        if right and wrong:
+            good, bad = right[0], rng.choice(wrong)
+            a, b, label = (good, bad, "a") if rng.random() < 0.5 else (bad, good, "b")
+            pairs.append({"id": eid, "inputs": by_id[eid].inputs, "output_a": a, "output_b": b, "label": label})
+    rng.shuffle(pairs)
+    _write("snips_pairwise.jsonl", pairs[:n_pairs])
 
 
 async def ifeval(n_prompts: int, seed: int, max_tokens: int) -> None:
@@ -183,15 +192,18 @@ def hotpotqa(n_items: int, seed: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("source", choices=["gsm8k", "ifeval", "hotpotqa"])
+    parser.add_argument("source", choices=["gsm8k", "ifeval", "hotpotqa", "snips_pairs"])
+    parser.add_argument("--run-dir", default="benchmarks/runs/snips-seed0-head", help="snips_pairs: a benchmark run")
     parser.add_argument("--n", type=int, default=None, help="questions / prompts / items")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--max-tokens", type=int, default=200, help="ifeval output budget")
+    parser.add_argument("--max-tokens", type=int, default=None, help="output budget (ifeval 200, gsm8k 400)")
     args = parser.parse_args()
     if args.source == "gsm8k":
-        asyncio.run(gsm8k(args.n or 30, args.seed))
+        asyncio.run(gsm8k(args.n or 24, args.seed, args.max_tokens or 400))
     elif args.source == "ifeval":
-        asyncio.run(ifeval(args.n or 20, args.seed, args.max_tokens))
+        asyncio.run(ifeval(args.n or 20, args.seed, args.max_tokens or 200))
+    elif args.source == "snips_pairs":
+        snips_pairs(args.run_dir, args.n or 20, args.seed)
     else:
         hotpotqa(args.n or 20, args.seed)
 
