@@ -33,6 +33,7 @@ row format_compliance-1.5b-ifeval format_compliance $CAL/ifeval.jsonl $M15
 row criteria-1.5b-ifeval criteria $CAL/ifeval.jsonl $M15
 row pairwise-1.5b-snips pairwise $CAL/snips_pairwise.jsonl $M15
 row faithfulness_claims_only-1.5b-hotpotqa benchmarks/judge_variants/faithfulness_claims_only.yaml $CAL/hotpotqa_faithfulness.jsonl $M15
+row rule_compliance_evidence-1.5b-ifeval benchmarks/judge_variants/rule_compliance_evidence.yaml $CAL/ifeval.jsonl $M15
 row label_correctness-1.5b-snips label_correctness $CAL/snips.jsonl $M15
 # GSM8K outputs are long (about 300 tokens): generated late, judged last among the 1.5B rows.
 [ -f $CAL/gsm8k.jsonl ] || python benchmarks/make_judge_data.py gsm8k

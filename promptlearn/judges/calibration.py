@@ -20,9 +20,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Hashable, Sequence
 
-from ..errors import ConfigError, PromptlearnError
+from ..errors import ConfigError, LLMCallError, StructuredOutputError
 from ..llm import usage_scope
-from ..records import Example, Rollout
+from ..records import Critique, Example, Rollout
 
 _TRUE = {"true", "pass", "correct", "yes", "1"}
 _FALSE = {"false", "fail", "incorrect", "no", "0"}
@@ -118,8 +118,11 @@ async def acalibrate(judge, items: Sequence[tuple[Example, str, bool]], *, concu
     async def one(item):
         example, output, _ = item
         async with sem:
-            return await judge.acritique(example, Rollout(example_id=example.id, candidate_id="calibration",
-                                                          output=output))
+            try:
+                return await judge.acritique(example, Rollout(example_id=example.id, candidate_id="calibration",
+                                                              output=output))
+            except (LLMCallError, StructuredOutputError) as exc:  # a failed verdict is data, not a crash
+                return Critique(judge=judge.name, score=0.0, label="judge_error", error=str(exc)[:500])
 
     start = time.perf_counter()
     with usage_scope() as scope:
@@ -163,7 +166,7 @@ async def acalibrate_pairwise(judge, items: Sequence[tuple[Example, str, str, st
         async with sem:
             try:
                 return await judge.acompare(example, a, b)
-            except PromptlearnError as exc:  # a failed verdict is data, not a crash
+            except (LLMCallError, StructuredOutputError) as exc:  # a failed verdict is data, not a crash
                 return exc
 
     start = time.perf_counter()

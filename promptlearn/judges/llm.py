@@ -34,7 +34,9 @@ class GradedVerdict(BaseModel):
     explanation: str = Field(max_length=MAX_EXPLANATION_CHARS,
                              description="What is wrong with the output (or why it is right), and which "
                                          "instruction in the assistant's prompt would have prevented the mistake.")
-    score: int = Field(ge=1, le=5, description="1 (fails the rubric) to 5 (fully meets it)")
+    # An enum, not ge/le bounds: llama.cpp's schema grammar enforces enums but not integer
+    # bounds, and the 1.5B once wrote -5 (issue 4 calibration, criteria on IFEval).
+    score: Literal[1, 2, 3, 4, 5] = Field(description="1 (fails the rubric) to 5 (fully meets it)")
 
 
 JUDGE_TEMPLATE = """You are grading an AI assistant's output.

@@ -223,3 +223,16 @@ def test_pairwise_calibration_reports_position_bias(tmp_path):
     path.write_text(json.dumps({"input": "q", "output_a": "A", "output_b": "B", "label": "left"}) + "\n")
     with pytest.raises(ConfigError, match="not a, b or tie"):
         load_pairwise_items(path)
+
+
+def test_calibration_records_a_failed_verdict_instead_of_crashing():
+    from promptlearn.judges.calibration import acalibrate
+
+    # Out of range grade, as the 1.5B once wrote (-5): schema failure after the repairs.
+    llm = FakeLLM(lambda r: json.dumps({"explanation": "x", "score": -5}))
+    items = [(EX, "4", True), (EX, "5", False)]
+    report = asyncio.run(acalibrate(library.load("criteria", llm, criteria="is right"), items))
+    assert report["failed_verdicts"] == 2 and report["n"] == 0
+    assert all(v["error"] for v in report["verdicts"])
+    schema = library.GradedVerdict.model_json_schema()["properties"]["score"]
+    assert schema["enum"] == [1, 2, 3, 4, 5]  # an enum the local grammar enforces
