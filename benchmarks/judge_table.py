@@ -13,7 +13,7 @@ from pathlib import Path
 
 RESULTS = Path(__file__).parent / "calibration" / "results"
 DATA = {"bbh_boolean_expressions": "BBH boolean_expressions", "snips": "SNIPS intents", "gsm8k": "GSM8K",
-        "ifeval": "IFEval", "hotpotqa_faithfulness": "HotpotQA passages", "gsm8k_pairwise": "GSM8K pairs"}
+        "ifeval": "IFEval", "hotpotqa_faithfulness": "HotpotQA passages", "snips_pairwise": "SNIPS pairs"}
 
 
 def _model(report: dict) -> str:
@@ -30,7 +30,10 @@ def row(name: str, report: dict) -> str:
     n = report["n"]
     if "consistent_rate" in report:  # pairwise
         confusion = ", ".join(f"{k}: {v}" for k, v in report["confusion"].items())
-        notes = (f"one order alone: {report['first_order_accuracy']:.2f}; orders agree {report['consistent_rate']:.2f}; "
+        decisive = {k: v for k, v in report["confusion"].items() if not k.endswith("tie")}
+        right = sum(v for k, v in decisive.items() if k[0] == k[-1])
+        notes = (f"right in {right} of {sum(decisive.values())} non-tie verdicts; "
+                 f"one order alone: {report['first_order_accuracy']:.2f}; orders agree {report['consistent_rate']:.2f}; "
                  f"shown-first picked {report['shown_first_preference'] or 0:.2f}")
         return (f"| `{name}` | {_data(report)} ({n} pairs) | {_model(report)} | {report['accuracy']:.2f} | "
                 f"{report['kappa']:.2f} | {confusion} | {failed} | {seconds} | {notes} |")

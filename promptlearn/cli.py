@@ -139,11 +139,12 @@ def cmd_judges_calibrate(args) -> int:
     if isinstance(judge, PairwiseJudge):
         if args.samples > 1:
             raise ConfigError("--samples is not supported for pairwise judges (they already vote over both orders)")
-        report = run_sync(acalibrate_pairwise(judge, load_pairwise_items(args.data)[: args.limit]))
+        report = run_sync(acalibrate_pairwise(judge, load_pairwise_items(args.data)[: args.limit],
+                                              progress=not args.quiet))
     else:
         if args.samples > 1:
             judge = SelfConsistentJudge(judge, n=args.samples)
-        report = run_sync(acalibrate(judge, load_calibration_items(args.data)[: args.limit]))
+        report = run_sync(acalibrate(judge, load_calibration_items(args.data)[: args.limit], progress=not args.quiet))
     report.update({"model": args.model, "data": str(args.data)})
     # The per-item verdicts go to --output only; the terminal gets the summary.
     print(json.dumps({k: v for k, v in report.items() if k != "verdicts"}, indent=2))
@@ -204,6 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     jc.add_argument("--output", default=None, help="also write the report here (JSON)")
     jc.add_argument("--cache", default="~/.cache/promptlearn/llm_cache.sqlite")
     jc.add_argument("--no-cache", action="store_true")
+    jc.add_argument("--quiet", action="store_true", help="no progress bar")
     jc.set_defaults(fn=cmd_judges_calibrate)
 
     rep = sub.add_parser("report", help="re-render the HTML report of a finished run")

@@ -111,7 +111,23 @@ def load_pairwise_items(path: str | Path) -> list[tuple[Example, str, str, str]]
     return items
 
 
-async def acalibrate(judge, items: Sequence[tuple[Example, str, bool]], *, concurrency: int = 4) -> dict[str, Any]:
+async def _gather(coroutines: list, progress: bool, what: str) -> list:
+    if not progress:
+        return await asyncio.gather(*coroutines)
+    from tqdm.auto import tqdm
+
+    with tqdm(total=len(coroutines), desc=what, unit="verdict") as bar:
+        async def tick(coroutine):
+            try:
+                return await coroutine
+            finally:
+                bar.update(1)
+
+        return await asyncio.gather(*(tick(c) for c in coroutines))
+
+
+async def acalibrate(judge, items: Sequence[tuple[Example, str, bool]], *, concurrency: int = 4,
+                     progress: bool = False) -> dict[str, Any]:
     """Run ``judge`` on each item; agreement with the truth, confusion matrix, cost per verdict."""
     sem = asyncio.Semaphore(concurrency)
 
@@ -126,7 +142,7 @@ async def acalibrate(judge, items: Sequence[tuple[Example, str, bool]], *, concu
 
     start = time.perf_counter()
     with usage_scope() as scope:
-        critiques = await asyncio.gather(*(one(it) for it in items))
+        critiques = await _gather([one(it) for it in items], progress, f"calibrating {judge.name}")
     wall = time.perf_counter() - start
     ok = [(it, c) for it, c in zip(items, critiques) if c.error is None]
     report = calibrate_verdicts([it[2] for it, _ in ok], [c.score >= 0.5 for _, c in ok])
@@ -152,7 +168,7 @@ async def acalibrate(judge, items: Sequence[tuple[Example, str, bool]], *, concu
 
 
 async def acalibrate_pairwise(judge, items: Sequence[tuple[Example, str, str, str]], *,
-                              concurrency: int = 4) -> dict[str, Any]:
+                              concurrency: int = 4, progress: bool = False) -> dict[str, Any]:
     """Run a pairwise judge (both orders) on each item; agreement of its winner with the truth.
 
     Also reports what a single order would have scored (``first_order_accuracy``: the verdict
@@ -171,7 +187,7 @@ async def acalibrate_pairwise(judge, items: Sequence[tuple[Example, str, str, st
 
     start = time.perf_counter()
     with usage_scope() as scope:
-        results = await asyncio.gather(*(one(it) for it in items))
+        results = await _gather([one(it) for it in items], progress, f"calibrating {judge.name}")
     wall = time.perf_counter() - start
     ok = [(it[3], r) for it, r in zip(items, results) if not isinstance(r, Exception)]
     truth, winners = [t for t, _ in ok], [r.winner for _, r in ok]

@@ -189,7 +189,7 @@ def test_rule_calibration_counts_each_rule_verdict(tmp_path):
     # The fake says rule 1 followed and rule 2 broken, every time.
     llm = FakeLLM(lambda r: json.dumps({"verdicts": [{"explanation": "a", "verdict": "followed"},
                                                      {"explanation": "b", "verdict": "broken"}]}))
-    report = asyncio.run(acalibrate(library.load("rule_compliance", llm), load_calibration_items(path)))
+    report = asyncio.run(acalibrate(library.load("rule_compliance", llm), load_calibration_items(path), progress=True))
     # Rule verdicts: truth [T, F, T, T], predicted [T, F, T, F] -> 3/4 right, one false "broken".
     assert report["unit"] == "rule" and report["n"] == 4 and report["accuracy"] == pytest.approx(0.75)
     assert report["confusion"] == {"tp": 2, "fn": 1, "fp": 0, "tn": 1}
