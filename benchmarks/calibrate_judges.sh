@@ -39,6 +39,9 @@ row label_correctness-1.5b-snips label_correctness $CAL/snips.jsonl $M15
 [ -f $CAL/gsm8k.jsonl ] || python benchmarks/make_judge_data.py gsm8k
 row correctness-1.5b-gsm8k correctness $CAL/gsm8k.jsonl $M15
 row correctness_compare-1.5b-gsm8k benchmarks/judge_variants/correctness_compare.yaml $CAL/gsm8k.jsonl $M15
+# Schema change: the LLM only extracts the final answer, code compares (library judge answer_match).
+row answer_match-1.5b-gsm8k answer_match $CAL/gsm8k.jsonl $M15
+row answer_match-1.5b-bbh_boolean answer_match $CAL/bbh_boolean_expressions.jsonl $M15
 # The 0.5B for contrast, and the format judge without its code checks.
 row faithfulness-0.5b-hotpotqa faithfulness $CAL/hotpotqa_faithfulness.jsonl $M05
 row rule_compliance-0.5b-ifeval rule_compliance $CAL/ifeval.jsonl $M05

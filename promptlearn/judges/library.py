@@ -24,6 +24,7 @@ from ..llm import LLM, usage_scope
 from ..records import Cost, Critique, Example, Rollout
 from ..templating import escape_markers, format_inputs, render
 from .base import failed_rollout_critique
+from .code import last_number, normalize_text
 from .llm import MAX_EXPLANATION_CHARS, BinaryVerdict, GradedVerdict, clean_text, verdict_critique
 
 DEFAULT_LIBRARY_MAX_TOKENS = 320
@@ -35,7 +36,7 @@ class JudgeDefinition(BaseModel):
     name: str
     description: str
     needs: list[Literal["reference", "context", "criteria", "rules", "instructions"]] = []
-    output: Literal["binary", "graded", "per_rule", "pairwise"]
+    output: Literal["binary", "graded", "per_rule", "pairwise", "extract"]
     rubric: str
     template: str
     # Verifiable constraints (length, JSON, keywords, case) are checked by code before the LLM.
@@ -153,6 +154,49 @@ class RuleComplianceJudge(TemplateJudge):
                         per_rule=tuple(v.verdict == "followed" for v in out.verdicts))
 
 
+class ExtractedAnswer(BaseModel):
+    final_answer: str = Field(max_length=160, description="the output's final answer, copied exactly; "
+                                                           "empty if it gives none")
+    explanation: str = Field(max_length=MAX_EXPLANATION_CHARS,
+                             description="if the final answer differs from the reference: what went wrong and "
+                                         "which instruction in the assistant's prompt would have prevented it")
+
+
+def answers_match(answer: str, reference: Any) -> bool:
+    """Numbers by value (last number in each), anything else by normalised text."""
+    expected = last_number(str(reference))
+    if expected is not None and re.fullmatch(r"[\s$€£%\d.,-]*", str(reference)):
+        got = last_number(answer)
+        return got is not None and abs(got - expected) <= 1e-6 * max(1.0, abs(expected))
+    return bool(answer.strip()) and normalize_text(answer) == normalize_text(str(reference))
+
+
+class ExtractThenCompareJudge(TemplateJudge):
+    """The LLM only finds the output's final answer (and explains); code decides if it equals the reference.
+
+    Built after calibration (issue 4): asked to compare, the 1.5B wrote "the final answer (14)
+    matches the reference (6277)"; finding an answer is within its reach, comparing is code's job.
+    """
+
+    async def acritique(self, example: Example, rollout: Rollout, *, temperature: float | None = None,
+                        seed: int | None = None) -> Critique:
+        if rollout.error:
+            return failed_rollout_critique(self.name, rollout)
+        reference = _field(example, self.params, "reference", self.name)
+        with usage_scope() as scope:
+            out = await self.llm.astructured([{"role": "user", "content": self.prompt(example, rollout)}],
+                                             ExtractedAnswer, max_tokens=self.max_tokens, temperature=temperature,
+                                             seed=seed)
+        answer = clean_text(out.final_answer)
+        if answers_match(answer, reference):
+            return Critique(judge=self.name, score=1.0, label="pass", cost=Cost(**scope.as_dict()),
+                            explanation=f"Final answer {answer!r} matches the reference.")
+        found = f"Final answer {answer!r}" if answer else "No final answer found"
+        return Critique(judge=self.name, score=0.0, label="fail", cost=Cost(**scope.as_dict()),
+                        explanation=f"{found}; the reference is {str(reference)!r}. {clean_text(out.explanation)}"
+                        [: 2 * MAX_EXPLANATION_CHARS])
+
+
 def code_format_findings(output: str, *, max_words: int | None = None, min_words: int | None = None,
                          json_object: bool = False, required_keywords: list[str] | None = None,
                          forbidden_keywords: list[str] | None = None, case: str | None = None) -> list[str]:
@@ -259,7 +303,7 @@ def combine_orders(forward: str, backward: str, explanations: tuple[str, str] = 
 
 
 JUDGE_CLASSES = {"binary": TemplateJudge, "graded": TemplateJudge, "per_rule": RuleComplianceJudge,
-                 "pairwise": PairwiseJudge}
+                 "pairwise": PairwiseJudge, "extract": ExtractThenCompareJudge}
 
 
 def load(judge: str, llm: LLM, **params: Any):

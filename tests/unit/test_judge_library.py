@@ -34,6 +34,8 @@ def test_every_definition_renders_and_parses_with_a_fake():
             if "verdicts" in schema["properties"]:
                 return json.dumps({"verdicts": [{"explanation": "ok", "verdict": "followed"},
                                                 {"explanation": "too long", "verdict": "broken"}]})
+            if "final_answer" in schema["properties"]:
+                return json.dumps({"final_answer": "4", "explanation": "fine"})
             if "better" in schema["properties"]:
                 return json.dumps({"explanation": "first is right", "better": "1"})
             if "score" in schema["properties"]:
@@ -236,3 +238,17 @@ def test_calibration_records_a_failed_verdict_instead_of_crashing():
     assert all(v["error"] for v in report["verdicts"])
     schema = library.GradedVerdict.model_json_schema()["properties"]["score"]
     assert schema["enum"] == [1, 2, 3, 4, 5]  # an enum the local grammar enforces
+
+
+def test_answer_match_extracts_with_the_llm_and_compares_in_code():
+    answers = iter(["The total is 352 hours", "44 hours", ""])
+    llm = FakeLLM(lambda r: json.dumps({"final_answer": next(answers), "explanation": "divided the wrong way"}))
+    judge = library.load("answer_match", llm)
+    ex = Example(id="g", inputs={"question": "hours?"}, reference="44")
+    wrong = run(judge, ex, "... Answer: 352")
+    # The model may claim anything in prose; the verdict is code's: 352 != 44.
+    assert wrong.score == 0.0 and "'The total is 352 hours'" in wrong.explanation and "divided" in wrong.explanation
+    assert run(judge, ex, "Answer: 44").score == 1.0
+    assert run(judge, ex, "I am not sure").explanation.startswith("No final answer found")
+    assert library.answers_match("$1,920", "1920") and library.answers_match("True", "true")
+    assert not library.answers_match("False", "True") and not library.answers_match("", "0")
