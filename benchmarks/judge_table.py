@@ -43,6 +43,11 @@ def row(name: str, report: dict) -> str:
     if report.get("unit") == "rule":
         items = report["items"]
         notes.append(f"item level (score >= 0.5): acc {items['accuracy']:.2f}")
+    measured_as = report["judge"].split("@")[0]
+    if report.get("params"):  # the library judge with --param values
+        notes.append(f"`{measured_as}` with " + ", ".join(f"{k}={json.dumps(v)}" for k, v in report["params"].items()))
+    elif not name.startswith(measured_as + "-"):  # a prompt renamed after it was measured
+        notes.append(f"measured when this prompt was named `{measured_as}`")
     if "mean_self_agreement" in report:
         notes.append(f"mean self-agreement {report['mean_self_agreement']:.2f}")
     return (f"| `{name}` | {_data(report)} ({unit}) | {_model(report)} | {report['accuracy']:.2f} | "

@@ -146,6 +146,8 @@ def cmd_judges_calibrate(args) -> int:
             judge = SelfConsistentJudge(judge, n=args.samples)
         report = run_sync(acalibrate(judge, load_calibration_items(args.data)[: args.limit], progress=not args.quiet))
     report.update({"model": args.model, "data": str(args.data)})
+    if params:
+        report["params"] = params
     # The per-item verdicts go to --output only; the terminal gets the summary.
     print(json.dumps({k: v for k, v in report.items() if k != "verdicts"}, indent=2))
     if args.output:

@@ -74,14 +74,19 @@ class RegexMatch:
                         explanation=f"The output {'does' if ok else 'does not'} {how} /{self.pattern.pattern}/.")
 
 
-def last_number(text: str) -> float | None:
-    matches = _NUMBER.findall(text or "")
-    for raw in reversed(matches):
+def all_numbers(text: str) -> list[float]:
+    values = []
+    for raw in _NUMBER.findall(text or ""):
         try:
-            return float(raw.replace(",", "").rstrip("."))
+            values.append(float(raw.replace(",", "").rstrip(".")))
         except ValueError:
             continue
-    return None
+    return values
+
+
+def last_number(text: str) -> float | None:
+    values = all_numbers(text)
+    return values[-1] if values else None
 
 
 class NumericTolerance:

@@ -24,7 +24,7 @@ from ..llm import LLM, usage_scope
 from ..records import Cost, Critique, Example, Rollout
 from ..templating import escape_markers, format_inputs, render
 from .base import failed_rollout_critique
-from .code import last_number, normalize_text
+from .code import all_numbers, last_number, normalize_text
 from .llm import MAX_EXPLANATION_CHARS, BinaryVerdict, GradedVerdict, clean_text, verdict_critique
 
 DEFAULT_LIBRARY_MAX_TOKENS = 320
@@ -158,8 +158,15 @@ class ExtractedAnswer(BaseModel):
     final_answer: str = Field(max_length=160, description="the output's final answer, copied exactly; "
                                                            "empty if it gives none")
     explanation: str = Field(max_length=MAX_EXPLANATION_CHARS,
-                             description="if the final answer differs from the reference: what went wrong and "
-                                         "which instruction in the assistant's prompt would have prevented it")
+                             description="how the output states its answer and what makes it hard to grade")
+
+
+def appears_in(answer: str, output: str) -> bool:
+    """Whether an extracted answer was really copied from the output: as text, or as a number's value."""
+    if normalize_text(answer) in normalize_text(output, punctuation=True):
+        return True
+    value = last_number(answer)
+    return value is not None and any(abs(n - value) <= 1e-6 * max(1.0, abs(value)) for n in all_numbers(output))
 
 
 def answers_match(answer: str, reference: Any) -> bool:
@@ -188,10 +195,16 @@ class ExtractThenCompareJudge(TemplateJudge):
                                              ExtractedAnswer, max_tokens=self.max_tokens, temperature=temperature,
                                              seed=seed)
         answer = clean_text(out.final_answer)
+        # copy_check=false only reproduces the calibration row measured without it.
+        if answer and self.params.get("copy_check", True) and not appears_in(answer, rollout.output or ""):
+            # Asked to copy, the 1.5B solved cut-off outputs itself (issue 4 calibration); a copy is checkable.
+            answer, note = "", f"No final answer found (the extractor proposed {answer!r}, which the output does not contain)"
+        else:
+            note = ""
         if answers_match(answer, reference):
             return Critique(judge=self.name, score=1.0, label="pass", cost=Cost(**scope.as_dict()),
                             explanation=f"Final answer {answer!r} matches the reference.")
-        found = f"Final answer {answer!r}" if answer else "No final answer found"
+        found = f"Final answer {answer!r}" if answer else (note or "No final answer found")
         return Critique(judge=self.name, score=0.0, label="fail", cost=Cost(**scope.as_dict()),
                         explanation=f"{found}; the reference is {str(reference)!r}. {clean_text(out.explanation)}"
                         [: 2 * MAX_EXPLANATION_CHARS])

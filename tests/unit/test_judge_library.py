@@ -252,3 +252,23 @@ def test_answer_match_extracts_with_the_llm_and_compares_in_code():
     assert run(judge, ex, "I am not sure").explanation.startswith("No final answer found")
     assert library.answers_match("$1,920", "1920") and library.answers_match("True", "true")
     assert not library.answers_match("False", "True") and not library.answers_match("", "0")
+
+
+def test_answer_match_never_shows_the_extractor_the_reference():
+    # Calibration (issue 4): shown the reference, the 1.5B copied it as the answer of cut-off outputs.
+    judge = library.load("answer_match", FakeLLM(lambda r: "{}"))
+    ex = Example(id="g", inputs={"question": "hours?"}, reference="REFERENCE-7731")
+    assert "REFERENCE-7731" not in judge.prompt(ex, Rollout(example_id="g", candidate_id="c", output="Let's break it"))
+
+
+def test_answer_match_rejects_an_answer_the_output_does_not_contain():
+    # The 1.5B "extracted" False from "Let's break down the expression step by" (it solved the task).
+    llm = FakeLLM(lambda r: json.dumps({"final_answer": "False", "explanation": "cut off"}))
+    judge = library.load("answer_match", llm)
+    ex = Example(id="b", inputs={"input": "not True is"}, reference="False")
+    cut_off = run(judge, ex, "Let's break down the expression step by")
+    assert cut_off.score == 0.0 and cut_off.explanation.startswith("No final answer found (the extractor proposed 'False'")
+    assert run(judge, ex, "It evaluates to FALSE.").score == 1.0
+    unchecked = library.load("answer_match", llm, copy_check=False)  # reproduces a calibration row
+    assert run(unchecked, ex, "Let's break down the expression step by").score == 1.0
+    assert library.appears_in("$1,920", "so she pays 1920 dollars") and not library.appears_in("7", "2 + 3 = 5")
