@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -48,14 +48,16 @@ class AgentSpec(ModelSpec):
 
 
 class JudgeSpec(_Strict):
-    type: Literal["exact_match", "regex", "numeric", "json_schema", "llm"]
+    type: Literal["exact_match", "regex", "numeric", "json_schema", "llm", "library"]
     weight: float = 1.0
     name: str | None = None
     pattern: str | None = None           # regex
     abs_tol: float = 1e-6                # numeric
     schema_: dict | None = Field(None, alias="schema")  # json_schema
     rubric: str | None = None            # llm
-    model: str | None = None             # llm: defaults to the optimizer model
+    model: str | None = None             # llm, library: defaults to the optimizer model
+    judge: str | None = None             # library: a judges/ name or a .yaml path (relative to the config)
+    params: dict[str, Any] = {}          # library: the fields it needs (criteria, rules, ...)
 
 
 class RunSpec(_Strict):
@@ -85,7 +87,10 @@ class RunSpec(_Strict):
         fix = {k: str((base / v).resolve()) if v and not Path(v).is_absolute() else v
                for k, v in {"path": data.path, "train_path": data.train_path, "val_path": data.val_path,
                             "test_path": data.test_path}.items()}
-        return spec.model_copy(update={"data": data.model_copy(update=fix)})
+        judges = [j.model_copy(update={"judge": str((base / j.judge).resolve())})
+                  if j.judge and j.judge.endswith((".yaml", ".yml")) and not Path(j.judge).is_absolute() else j
+                  for j in spec.judges]
+        return spec.model_copy(update={"data": data.model_copy(update=fix), "judges": judges})
 
     def build(self):
         """Examples, optimizer and seed prompt described by this spec."""
@@ -127,6 +132,9 @@ class RunSpec(_Strict):
                 if not j.schema_:
                     raise ConfigError("a json_schema judge needs schema")
                 judge = JSONSchemaJudge(j.schema_, name=j.name or "json_schema")
+            elif j.type == "library":
+                judge = _library_judge(j, LLM(j.model, role="judge", usage=usage) if j.model
+                                       else opt_llm.with_role("judge"))
             else:
                 if not j.rubric:
                     raise ConfigError("an llm judge needs rubric")
@@ -136,3 +144,14 @@ class RunSpec(_Strict):
             weights.append(j.weight)
         optimizer = PromptOptimizer(agent, judges, judge_weights=weights, optimizer_llm=opt_llm, config=self.optimize)
         return optimizer, train, val, test
+
+
+def _library_judge(j: JudgeSpec, llm):
+    from .judges import PairwiseJudge, load
+
+    if not j.judge:
+        raise ConfigError("a library judge needs judge: a name from `promptlearn judges list` or a .yaml path")
+    judge = load(j.judge, llm, **({"name": j.name} if j.name else {}), **j.params)
+    if isinstance(judge, PairwiseJudge):
+        raise ConfigError(f"judge {j.judge!r} compares two outputs; a run's judges score one output each")
+    return judge

@@ -158,7 +158,8 @@ class ExtractedAnswer(BaseModel):
     final_answer: str = Field(max_length=160, description="the output's final answer, copied exactly; "
                                                            "empty if it gives none")
     explanation: str = Field(max_length=MAX_EXPLANATION_CHARS,
-                             description="how the output states its answer and what makes it hard to grade")
+                             description="what makes the output's answer hard to find, and which instruction "
+                                         "would have made it clear")
 
 
 def appears_in(answer: str, output: str) -> bool:

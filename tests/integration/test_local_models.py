@@ -91,3 +91,30 @@ def test_calibrate_command_with_the_1_5b_on_clear_cut_items(tmp_path):
                  "--output", str(pair_report)]) == 0
     report = json.loads(pair_report.read_text())
     assert report["accuracy"] == 1.0 and report["consistent_rate"] == 1.0
+
+
+def test_run_config_with_a_library_judge_scores_real_rollouts(tmp_path):
+    """A `promptlearn optimize` config naming `label_correctness`: the 0.5B answers, the 1.5B judges."""
+    import json
+
+    from promptlearn.spec import RunSpec
+
+    rows = [{"id": "w", "text": "what's the weather in Paris tomorrow", "intent": "GetWeather"},
+            {"id": "m", "text": "play some jazz by Miles Davis", "intent": "PlayMusic"}]
+    (tmp_path / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (tmp_path / "run.yaml").write_text("""
+data: {train_path: data.jsonl, val_path: data.jsonl, inputs: [text], reference: intent, id_column: id}
+agent: {model: local/qwen2.5-coder-0.5b, user_template: "Request: {{ text }}\\nIntent:", max_tokens: 8,
+        first_line_only: true}
+optimizer: {model: local/qwen2.5-coder-1.5b}
+seed_prompt: "Reply with exactly one intent label: GetWeather or PlayMusic."
+judges: [{type: library, judge: label_correctness}]
+""")
+    optimizer, train, _, _ = RunSpec.from_yaml(tmp_path / "run.yaml").build()
+    evaluation = optimizer.evaluate("Reply with exactly one intent label: GetWeather or PlayMusic.", train)
+    for example in train:
+        result = evaluation.results[example.id]
+        (critique,) = result.critiques
+        assert critique.judge == "label_correctness" and not critique.error and critique.explanation
+        if result.rollout.output.strip() in ("GetWeather", "PlayMusic"):  # clear-cut: the verdict is exact match
+            assert result.score == float(result.rollout.output.strip() == example.reference)

@@ -1,6 +1,8 @@
+from importlib import resources
 
 import pytest
 
+from promptlearn import Example, Rollout
 from promptlearn.cli import main
 from promptlearn.errors import ConfigError
 from promptlearn.spec import RunSpec
@@ -52,6 +54,32 @@ optimize: {max_iterations: 3, budget: {max_rollouts: 50}}
         RunSpec.from_yaml(bad)
     with pytest.raises(ConfigError, match="not found"):
         RunSpec.from_yaml(tmp_path / "missing.yaml")
+
+
+def test_run_config_uses_library_judges_by_name_or_path(tmp_path):
+    (tmp_path / "data.jsonl").write_text("".join(f'{{"q": "{i}", "a": "x"}}\n' for i in range(10)))
+    (tmp_path / "mine.yaml").write_text((resources.files("promptlearn.judge_library") / "criteria.yaml").read_text()
+                                        .replace("name: criteria", "name: mine"))
+    base = """
+data: {path: data.jsonl, inputs: [q], reference: a, split: {train: 4, val: 3, test: 3}}
+agent: {model: openai/gpt-4o-mini, user_template: "{{ q }}"}
+optimizer: {model: openai/gpt-4o-mini}
+seed_prompt: Answer.
+"""
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(base + """judges:
+  - {type: library, judge: answer_match}
+  - {type: library, judge: mine.yaml, params: {criteria: "is short"}, name: brevity, weight: 0.5}
+""")
+    optimizer, *_ = RunSpec.from_yaml(cfg).build()
+    assert [j.name for j in optimizer.panel.judges] == ["answer_match", "brevity"]
+    assert "is short" in optimizer.panel.judges[1].prompt(Example(id="1", inputs={"q": "hi"}),
+                                                          Rollout(example_id="1", candidate_id="c", output="yo"))
+    for judges, error in [("[{type: library}]", "needs judge"), ("[{type: library, judge: pairwise}]", "two outputs"),
+                          ("[{type: library, judge: nope}]", "known judges: answer_match")]:
+        cfg.write_text(base + "judges: " + judges + "\n")
+        with pytest.raises(ConfigError, match=error):
+            RunSpec.from_yaml(cfg).build()
 
 
 def test_optimize_command_bad_config_is_clear(tmp_path, capsys):
