@@ -82,14 +82,14 @@ class RunSpec(_Strict):
             raise ConfigError(f"{path} is not a valid promptlearn config:\n{problems}") from None
         except yaml.YAMLError as exc:
             raise ConfigError(f"{path} is not valid YAML: {exc}") from None
-        base = path.parent
+
+        def beside_config(p: str | None) -> str | None:
+            return str((path.parent / p).resolve()) if p and not Path(p).is_absolute() else p
+
         data = spec.data
-        fix = {k: str((base / v).resolve()) if v and not Path(v).is_absolute() else v
-               for k, v in {"path": data.path, "train_path": data.train_path, "val_path": data.val_path,
-                            "test_path": data.test_path}.items()}
-        judges = [j.model_copy(update={"judge": str((base / j.judge).resolve())})
-                  if j.judge and j.judge.endswith((".yaml", ".yml")) and not Path(j.judge).is_absolute() else j
-                  for j in spec.judges]
+        fix = {k: beside_config(getattr(data, k)) for k in ("path", "train_path", "val_path", "test_path")}
+        judges = [j.model_copy(update={"judge": beside_config(j.judge)})
+                  if j.judge and j.judge.endswith((".yaml", ".yml")) else j for j in spec.judges]
         return spec.model_copy(update={"data": data.model_copy(update=fix), "judges": judges})
 
     def build(self):
@@ -118,6 +118,10 @@ class RunSpec(_Strict):
                           parse=first_line if self.agent.first_line_only else None)
         opt_llm = LLM(self.optimizer.model, role="optimizer", api_base=self.optimizer.api_base,
                       temperature=self.optimizer.temperature, usage=usage)
+
+        def judge_llm(j: JudgeSpec) -> LLM:
+            return LLM(j.model, role="judge", usage=usage) if j.model else opt_llm.with_role("judge")
+
         judges, weights = [], []
         for j in self.judges:
             if j.type == "exact_match":
@@ -133,13 +137,11 @@ class RunSpec(_Strict):
                     raise ConfigError("a json_schema judge needs schema")
                 judge = JSONSchemaJudge(j.schema_, name=j.name or "json_schema")
             elif j.type == "library":
-                judge = _library_judge(j, LLM(j.model, role="judge", usage=usage) if j.model
-                                       else opt_llm.with_role("judge"))
+                judge = _library_judge(j, judge_llm(j))
             else:
                 if not j.rubric:
                     raise ConfigError("an llm judge needs rubric")
-                llm = LLM(j.model, role="judge", usage=usage) if j.model else opt_llm.with_role("judge")
-                judge = LLMJudge(llm, j.rubric, name=j.name or "llm_judge")
+                judge = LLMJudge(judge_llm(j), j.rubric, name=j.name or "llm_judge")
             judges.append(judge)
             weights.append(j.weight)
         optimizer = PromptOptimizer(agent, judges, judge_weights=weights, optimizer_llm=opt_llm, config=self.optimize)

@@ -167,7 +167,11 @@ def appears_in(answer: str, output: str) -> bool:
     if normalize_text(answer) in normalize_text(output, punctuation=True):
         return True
     value = last_number(answer)
-    return value is not None and any(abs(n - value) <= 1e-6 * max(1.0, abs(value)) for n in all_numbers(output))
+    return value is not None and any(_same_value(n, value) for n in all_numbers(output))
+
+
+def _same_value(got: float, expected: float) -> bool:
+    return abs(got - expected) <= 1e-6 * max(1.0, abs(expected))
 
 
 def answers_match(answer: str, reference: Any) -> bool:
@@ -175,7 +179,7 @@ def answers_match(answer: str, reference: Any) -> bool:
     expected = last_number(str(reference))
     if expected is not None and re.fullmatch(r"[\s$€£%\d.,-]*", str(reference)):
         got = last_number(answer)
-        return got is not None and abs(got - expected) <= 1e-6 * max(1.0, abs(expected))
+        return got is not None and _same_value(got, expected)
     return bool(answer.strip()) and normalize_text(answer) == normalize_text(str(reference))
 
 
@@ -196,16 +200,14 @@ class ExtractThenCompareJudge(TemplateJudge):
                                              ExtractedAnswer, max_tokens=self.max_tokens, temperature=temperature,
                                              seed=seed)
         answer = clean_text(out.final_answer)
+        found = f"Final answer {answer!r}" if answer else "No final answer found"
         # copy_check=false only reproduces the calibration row measured without it.
         if answer and self.params.get("copy_check", True) and not appears_in(answer, rollout.output or ""):
             # Asked to copy, the 1.5B solved cut-off outputs itself (issue 4 calibration); a copy is checkable.
-            answer, note = "", f"No final answer found (the extractor proposed {answer!r}, which the output does not contain)"
-        else:
-            note = ""
+            answer, found = "", f"No final answer found (the extractor proposed {answer!r}, which the output does not contain)"
         if answers_match(answer, reference):
             return Critique(judge=self.name, score=1.0, label="pass", cost=Cost(**scope.as_dict()),
                             explanation=f"Final answer {answer!r} matches the reference.")
-        found = f"Final answer {answer!r}" if answer else (note or "No final answer found")
         return Critique(judge=self.name, score=0.0, label="fail", cost=Cost(**scope.as_dict()),
                         explanation=f"{found}; the reference is {str(reference)!r}. {clean_text(out.explanation)}"
                         [: 2 * MAX_EXPLANATION_CHARS])
