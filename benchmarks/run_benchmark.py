@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from tasks import TASKS  # noqa: E402
 
 from promptlearn import LLM, Budget, ChatAgent, OptimizeConfig, PromptOptimizer, ProgressBar, Usage  # noqa: E402
-from promptlearn.quickstart import first_line  # noqa: E402
+from promptlearn.agents import first_line  # noqa: E402
 from promptlearn.stats import bootstrap_ci  # noqa: E402
 
 AGENT = "local/qwen2.5-coder-0.5b"

@@ -3,20 +3,100 @@
 Contract: ``Agent.arun(candidate, example) -> Rollout`` never raises for a
 failure of the task itself (model error, timeout, bad output): it returns a
 Rollout with ``error`` set, which judges score as a failure and the run goes on.
+An agent may also offer ``preflight(candidate, examples)``: cheap checks (templates
+render, variables exist) run before the first model call, raising ConfigError.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import inspect
+import threading
 import time
-from typing import Any, Awaitable, Callable, Protocol, runtime_checkable
+import weakref
+from typing import Any, Awaitable, Callable, Protocol, Sequence, runtime_checkable
 
+from .errors import ConfigError
 from .llm import LLM, usage_scope
 from .records import Candidate, Cost, Example, Rollout
-from .templating import render
+from .redaction import redact
+from .templating import has_markup, render
 
 DEFAULT_ROLLOUT_TIMEOUT_S = 300.0
+DEFAULT_SYNC_WORKERS = 8
+# Hung sync calls cannot be killed, only abandoned; past this many, fail fast instead of piling up threads.
+MAX_ABANDONED_CALLS = 64
+
+
+def _error_text(exc: BaseException) -> str:
+    return redact(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+
+
+class SyncCallRunner:
+    """Runs blocking agent functions on daemon threads, at most ``max_workers`` at once.
+
+    A call that times out gives its slot back at once and its thread is abandoned: daemon
+    threads are joined neither by asyncio's shutdown nor at interpreter exit, so a hung
+    agent cannot keep ``optimize()`` from returning or starve the rollouts after it
+    (``asyncio.to_thread`` uses the loop's default executor, which is joined at exit).
+    """
+
+    def __init__(self, max_workers: int = DEFAULT_SYNC_WORKERS, max_abandoned: int = MAX_ABANDONED_CALLS):
+        self.max_workers = max_workers
+        self.max_abandoned = max_abandoned
+        self._abandoned = 0
+        self._count_lock = threading.Lock()
+        self._semaphores: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    @property
+    def abandoned(self) -> int:
+        """Calls that timed out and are still running."""
+        return self._abandoned
+
+    def _semaphore(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        sem = self._semaphores.get(loop)
+        if sem is None:
+            sem = self._semaphores[loop] = asyncio.Semaphore(self.max_workers)
+        return sem
+
+    async def run(self, fn: Callable[..., Any], *args: Any, timeout_s: float) -> Any:
+        if self._abandoned >= self.max_abandoned:
+            raise RuntimeError(f"{self._abandoned} earlier agent calls timed out and are still running; "
+                               f"not starting more (the agent function seems to hang)")
+        async with self._semaphore():
+            loop = asyncio.get_running_loop()
+            future: asyncio.Future = loop.create_future()
+            context = contextvars.copy_context()  # usage_scope and other context travel with the call
+            state = {"abandoned": False}
+
+            def settle(ok: bool, value: Any) -> None:
+                if not future.done():
+                    future.set_result(value) if ok else future.set_exception(value)
+
+            def target() -> None:
+                try:
+                    outcome = (True, context.run(fn, *args))
+                except BaseException as exc:  # noqa: BLE001 - handed to the awaiting task
+                    outcome = (False, exc)
+                with self._count_lock:
+                    if state["abandoned"]:
+                        self._abandoned -= 1
+                        return
+                try:
+                    loop.call_soon_threadsafe(settle, *outcome)
+                except RuntimeError:  # the loop is gone; nobody is waiting
+                    pass
+
+            threading.Thread(target=target, daemon=True, name="promptlearn-agent").start()
+            try:
+                return await asyncio.wait_for(future, timeout_s)
+            except asyncio.TimeoutError:
+                with self._count_lock:
+                    state["abandoned"] = True
+                    self._abandoned += 1
+                raise
 
 
 @runtime_checkable
@@ -26,6 +106,14 @@ class Agent(Protocol):
 
 def _cost(scope) -> Cost:
     return Cost(**scope.as_dict())
+
+
+def first_line(text: str) -> str:
+    """The first non-empty line: small models often add an explanation after the answer."""
+    for line in text.splitlines():
+        if line.strip():
+            return line.strip()
+    return text.strip()
 
 
 class ChatAgent:
@@ -46,10 +134,17 @@ class ChatAgent:
     def messages(self, candidate: Candidate, example: Example) -> list[dict[str, str]]:
         prompt = candidate.prompt
         # Render only real jinja markup: prompts often hold literal JSON braces.
-        system = render(prompt, example.inputs, what="system prompt") if ("{{" in prompt or "{%" in prompt) \
-            else prompt
+        system = render(prompt, example.inputs, what="system prompt") if has_markup(prompt) else prompt
         user = render(self.user_template, example.inputs, what="user template")
         return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+    def preflight(self, candidate: Candidate, examples: Sequence[Example]) -> None:
+        """Render both templates for every example: a variable no input has fails here, before any call."""
+        for example in examples:
+            try:
+                self.messages(candidate, example)
+            except ConfigError as exc:
+                raise ConfigError(f"example {example.id!r}: {exc}") from None
 
     async def arun(self, candidate: Candidate, example: Example) -> Rollout:
         start = time.perf_counter()
@@ -61,12 +156,14 @@ class ChatAgent:
                 completion = await asyncio.wait_for(
                     self.llm.acomplete(messages, max_tokens=self.max_tokens), self.timeout_s)
                 output = self.parse(completion.text) if self.parse else completion.text
+                if not isinstance(output, str):
+                    raise ConfigError(f"parse returned {type(output).__name__}, not a string")
                 return Rollout(example_id=example.id, candidate_id=candidate.id, output=output,
                                trace=(*trace, {"role": "assistant", "content": completion.text}),
                                latency_s=time.perf_counter() - start, cost=_cost(scope))
             except Exception as exc:  # a failed rollout is a record, not a crash
                 return Rollout(example_id=example.id, candidate_id=candidate.id, trace=trace,
-                               error=f"{type(exc).__name__}: {exc}", latency_s=time.perf_counter() - start,
+                               error=_error_text(exc), latency_s=time.perf_counter() - start,
                                cost=_cost(scope))
 
 
@@ -75,13 +172,17 @@ class FunctionAgent:
 
     Use it for tool-using or multi-step agents: read ``candidate.prompt`` for the
     system prompt and make model calls through an ``LLM`` so usage is counted.
-    Sync functions run in a worker thread.
+    Sync functions run on worker threads (at most ``max_workers`` at once); one that
+    hangs past ``timeout_s`` is recorded as a timeout and abandoned (see SyncCallRunner).
     """
 
     def __init__(self, fn: Callable[[Candidate, Example], Any | Awaitable[Any]], *,
-                 timeout_s: float = DEFAULT_ROLLOUT_TIMEOUT_S):
+                 timeout_s: float = DEFAULT_ROLLOUT_TIMEOUT_S, max_workers: int = DEFAULT_SYNC_WORKERS):
+        if not callable(fn):
+            raise ConfigError(f"an agent function must be callable, got {type(fn).__name__}")
         self.fn = fn
         self.timeout_s = timeout_s
+        self._runner = SyncCallRunner(max_workers)
 
     async def arun(self, candidate: Candidate, example: Example) -> Rollout:
         start = time.perf_counter()
@@ -90,14 +191,13 @@ class FunctionAgent:
                 if inspect.iscoroutinefunction(self.fn):
                     result = await asyncio.wait_for(self.fn(candidate, example), self.timeout_s)
                 else:
-                    result = await asyncio.wait_for(asyncio.to_thread(self.fn, candidate, example), self.timeout_s)
+                    result = await self._runner.run(self.fn, candidate, example, timeout_s=self.timeout_s)
                 return Rollout(example_id=example.id, candidate_id=candidate.id,
                                output=None if result is None else str(result),
                                error=None if result is not None else "agent returned None",
                                latency_s=time.perf_counter() - start, cost=_cost(scope))
             except Exception as exc:
-                return Rollout(example_id=example.id, candidate_id=candidate.id,
-                               error=f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__,
+                return Rollout(example_id=example.id, candidate_id=candidate.id, error=_error_text(exc),
                                latency_s=time.perf_counter() - start, cost=_cost(scope))
 
 
@@ -107,4 +207,4 @@ def as_agent(agent: Any) -> Agent:
         return agent
     if callable(agent):
         return FunctionAgent(agent)
-    raise TypeError(f"expected an Agent or a callable (candidate, example) -> output, got {type(agent).__name__}")
+    raise ConfigError(f"expected an Agent or a callable (candidate, example) -> output, got {type(agent).__name__}")

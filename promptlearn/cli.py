@@ -4,10 +4,41 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
 from .errors import ConfigError, PromptlearnError
+from .redaction import redact
+
+DEFAULT_CACHE_FLAG = "~/.cache/promptlearn/llm_cache.sqlite"
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
+    return value
+
+
+def _cache(args) -> object:
+    """--no-cache, or --cache PATH|off; resolve_cache gives 'off' one meaning everywhere."""
+    from .llm.cache import resolve_cache
+
+    return None if args.no_cache else resolve_cache(args.cache)
 
 
 def _progress_printer():
@@ -55,7 +86,7 @@ def cmd_models_list(args) -> int:
 def cmd_chat(args) -> int:
     from .llm import LLM
 
-    llm = LLM(args.model, api_base=args.api_base, cache=None if args.no_cache else Path(args.cache).expanduser())
+    llm = LLM(args.model, api_base=args.api_base, cache=_cache(args), deadline_s=args.deadline)
     messages = ([{"role": "system", "content": args.system}] if args.system else []) + \
         [{"role": "user", "content": args.prompt}]
     completion = llm.complete(messages, max_tokens=args.max_tokens)
@@ -79,7 +110,7 @@ def cmd_optimize(args) -> int:
     from .spec import RunSpec
 
     spec = RunSpec.from_yaml(args.config)
-    optimizer, train, val, test = spec.build()
+    optimizer, train, val, test = spec.build(deadline_s=args.deadline)
     optimizer.callbacks.append(ProgressBar())
     run_dir = args.run_dir or spec.run_dir
     result = optimizer.optimize(spec.seed_prompt, train, val, run_dir=run_dir, resume=args.resume)
@@ -134,7 +165,7 @@ def cmd_judges_calibrate(args) -> int:
         raise ConfigError(f"--param needs KEY=VALUE, got {bad}")
     # Values are YAML scalars/lists so max_words=5 is an int and rules=[a, b] a list.
     params = {key: _yaml_value(value) for key, value in (p.split("=", 1) for p in args.param)}
-    llm = LLM(args.model, role="judge", cache=None if args.no_cache else Path(args.cache).expanduser())
+    llm = LLM(args.model, role="judge", cache=_cache(args), deadline_s=args.deadline)
     judge = load(args.judge, llm, **params)
     if isinstance(judge, PairwiseJudge):
         if args.samples > 1:
@@ -152,6 +183,12 @@ def cmd_judges_calibrate(args) -> int:
     print(json.dumps({k: v for k, v in report.items() if k != "verdicts"}, indent=2))
     if args.output:
         Path(args.output).write_text(json.dumps(report, indent=2) + "\n")
+    failed, total = report.get("failed_verdicts", 0), len(report.get("verdicts", []))
+    if total and failed >= total:
+        causes = [v.get("error") for v in report.get("verdicts", []) if v.get("error")]
+        print(f"promptlearn: error: every verdict failed ({failed} of {total}); the judge produced no usable "
+              f"verdict. First cause: {causes[0] if causes else 'unknown'}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -175,13 +212,15 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--model", default="local/qwen2.5-coder-0.5b")
     chat.add_argument("--system", default=None)
     chat.add_argument("--api-base", default=None)
-    chat.add_argument("--max-tokens", type=int, default=256)
-    chat.add_argument("--cache", default="~/.cache/promptlearn/llm_cache.sqlite")
+    chat.add_argument("--max-tokens", type=_positive_int, default=256)
+    chat.add_argument("--cache", default=DEFAULT_CACHE_FLAG, help="cache file, or 'off'")
     chat.add_argument("--no-cache", action="store_true")
+    chat.add_argument("--deadline", type=_positive_float, default=None,
+                      help="seconds one call may take in all, retries included")
     chat.set_defaults(fn=cmd_chat)
 
     qs = sub.add_parser("quickstart", help="optimise a SNIPS intent prompt on the local models (~15 min on 2 cores)")
-    qs.add_argument("--n-test", type=int, default=70)
+    qs.add_argument("--n-test", type=_positive_int, default=70)
     qs.add_argument("--run-dir", default=None)
     qs.add_argument("--resume", action="store_true")
     qs.add_argument("--report", default=None, help="write an HTML report here")
@@ -191,6 +230,8 @@ def build_parser() -> argparse.ArgumentParser:
     opt.add_argument("config")
     opt.add_argument("--run-dir", default=None)
     opt.add_argument("--resume", action="store_true")
+    opt.add_argument("--deadline", type=_positive_float, default=None,
+                     help="seconds one model call may take in all, retries included (every model)")
     opt.set_defaults(fn=cmd_optimize)
 
     judges = sub.add_parser("judges", help="the judge library").add_subparsers(dest="sub", required=True)
@@ -201,12 +242,14 @@ def build_parser() -> argparse.ArgumentParser:
     jc.add_argument("--data", required=True, help="JSONL: input(s), output, label (+ reference, context, rules, "
                     "rule_labels, ...); pairwise: output_a, output_b, label a/b/tie")
     jc.add_argument("--model", default="local/qwen2.5-coder-1.5b")
-    jc.add_argument("--samples", type=int, default=1, help="self-consistency samples (majority vote)")
+    jc.add_argument("--samples", type=_positive_int, default=1, help="self-consistency samples (majority vote)")
     jc.add_argument("--param", action="append", default=[], help="KEY=VALUE for the judge (e.g. criteria=...)")
-    jc.add_argument("--limit", type=int, default=None)
+    jc.add_argument("--limit", type=_positive_int, default=None)
     jc.add_argument("--output", default=None, help="also write the report here (JSON)")
-    jc.add_argument("--cache", default="~/.cache/promptlearn/llm_cache.sqlite")
+    jc.add_argument("--cache", default=DEFAULT_CACHE_FLAG, help="cache file, or 'off'")
     jc.add_argument("--no-cache", action="store_true")
+    jc.add_argument("--deadline", type=_positive_float, default=None,
+                    help="seconds one judge call may take in all, retries included")
     jc.add_argument("--quiet", action="store_true", help="no progress bar")
     jc.set_defaults(fn=cmd_judges_calibrate)
 
@@ -222,11 +265,20 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.fn(args)
     except PromptlearnError as exc:
-        print(f"promptlearn: error: {exc}", file=sys.stderr)
+        print(f"promptlearn: error: {redact(str(exc))}", file=sys.stderr)
         return 2
-    except FileNotFoundError as exc:
-        print(f"promptlearn: error: {exc}", file=sys.stderr)
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as exc:
+        print(f"promptlearn: error: {exc.strerror or exc}: {exc.filename}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("promptlearn: interrupted (a run with --run-dir continues with --resume)", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the CLI prints one line, never a traceback, unless asked
+        if os.environ.get("PROMPTLEARN_DEBUG"):
+            raise
+        print(f"promptlearn: internal error: {redact(f'{type(exc).__name__}: {exc}')} "
+              f"(set PROMPTLEARN_DEBUG=1 for the traceback)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

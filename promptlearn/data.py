@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import logging
+import math
 import random
+import warnings
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from .errors import ConfigError
 from .records import Example
+
+log = logging.getLogger("promptlearn")
 
 
 def load_examples(source: Any, *, inputs: Sequence[str] | str, reference: str | None = None,
@@ -19,6 +24,8 @@ def load_examples(source: Any, *, inputs: Sequence[str] | str, reference: str | 
     against. Ids come from ``id_column`` or the row position. Missing columns, an empty
     dataset and duplicate ids raise ConfigError naming the problem.
     """
+    if not isinstance(inputs, (str, list, tuple)) or any(not isinstance(c, str) for c in inputs):
+        raise ConfigError(f"inputs must be a column name or a list of column names, got {inputs!r}")
     inputs = [inputs] if isinstance(inputs, str) else list(inputs)
     if not inputs:
         raise ConfigError("inputs must name at least one column")
@@ -30,6 +37,8 @@ def load_examples(source: Any, *, inputs: Sequence[str] | str, reference: str | 
     missing = [c for c in needed if c not in present]
     if missing:
         raise ConfigError(f"dataset {origin} has no column(s) {missing}; columns are {sorted(present)}")
+    if reference:
+        rows = _drop_missing_references(rows, reference, origin)
     examples, seen = [], set()
     for i, row in enumerate(rows):
         absent = [c for c in needed if c not in row]
@@ -45,23 +54,78 @@ def load_examples(source: Any, *, inputs: Sequence[str] | str, reference: str | 
     return examples
 
 
+def _is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _drop_missing_references(rows: list[dict[str, Any]], reference: str, origin: str) -> list[dict[str, Any]]:
+    """Rows whose reference is empty (None, or NaN from pandas) are dropped with a warning.
+
+    Kept, they would become the label "nan" in the inferred output contract and in every judge.
+    """
+    kept = [row for row in rows if not _is_missing(row.get(reference))]
+    dropped = len(rows) - len(kept)
+    if dropped == len(rows):
+        raise ConfigError(f"every row of {origin} has an empty {reference!r} column")
+    if dropped:
+        message = f"{origin}: dropped {dropped} of {len(rows)} row(s) with an empty {reference!r} (reference) value"
+        log.warning(message)
+        warnings.warn(message, stacklevel=3)
+    return kept
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path} is not UTF-8 text (byte {exc.start}: {exc.reason}); save it as UTF-8") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path} is a directory, not a data file") from None
+
+
+def _jsonl_rows(path: Path) -> list[dict[str, Any]]:
+    rows = []
+    for number, line in enumerate(_read_text(path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{path}, line {number}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+        if not isinstance(row, dict):
+            raise ConfigError(f"{path}, line {number}: expected a JSON object, got {type(row).__name__}")
+        rows.append(row)
+    return rows
+
+
 def _rows(source: Any) -> tuple[list[dict[str, Any]], str]:
     if isinstance(source, (str, Path)):
         path = Path(source)
         if not path.exists():
             raise ConfigError(f"dataset file not found: {path}")
         if path.suffix == ".jsonl":
-            with path.open() as fh:
-                return [json.loads(line) for line in fh if line.strip()], str(path)
+            return _jsonl_rows(path), str(path)
         if path.suffix == ".json":
-            data = json.loads(path.read_text())
+            try:
+                data = json.loads(_read_text(path))
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") \
+                    from None
             if isinstance(data, dict) and "examples" in data:  # BBH layout
                 data = data["examples"]
-            return list(data), str(path)
+            if not isinstance(data, list) or any(not isinstance(r, dict) for r in data):
+                raise ConfigError(f"{path}: expected a JSON list of objects (or {{\"examples\": [...]}})")
+            return data, str(path)
         if path.suffix == ".csv":
             import pandas as pd
 
-            return pd.read_csv(path).to_dict("records"), str(path)
+            try:
+                return pd.read_csv(path, encoding="utf-8").to_dict("records"), str(path)
+            except UnicodeDecodeError as exc:
+                raise ConfigError(f"{path} is not UTF-8 text (byte {exc.start}: {exc.reason}); save it as UTF-8") \
+                    from None
+            except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+                raise ConfigError(f"{path}: not readable CSV ({str(exc).strip()})") from None
         raise ConfigError(f"unsupported dataset format {path.suffix!r}: use .jsonl, .json or .csv")
     if hasattr(source, "to_dict") and hasattr(source, "columns"):
         return source.to_dict("records"), "DataFrame"

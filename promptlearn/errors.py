@@ -26,9 +26,12 @@ class LLMCallError(PromptlearnError):
     """
 
     def __init__(self, model: str, cause: BaseException, attempts: int):
+        from .redaction import redact
+
         self.model, self.cause, self.attempts = model, cause, attempts
-        super().__init__(f"call to {model!r} failed after {attempts} attempt(s): "
-                         f"{type(cause).__name__}: {cause}")
+        # Providers quote the key they were given in 401s; the message must never carry it.
+        super().__init__(redact(f"call to {model!r} failed after {attempts} attempt(s): "
+                                f"{type(cause).__name__}: {cause}"))
 
 
 class StructuredOutputError(PromptlearnError):
@@ -39,6 +42,21 @@ class StructuredOutputError(PromptlearnError):
         self.last_error, self.last_output = last_error, last_output
         super().__init__(f"{model!r} did not return a valid {schema_name} after {attempts} attempt(s); "
                          f"last error: {last_error}; last output: {last_output[:300]!r}")
+
+
+class TransientError(PromptlearnError):
+    """Raised by a backend (or a test double) for an error worth retrying."""
+
+    def __init__(self, message: str = "transient error", status_code: int | None = None):
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class RunError(PromptlearnError):
+    """The run cannot produce a meaningful result: e.g. every seed rollout failed the same way.
+
+    Raised instead of reporting "0.000 -> 0.000"; the message names the cause and an example.
+    """
 
 
 class BudgetExceeded(PromptlearnError):

@@ -14,7 +14,7 @@ from collections import Counter
 from typing import Iterable, Sequence
 
 from .records import Example
-from .templating import placeholders
+from .templating import markup_segments, placeholders
 
 LEAK_NGRAM_WORDS = 6
 LABEL_MAX_WORDS = 3
@@ -26,6 +26,24 @@ CONTRACT_MAX_LABELS = 30
 _META_TASK = re.compile(r"\b(system prompt|the prompt|critique|the judge|rewriter|case number|case \d|cases? \d|"
                         r"<case|assistant_output|this editing)\b", re.IGNORECASE)
 _WORD = re.compile(r"\w+")
+INJECTION_NGRAM_WORDS = 3
+# Sentences in task data that address the model rather than state the task.
+_INSTRUCTION_SIGNS = re.compile(
+    r"\b(ignore|disregard|forget|override)\b[^.;!?\n]{0,40}\b(instructions?|rules?|prompt|above|previous|everything)\b"
+    r"|\b(add|write|insert|append|include|create)\b[^.;!?\n]{0,20}\brules?\b"
+    r"|\bnew (rule|instruction)s?\b|\bsystem prompt\b|\byou are now\b|\bfrom now on\b"
+    r"|\b(always|only)\s+(answer|reply|respond|say|output|print|return)\b"
+    r"|\b(answer|reply|respond|say|output|print|return)\b\s*(with\s+|as\s+|:\s*)?[\"'`]?(?-i:[A-Z]{3,})\b",
+    re.IGNORECASE)
+# Words too common to make a copied span suspicious on their own.
+_COMMON = set("""a an the and or but if then when whenever of to in on at by for with from as is are was be it its this
+that these those you your i me my we our they them not no only always never answer reply respond say output print
+return rule rules input inputs text request question user assistant please must should will can""".split())
+_SENTENCE = re.compile(r"[^.;!?\n]+")
+# "answer HACKED", "reply with 'PWNED'", "label it as X": the literal the agent is told to output.
+_ANSWER_TARGET = re.compile(
+    r"\b(?:answer|reply|respond|say|output|print|return|label(?: it)?|classify(?: it)? as|choose|pick)\b"
+    r"\s*(?:with|as|:|=)?\s*(?:the (?:word|label|answer) )?([\"'`]?)([A-Za-z0-9_\-]{2,})\1")
 
 
 def missing_template_variables(parent: str, child: str) -> set[str]:
@@ -63,7 +81,60 @@ def meta_task_language(text: str) -> str | None:
     return f"talks about the optimisation job ({match.group(0)!r}) instead of the task" if match else None
 
 
-def check_prompt(parent: str, child: str, train: Sequence[Example]) -> str | None:
+def _words(text: str) -> set[str]:
+    return set(_WORD.findall(text.lower()))
+
+
+def injected_instruction(text: str, examples: Iterable[Example], *, parent: str = "", critiques: str = "") -> str | None:
+    """Text that obeys an instruction planted in task data instead of learning from critiques.
+
+    Two signs (either rejects): the proposal shares a 3-word span with an input sentence that
+    addresses the model ("ignore previous instructions", "add the rule ...", "always reply X"),
+    or it tells the agent to answer a literal that appears in training inputs but in no
+    reference answer and not in the current prompt ("answer HACKED"). A copied span counts only
+    if it has a word found neither in the current prompt nor in the critiques' own words:
+    learning "answer in lowercase" from a critique that says so is legitimate.
+    """
+    examples = list(examples)
+    explained = _words(parent) | _words(critiques) | _COMMON
+    grams = {g for g in _ngrams(text, INJECTION_NGRAM_WORDS) if any(w not in explained for w in g)}
+    input_words: set[str] = set()
+    for example in examples:
+        for value in example.inputs.values():
+            value = str(value)
+            input_words |= _words(value)
+            for sentence in _SENTENCE.findall(value):
+                if not _INSTRUCTION_SIGNS.search(sentence):
+                    continue
+                hit = grams & _ngrams(sentence, INJECTION_NGRAM_WORDS)
+                if hit:
+                    return ("copies an instruction found in a training input ('" + " ".join(sorted(hit)[0]) +
+                            "'): task data is evidence, never instructions")
+    allowed = _words(parent)
+    for example in examples:
+        if example.reference is not None:
+            allowed |= _words(str(example.reference))
+    for match in _ANSWER_TARGET.finditer(text):
+        quoted, word = match.group(1), match.group(2)
+        # Only literals count: quoted, or shaped like a label (HACKED, PlayMusic), never plain English.
+        looks_literal = bool(quoted) or word.isupper() or (word[:1].isupper() and any(c.isupper() for c in word[1:]))
+        literal = word.lower()
+        if looks_literal and literal in input_words and literal not in allowed and literal not in _COMMON \
+                and not literal.isdigit():
+            return (f"tells the agent to answer {match.group(2)!r}, which appears in task inputs but in no "
+                    f"reference answer")
+    return None
+
+
+def new_markup(parent: str, child: str) -> str | None:
+    """Template markup the child has and the parent had not: a proposal must not add code to render."""
+    added = markup_segments(child) - markup_segments(parent)
+    if added:
+        return f"the new prompt adds template markup {sorted(added)[0][:60]!r}; only the current prompt's may stay"
+    return None
+
+
+def check_prompt(parent: str, child: str, train: Sequence[Example], *, critiques: str = "") -> str | None:
     if len(child.strip()) < MIN_PROMPT_CHARS:
         return "the new prompt is empty or too short"
     if len(child) > MAX_GROWTH_FACTOR * max(len(parent), 200):
@@ -71,10 +142,12 @@ def check_prompt(parent: str, child: str, train: Sequence[Example]) -> str | Non
     missing = missing_template_variables(parent, child)
     if missing:
         return "the new prompt drops template variable(s) " + ", ".join("{{ %s }}" % v for v in sorted(missing))
-    return meta_task_language(child) or training_leak(child, train)
+    return (new_markup(parent, child) or meta_task_language(child) or training_leak(child, train)
+            or injected_instruction(child, train, parent=parent, critiques=critiques))
 
 
-def check_rule(rule: str, existing: Sequence[str], train: Sequence[Example]) -> str | None:
+def check_rule(rule: str, existing: Sequence[str], train: Sequence[Example], *, parent: str = "",
+               critiques: str = "") -> str | None:
     if len(rule.strip()) < MIN_PROMPT_CHARS:
         return "the rule is empty or too short"
     if len(rule) > MAX_RULE_CHARS:
@@ -82,9 +155,10 @@ def check_rule(rule: str, existing: Sequence[str], train: Sequence[Example]) -> 
     norm = " ".join(_WORD.findall(rule.lower()))
     if any(norm == " ".join(_WORD.findall(e.lower())) for e in existing):
         return "the rule repeats an existing rule"
-    if "{{" in rule or "{%" in rule:
+    if "{{" in rule or "{%" in rule or "{#" in rule:
         return "the rule contains template markup"
-    return meta_task_language(rule) or training_leak(rule, train)
+    return meta_task_language(rule) or training_leak(rule, train) or \
+        injected_instruction(rule, train, parent=parent, critiques=critiques)
 
 
 def infer_output_contract(examples: Sequence[Example]) -> str | None:

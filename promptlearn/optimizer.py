@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import random
 import time
+from collections import Counter
 from typing import Any, Sequence
 
 from ._async import run_sync
@@ -28,19 +30,30 @@ from .agents import Agent, as_agent
 from .budget import Meter
 from .callbacks import Callback
 from .config import OptimizeConfig
-from .errors import ConfigError, PromptlearnError
+from .errors import ConfigError, LLMCallError, RunError, StructuredOutputError
+from .fingerprint import changed_parts, run_fingerprint
 from .guards import infer_output_contract
 from .judges.base import Judge, JudgePanel
 from .judges.llm import LLMExplainer
 from .llm import LLM
 from .proposers import Case, Proposal, ProposalContext, Proposer, RewriteProposer, RulesetProposer
 from .records import Candidate, Cost, Critique, Evaluation, Example, ExampleResult
+from .redaction import redact
 from .result import OptimizationResult
 from .store import CONFIG_FILE, RESULT_FILE, RunStore
 from .strategies import ACCEPTANCES, SAMPLERS, SELECTORS, BootstrapAcceptance
 
+log = logging.getLogger("promptlearn")
+
 
 def _check_examples(train: Sequence[Example], val: Sequence[Example]) -> None:
+    for name, examples in (("train", train), ("val", val)):
+        if isinstance(examples, (str, bytes)) or not isinstance(examples, Sequence):
+            raise ConfigError(f"{name} must be a list of Examples (see load_examples), got {type(examples).__name__}")
+        bad = next((i for i, e in enumerate(examples) if not isinstance(e, Example)), None)
+        if bad is not None:
+            raise ConfigError(f"{name}[{bad}] is a {type(examples[bad]).__name__}, not an Example; "
+                              f"build examples with load_examples(...) or Example(id=..., inputs=...)")
     if not train:
         raise ConfigError("the training set is empty")
     if not val:
@@ -91,6 +104,11 @@ class PromptOptimizer:
                 if self.config.acceptance == "bootstrap" else ACCEPTANCES[self.config.acceptance]()
         self.acceptance = acceptance
 
+    def policy_names(self) -> dict[str, str]:
+        """The classes actually used (a policy passed as an object is recorded by its own name)."""
+        return {role: type(obj).__name__ for role, obj in (("selector", self.selector), ("sampler", self.sampler),
+                                                          ("acceptance", self.acceptance), ("proposer", self.proposer))}
+
     # ------------------------------------------------------------------ public API
 
     def optimize(self, seed_prompt: str | Candidate, train: Sequence[Example], val: Sequence[Example], **kw
@@ -100,13 +118,33 @@ class PromptOptimizer:
 
     async def aoptimize(self, seed_prompt: str | Candidate, train: Sequence[Example], val: Sequence[Example], *,
                         run_dir: str | None = None, resume: bool = False) -> OptimizationResult:
+        """Optimise ``seed_prompt``. Everything that can be checked without a model call is checked
+        first (examples, budget, templates, judges' needs, a resumed run's fingerprint): ConfigError."""
+        seed = _seed_candidate(seed_prompt)
         _check_examples(train, val)
-        seed = seed_prompt if isinstance(seed_prompt, Candidate) else Candidate.create(seed_prompt)
+        max_rollouts = self.config.budget.max_rollouts
+        if max_rollouts is not None and max_rollouts < len(val):
+            raise ConfigError(f"Budget(max_rollouts={max_rollouts}) cannot even score the seed prompt on the "
+                              f"{len(val)} validation examples; allow at least {len(val)} rollouts, plus "
+                              f"{2 * self.config.minibatch_size} per round (parent and child minibatch) and "
+                              f"{len(val)} per accepted child")
+        self.preflight(seed, [*train, *val])
         run = _Run(self, seed, list(train), list(val), RunStore(run_dir, resume=resume))
         try:
             return await run.execute()
         finally:
             run.store.close()
+
+    def preflight(self, seed: Candidate, examples: Sequence[Example]) -> None:
+        """Checks that need no model call: the agent's templates render and the judges have what they need."""
+        check = getattr(self.agent, "preflight", None)
+        if check is not None:
+            check(seed, examples)
+        self.panel.preflight(examples)
+
+    def fingerprint(self, seed: Candidate, train: Sequence[Example], val: Sequence[Example]) -> dict[str, str]:
+        return run_fingerprint(seed=seed, train=train, val=val, agent=self.agent, judges=self.panel,
+                               proposer=self.proposer, explainer=self.explainer, settings=self.config)
 
     async def score(self, candidate: Candidate, example: Example) -> ExampleResult:
         """One rollout of ``candidate`` on ``example``, judged by the panel."""
@@ -120,7 +158,7 @@ class PromptOptimizer:
     async def aevaluate(self, prompt: str | Candidate, examples: Sequence[Example], *, split: str = "test"
                         ) -> Evaluation:
         """Score a prompt on examples (e.g. a held-out test set) with this optimizer's agent and judges."""
-        candidate = prompt if isinstance(prompt, Candidate) else Candidate.create(prompt)
+        candidate = _seed_candidate(prompt)
         sem = asyncio.Semaphore(self.config.concurrency)
 
         async def one(example: Example) -> ExampleResult:
@@ -129,6 +167,37 @@ class PromptOptimizer:
 
         results = await asyncio.gather(*(one(e) for e in examples))
         return Evaluation(candidate_id=candidate.id, split=split, results={e.id: r for e, r in zip(examples, results)})
+
+
+def _seed_candidate(prompt: Any) -> Candidate:
+    if isinstance(prompt, Candidate):
+        return prompt
+    if not isinstance(prompt, str):
+        raise ConfigError(f"the seed prompt must be a string or a Candidate, got {type(prompt).__name__}")
+    if not prompt.strip():
+        raise ConfigError("the seed prompt is empty; start from a one-line task instruction")
+    return Candidate.create(prompt)
+
+
+def seed_failure(results: dict[str, ExampleResult], judges: Sequence[str]) -> str | None:
+    """Why a seed evaluation cannot teach anything, or None.
+
+    Every rollout failing, or one judge failing on every rollout that has an output, is a
+    configuration problem (a missing template variable, a dead server, a judge that cannot
+    read the references), not something a better prompt can fix.
+    """
+    rollouts = [r.rollout for r in results.values()]
+    errors = [r.error for r in rollouts if r.error]
+    if rollouts and len(errors) == len(rollouts):
+        kind, count = Counter(e.split(":", 1)[0] for e in errors).most_common(1)[0]
+        example = next(e for e in errors if e.startswith(kind))
+        return (f"every rollout of the seed prompt on the validation set failed ({len(errors)} of {len(rollouts)}; "
+                f"{count} with {kind}); e.g. {example[:300]}")
+    for name in judges:
+        verdicts = [c for r in results.values() if r.rollout.error is None for c in r.critiques if c.judge == name]
+        if verdicts and all(c.error for c in verdicts):
+            return f"judge {name!r} failed on every seed rollout ({len(verdicts)}); e.g. {verdicts[0].error[:300]}"
+    return None
 
 
 class _Run:
@@ -182,8 +251,11 @@ class _Run:
         in memory and in the run store. New rollouts are capped up front at the rollouts left,
         in example order, so the same budget always admits the same rollouts.
         """
+        def stored_result(event: dict[str, Any]) -> ExampleResult:
+            return ExampleResult.model_validate(event["result"])
+
         todo = [e for e in examples if (cand.id, e.id) not in self.results
-                and self.store.recall(f"result/{cand.id}/{e.id}") is None]
+                and self.store.recall(f"result/{cand.id}/{e.id}", stored_result) is None]
         left = self.meter.rollouts_left()
         allowed = {e.id for e in (todo if left is None else todo[:left])}
         sem = asyncio.Semaphore(self.cfg.concurrency)
@@ -192,10 +264,8 @@ class _Run:
             key = f"result/{cand.id}/{example.id}"
             if (cand.id, example.id) in self.results:
                 return
-            stored = self.store.recall(key)
-            if stored is not None:
-                result = ExampleResult.model_validate(stored["result"])
-            else:
+            result = self.store.recall(key, stored_result)
+            if result is None:
                 if example.id not in allowed:
                     return
                 async with sem:
@@ -221,14 +291,12 @@ class _Run:
             critiques = res.critiques
             if explainer is not None and i < k:
                 key = f"explain/{parent.id}/{example.id}"
-                stored = self.store.recall(key)
-                if stored is not None:
-                    extra = Critique.model_validate(stored["critique"])
-                else:
+                extra = self.store.recall(key, lambda event: Critique.model_validate(event["critique"]))
+                if extra is None:
                     try:
                         extra = await explainer.aexplain(example, res.rollout, res.critiques, res.score)
-                    except PromptlearnError as exc:  # the code critique still stands
-                        extra = Critique(judge="explainer", score=res.score, error=str(exc)[:300])
+                    except (LLMCallError, StructuredOutputError) as exc:  # the code critique still stands
+                        extra = Critique(judge="explainer", score=res.score, error=redact(str(exc))[:300])
                     self.store.append({"type": "explanation", "key": key, "critique": extra.model_dump()})
                 self._charge("judge", extra.cost)
                 if extra.error is None:
@@ -241,18 +309,19 @@ class _Run:
     async def propose(self, parent: Candidate, cases: list[Case], iteration: int, batch: list[str]) -> Proposal:
         digest = hashlib.sha256("|".join(batch).encode()).hexdigest()[:10]
         key = f"proposal/{iteration}/{parent.id}/{digest}"
-        stored = self.store.recall(key)
-        if stored is not None:
-            child = Candidate.model_validate(stored["child"]) if stored["child"] else None
-            proposal = Proposal(child, stored["rationale"], stored["rejections"], Cost.model_validate(stored["cost"]),
-                                stored.get("meta_prompt", ""))
-        else:
+        def stored_proposal(event: dict[str, Any]) -> Proposal:
+            child = Candidate.model_validate(event["child"]) if event["child"] else None
+            return Proposal(child, event["rationale"], list(event["rejections"]), Cost.model_validate(event["cost"]),
+                            event.get("meta_prompt", ""))
+
+        proposal = self.store.recall(key, stored_proposal)
+        if proposal is None:
             context = ProposalContext(iteration=iteration, train=self.train,
                                       task_description=self.cfg.task_description, output_contract=self.contract)
             try:
                 proposal = await self.opt.proposer.apropose(parent, cases, context)
-            except PromptlearnError as exc:  # the rewriter failed for good: record and go on
-                proposal = Proposal(None, "", [f"proposer failed: {exc}"[:500]])
+            except (LLMCallError, StructuredOutputError) as exc:  # the rewriter failed for good: record, go on
+                proposal = Proposal(None, "", [redact(f"proposer failed: {exc}")[:500]])
             self.store.append({"type": "proposal", "key": key, "parent": parent.id,
                                "child": proposal.child.model_dump() if proposal.child else None,
                                "rationale": proposal.rationale, "rejections": proposal.rejections,
@@ -262,15 +331,37 @@ class _Run:
 
     # ------------------------------------------------------------------ the loop
 
+    def _check_resume(self, fingerprint: dict[str, str]) -> None:
+        stored = self.store.read_json(CONFIG_FILE) if self.store.memo or self.store.skipped_lines else None
+        if not stored:
+            return
+        old = stored.get("fingerprint")
+        if old is None:
+            log.warning("%s has no fingerprint (written by an older promptlearn); resuming without checking "
+                        "that examples, prompt, judges and agent are unchanged", self.store.run_dir)
+            return
+        changed = changed_parts(old, fingerprint)
+        if changed:
+            raise ConfigError(f"cannot resume {self.store.run_dir}: the {', '.join(changed)} differ from the run "
+                              f"stored there, so its records would answer a different question; "
+                              f"use a new run_dir (or resume=False in an empty one)")
+
     async def execute(self) -> OptimizationResult:
+        fingerprint = self.opt.fingerprint(self.seed, self.train, self.val)
+        self._check_resume(fingerprint)
         self.store.write_json(CONFIG_FILE, {"config": self.cfg.model_dump(), "seed": self.seed.model_dump(),
                                             "train_ids": [e.id for e in self.train],
-                                            "val_ids": [e.id for e in self.val], "output_contract": self.contract})
+                                            "val_ids": [e.id for e in self.val], "output_contract": self.contract,
+                                            "policies": self.opt.policy_names(), "fingerprint": fingerprint})
         self._emit({"type": "start", "step": "evaluating the seed prompt on validation"})
         seed_val = await self.evaluate(self.seed, self.val, "val")
-        if seed_val is None:
+        if seed_val is None:  # the result's summary says the seed was not fully scored
             self.stop_reason = self.meter.exhausted() or "budget"
             return self.finish()
+        problem = seed_failure(seed_val, self.opt.panel.names)
+        if problem:
+            self.store.append({"type": "error", "error": problem})
+            raise RunError(f"stopped before optimising: {problem}")
         self.val_pool[self.seed.id] = {eid: r.score for eid, r in seed_val.items()}
         self._emit({"type": "seed", "val": self.val_mean(self.seed.id)})
         rounds_without_gain = 0

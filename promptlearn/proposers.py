@@ -53,6 +53,11 @@ class Case:
                 "expected": expected, "critique": escape_markers(self.critique_text[:MAX_CASE_CHARS])}
 
 
+def critique_words(cases: Sequence[Case]) -> str:
+    """What the judges said about these failures, in their own words (not the quoted inputs)."""
+    return " ".join(c.critique_text for c in cases)
+
+
 def group_cases(cases: Sequence[Case]) -> list[tuple[str | None, list[Case]]]:
     """Failures grouped by expected answer, largest group first, each with the answer it shares.
 
@@ -222,7 +227,8 @@ class RulesetProposer(_LLMProposer):
         added, reasons = [], []
         for new in edits.new_rules[: self.max_new_rules]:
             text = " ".join(new.text.split())
-            reason = check_rule(text, [r.text for r in kept + added], context.train)
+            reason = check_rule(text, [r.text for r in kept + added], context.train, parent=parent.prompt,
+                                critiques=critique_words(cases))
             if reason:
                 reasons.append(f"rule {text[:60]!r}: {reason}")
                 continue
@@ -254,7 +260,7 @@ class RewriteProposer(_LLMProposer):
 
     def _build(self, parent: Candidate, rewrite: PromptRewrite, cases: Sequence[Case], context: ProposalContext):
         new_prompt = rewrite.new_prompt.strip()
-        reason = check_prompt(parent.prompt, new_prompt, context.train)
+        reason = check_prompt(parent.prompt, new_prompt, context.train, critiques=critique_words(cases))
         if reason:
             return None, reason, ""
         child = Candidate.create(new_prompt, (), parent_ids=(parent.id,), iteration=context.iteration,

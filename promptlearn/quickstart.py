@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from .agents import ChatAgent
+from .agents import ChatAgent, first_line
 from .config import Budget, OptimizeConfig
 from .data import load_examples, split_examples
 from .judges import ExactMatch
@@ -46,11 +46,6 @@ def snips_task(n_train: int = 35, n_val: int = 35, n_test: int = 140, seed: int 
     """Stratified train / val / test splits of the shipped SNIPS subset."""
     train, val, test = split_examples(snips_examples(), [n_train, n_val, n_test], seed=seed, stratify=True)
     return train, val, test
-
-
-def first_line(text: str) -> str:
-    stripped = text.strip()
-    return stripped.splitlines()[0].strip() if stripped else ""
 
 
 @dataclass

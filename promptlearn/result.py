@@ -7,7 +7,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from .config import OptimizeConfig
+from .errors import ConfigError
 from .records import Candidate, ExampleResult, Rule
 
 
@@ -65,6 +68,9 @@ class OptimizationResult:
         return list(self.best.rules)
 
     def summary(self) -> str:
+        if self.seed.id not in self.val_scores:
+            return (f"stopped ({self.stop_reason}) before the seed prompt was scored on every validation example: "
+                    f"no scores to compare ({self.usage.get('rollouts', 0)} rollouts spent); raise the budget")
         return (f"validation score {self.seed_val:.3f} -> {self.best_val:.3f} "
                 f"({len(self.history)} rounds, {len(self.candidates)} candidates, {self.usage.get('rollouts', 0)} "
                 f"rollouts, {self.usage.get('llm_calls', 0)} LLM calls; stopped: {self.stop_reason})")
@@ -125,7 +131,18 @@ class OptimizationResult:
     def load(cls, run_dir: str | Path) -> "OptimizationResult":
         from .store import RESULT_FILE
 
-        path = Path(run_dir) / RESULT_FILE
+        run_dir = Path(run_dir)
+        if not run_dir.is_dir():
+            raise ConfigError(f"{run_dir} is not a run directory")
+        path = run_dir / RESULT_FILE
         if not path.exists():
-            raise FileNotFoundError(f"{path} not found: the run has not finished (resume it with resume=True)")
-        return cls.from_dict(json.loads(path.read_text()))
+            raise ConfigError(f"{path} not found: the run has not finished (resume it with resume=True / --resume)")
+        try:
+            return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ConfigError(f"{path} is not readable JSON ({exc}); it may be cut off: resume the run "
+                              f"(resume=True / --resume) to write it again") from None
+        except (KeyError, TypeError, AttributeError, ValidationError) as exc:
+            problem = f"missing {exc}" if isinstance(exc, KeyError) else str(exc).splitlines()[0]
+            raise ConfigError(f"{path} is not a promptlearn result ({problem}); resume the run to write it again") \
+                from None

@@ -38,8 +38,9 @@ class DataSpec(_Strict):
 class ModelSpec(_Strict):
     model: str
     api_base: str | None = None
-    temperature: float = 0.0
-    max_tokens: int | None = None
+    temperature: float = Field(0.0, ge=0)
+    max_tokens: int | None = Field(None, ge=1)
+    deadline_s: float | None = Field(None, gt=0, description="seconds one call may take, retries included")
 
 
 class AgentSpec(ModelSpec):
@@ -74,9 +75,15 @@ class RunSpec(_Strict):
         path = Path(path)
         if not path.exists():
             raise ConfigError(f"config file not found: {path}")
+        if path.is_dir():
+            raise ConfigError(f"{path} is a directory; give the path of a YAML config file")
         try:
-            raw = yaml.safe_load(path.read_text()) or {}
+            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            if not isinstance(raw, dict):
+                raise ConfigError(f"{path} must hold a YAML mapping (data:, agent:, ...), got {type(raw).__name__}")
             spec = cls.model_validate(raw)
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{path} is not UTF-8 text (byte {exc.start}: {exc.reason}); save it as UTF-8") from None
         except ValidationError as exc:
             problems = "\n".join(f"  {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
             raise ConfigError(f"{path} is not a valid promptlearn config:\n{problems}") from None
@@ -92,14 +99,16 @@ class RunSpec(_Strict):
                   if j.judge and j.judge.endswith((".yaml", ".yml")) else j for j in spec.judges]
         return spec.model_copy(update={"data": data.model_copy(update=fix), "judges": judges})
 
-    def build(self):
-        """Examples, optimizer and seed prompt described by this spec."""
-        from .agents import ChatAgent
+    def build(self, *, deadline_s: float | None = None):
+        """Examples, optimizer and seed prompt described by this spec.
+
+        ``deadline_s`` (the CLI's ``--deadline``) bounds every model call unless a model section sets its own.
+        """
+        from .agents import ChatAgent, first_line
         from .data import load_examples, split_examples
         from .judges import ExactMatch, JSONSchemaJudge, LLMJudge, NumericTolerance, RegexMatch
         from .llm import LLM, Usage
         from .optimizer import PromptOptimizer
-        from .quickstart import first_line
 
         d = self.data
         load = lambda p: load_examples(p, inputs=d.inputs, reference=d.reference, id_column=d.id_column)  # noqa: E731
@@ -113,14 +122,16 @@ class RunSpec(_Strict):
             raise ConfigError("data needs either path (split by seed) or train_path and val_path")
         usage = Usage()
         agent_llm = LLM(self.agent.model, role="agent", api_base=self.agent.api_base,
-                        temperature=self.agent.temperature, usage=usage)
+                        temperature=self.agent.temperature, usage=usage, deadline_s=self.agent.deadline_s or deadline_s)
         agent = ChatAgent(agent_llm, self.agent.user_template, max_tokens=self.agent.max_tokens,
                           parse=first_line if self.agent.first_line_only else None)
         opt_llm = LLM(self.optimizer.model, role="optimizer", api_base=self.optimizer.api_base,
-                      temperature=self.optimizer.temperature, usage=usage)
+                      temperature=self.optimizer.temperature, usage=usage,
+                      deadline_s=self.optimizer.deadline_s or deadline_s)
 
         def judge_llm(j: JudgeSpec) -> LLM:
-            return LLM(j.model, role="judge", usage=usage) if j.model else opt_llm.with_role("judge")
+            return LLM(j.model, role="judge", usage=usage, deadline_s=deadline_s) if j.model \
+                else opt_llm.with_role("judge")
 
         judges, weights = [], []
         for j in self.judges:

@@ -2,9 +2,18 @@
 
 Contract: ``Judge.acritique(example, rollout) -> Critique`` with ``score`` in
 [0, 1], higher is better, and an ``explanation`` a person (and the rewriter)
-can act on. A judge never raises for a bad *output*: that is a low score. A
-judge whose own call fails returns a Critique with ``error`` set; the panel
-leaves it out of the weighted score rather than blaming the agent.
+can act on. A judge never raises for a bad *output*: that is a low score.
+
+What becomes data and what stops the run:
+- a failed model call, unparseable structured output or a timeout inside a judge
+  becomes a Critique with ``error`` set; the panel leaves it out of the weighted
+  score rather than blaming the agent;
+- any other exception from a judge (a code judge's ValueError, a NaN score) is
+  recorded the same way for that example; the loop stops the run if it hits every
+  seed rollout, since then it is a configuration error, not a data problem;
+- ConfigError (a missing field, a bad setting) propagates at once.
+A judge may offer ``preflight(examples)``: checks of what it needs (references,
+fields) that raise ConfigError before the first call.
 """
 
 from __future__ import annotations
@@ -14,6 +23,7 @@ from typing import Protocol, Sequence, runtime_checkable
 
 from ..errors import ConfigError
 from ..records import Critique, Example, Rollout
+from ..redaction import redact
 
 
 @runtime_checkable
@@ -26,6 +36,21 @@ class Judge(Protocol):
 def failed_rollout_critique(name: str, rollout: Rollout) -> Critique:
     return Critique(judge=name, score=0.0, label="error",
                     explanation=f"The agent produced no output: {rollout.error}")
+
+
+async def safe_critique(judge: Judge, example: Example, rollout: Rollout) -> Critique:
+    """``judge.acritique``, with failures turned into data as the module docstring says."""
+    try:
+        critique = await judge.acritique(example, rollout)
+    except ConfigError:
+        raise  # misconfiguration is loud: it would fail every example the same way
+    except Exception as exc:  # noqa: BLE001 - per-example; the loop stops if it hits every rollout
+        return Critique(judge=judge.name, score=0.0, label="judge_error",
+                        error=redact(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)[:500])
+    if not isinstance(critique, Critique):
+        return Critique(judge=judge.name, score=0.0, label="judge_error",
+                        error=f"judge returned {type(critique).__name__}, not a Critique")
+    return critique
 
 
 class JudgePanel:
@@ -51,11 +76,15 @@ class JudgePanel:
         critiques = await asyncio.gather(*(self._safe(j, example, rollout) for j in self.judges))
         return tuple(critiques), self.combine(critiques)
 
+    def preflight(self, examples: Sequence[Example]) -> None:
+        """Each judge's own checks (references present, fields available); ConfigError names the judge."""
+        for judge in self.judges:
+            check = getattr(judge, "preflight", None)
+            if check is not None:
+                check(examples)
+
     async def _safe(self, judge: Judge, example: Example, rollout: Rollout) -> Critique:
-        try:
-            return await judge.acritique(example, rollout)
-        except Exception as exc:  # a failed judge is a record, not a crash
-            return Critique(judge=judge.name, score=0.0, label="judge_error", error=f"{type(exc).__name__}: {exc}")
+        return await safe_critique(judge, example, rollout)
 
     def combine(self, critiques: Sequence[Critique]) -> float:
         pairs = [(c.score, w) for c, w in zip(critiques, self.weights) if c.error is None]

@@ -23,6 +23,7 @@ from typing import Any, Hashable, Sequence
 from ..errors import ConfigError, LLMCallError, StructuredOutputError
 from ..llm import usage_scope
 from ..records import Critique, Example, Rollout
+from .base import safe_critique
 
 _TRUE = {"true", "pass", "correct", "yes", "1"}
 _FALSE = {"false", "fail", "incorrect", "no", "0"}
@@ -134,11 +135,9 @@ async def acalibrate(judge, items: Sequence[tuple[Example, str, bool]], *, concu
     async def one(item):
         example, output, _ = item
         async with sem:
-            try:
-                return await judge.acritique(example, Rollout(example_id=example.id, candidate_id="calibration",
-                                                              output=output))
-            except (LLMCallError, StructuredOutputError) as exc:  # a failed verdict is data, not a crash
-                return Critique(judge=judge.name, score=0.0, label="judge_error", error=str(exc)[:500])
+            # a failed verdict is data, not a crash; a ConfigError still stops calibration
+            return await safe_critique(judge, example, Rollout(example_id=example.id, candidate_id="calibration",
+                                                               output=output))
 
     start = time.perf_counter()
     with usage_scope() as scope:

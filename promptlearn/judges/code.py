@@ -6,8 +6,9 @@ import json
 import math
 import re
 import string
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
+from ..errors import ConfigError
 from ..records import Critique, Example, Rollout
 from .base import failed_rollout_critique
 
@@ -25,8 +26,24 @@ def normalize_text(text: str, *, case: bool = False, punctuation: bool = False) 
 
 def _reference(example: Example, judge: str) -> Any:
     if example.reference is None:
-        raise ValueError(f"judge {judge!r} needs a reference answer but example {example.id!r} has none")
+        raise ConfigError(f"judge {judge!r} needs a reference answer but example {example.id!r} has none")
     return example.reference
+
+
+def _require_references(examples: Sequence[Example], judge: str) -> None:
+    missing = [e.id for e in examples if e.reference is None or str(e.reference).strip() == ""]
+    if missing:
+        raise ConfigError(f"judge {judge!r} needs a reference answer, but {len(missing)} example(s) have none "
+                          f"(e.g. {missing[:3]}); set reference= when loading the data")
+
+
+def parse_number(value: Any) -> float | None:
+    """A reference such as "1,234" or 7 as a float; None if it is no number (or NaN)."""
+    try:
+        number = float(str(value).replace(",", "").strip())
+    except ValueError:
+        return None
+    return None if math.isnan(number) else number
 
 
 class ExactMatch:
@@ -39,6 +56,9 @@ class ExactMatch:
 
     def _norm(self, text: str) -> str:
         return normalize_text(text, case=self.case_sensitive, punctuation=self.strict_punctuation)
+
+    def preflight(self, examples: Sequence[Example]) -> None:
+        _require_references(examples, self.name)
 
     async def acritique(self, example: Example, rollout: Rollout) -> Critique:
         if rollout.error:
@@ -61,7 +81,10 @@ class RegexMatch:
 
     def __init__(self, pattern: str, name: str = "regex", *, fullmatch: bool = False, flags: int = 0):
         self.name = name
-        self.pattern = re.compile(pattern, flags)
+        try:
+            self.pattern = re.compile(pattern, flags)
+        except (re.error, TypeError) as exc:
+            raise ConfigError(f"regex judge {name!r}: {pattern!r} is not a valid regular expression ({exc})") from None
         self.fullmatch = fullmatch
 
     async def acritique(self, example: Example, rollout: Rollout) -> Critique:
@@ -93,14 +116,25 @@ class NumericTolerance:
     """Compare the last number in the output with the reference, within ``abs_tol`` / ``rel_tol``."""
 
     def __init__(self, name: str = "numeric", *, abs_tol: float = 1e-6, rel_tol: float = 0.0):
+        if abs_tol < 0 or rel_tol < 0:
+            raise ConfigError(f"numeric judge {name!r}: tolerances must be >= 0, got abs_tol={abs_tol}, rel_tol={rel_tol}")
         self.name = name
         self.abs_tol = abs_tol
         self.rel_tol = rel_tol
 
+    def preflight(self, examples: Sequence[Example]) -> None:
+        _require_references(examples, self.name)
+        bad = [(e.id, e.reference) for e in examples if parse_number(e.reference) is None]
+        if bad:
+            raise ConfigError(f"judge {self.name!r} compares numbers, but {len(bad)} reference(s) are not numbers, "
+                              f"e.g. example {bad[0][0]!r}: {bad[0][1]!r}")
+
     async def acritique(self, example: Example, rollout: Rollout) -> Critique:
         if rollout.error:
             return failed_rollout_critique(self.name, rollout)
-        expected = float(str(_reference(example, self.name)).replace(",", ""))
+        expected = parse_number(_reference(example, self.name))
+        if expected is None:
+            raise ValueError(f"reference {example.reference!r} of example {example.id!r} is not a number")
         got = last_number(rollout.output or "")
         if got is None:
             return Critique(judge=self.name, score=0.0, label="no_number",
@@ -116,7 +150,13 @@ class JSONSchemaJudge:
     def __init__(self, schema: dict[str, Any], name: str = "json_schema"):
         import jsonschema
 
-        jsonschema.Draft202012Validator.check_schema(schema)
+        if not isinstance(schema, dict):
+            raise ConfigError(f"json_schema judge {name!r}: schema must be a JSON object, got {type(schema).__name__}")
+        try:
+            jsonschema.Draft202012Validator.check_schema(schema)
+        except jsonschema.SchemaError as exc:
+            where = "/".join(map(str, exc.path)) or "(root)"
+            raise ConfigError(f"json_schema judge {name!r}: invalid JSON schema at {where}: {exc.message}") from None
         self.name = name
         self.validator = jsonschema.Draft202012Validator(schema)
 
@@ -140,6 +180,8 @@ class FunctionJudge:
     """Wrap ``fn(example, output) -> bool | float | (score, explanation) | Critique``."""
 
     def __init__(self, fn: Callable[[Example, str], Any], name: str | None = None):
+        if not callable(fn):
+            raise ConfigError(f"FunctionJudge needs a function (example, output) -> score, got {type(fn).__name__}")
         self.fn = fn
         self.name = name or getattr(fn, "__name__", "function")
 
@@ -152,8 +194,12 @@ class FunctionJudge:
         explanation = ""
         if isinstance(result, tuple):
             result, explanation = result
-        score = float(result)
-        if not 0.0 <= score <= 1.0:
+        try:
+            score = float(result)
+        except (TypeError, ValueError):
+            raise ValueError(f"judge {self.name!r} returned {result!r}; return a score in [0, 1], "
+                             f"(score, explanation) or a Critique") from None
+        if not 0.0 <= score <= 1.0:  # NaN fails this too
             raise ValueError(f"judge {self.name!r} returned score {score}; scores must be in [0, 1]")
         return Critique(judge=self.name, score=score, label="pass" if score >= 0.5 else "fail",
                         explanation=explanation or f"{self.name} scored {score:g}.")

@@ -14,7 +14,7 @@ import re
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Sequence
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, create_model
@@ -98,6 +98,12 @@ class TemplateJudge:
         self.llm = llm.for_role("judge")
         self.params = params
         self.max_tokens = max_tokens
+
+    def preflight(self, examples: Sequence[Example]) -> None:
+        """Every field the definition needs, for every example: a missing one fails before any call."""
+        for example in examples:
+            for need in self.spec.needs:
+                _field(example, self.params, need, self.name)
 
     def variables(self, example: Example, rollout: Rollout) -> dict[str, Any]:
         values = {"input": escape_markers(format_inputs(example)), "output": escape_markers(rollout.output or "")}

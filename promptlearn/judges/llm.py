@@ -21,6 +21,7 @@ DEFAULT_JUDGE_MAX_TOKENS = 256
 DEFAULT_EXPLAIN_MAX_TOKENS = 160
 # Bounded so a grammar-constrained local model cannot run out of tokens mid-JSON.
 MAX_EXPLANATION_CHARS = 400
+MAX_EXPLAIN_FIELD_CHARS = 600  # per field shown to the explainer, as the meta-prompt cuts its cases
 
 
 class BinaryVerdict(BaseModel):
@@ -147,10 +148,12 @@ class LLMExplainer:
     async def aexplain(self, example: Example, rollout: Rollout, critiques: Sequence[Critique], score: float) -> Critique:
         checker = " ".join(c.explanation for c in critiques if c.explanation)
         ref = example.reference
-        expected = "" if ref is None or len(str(ref)) > 600 else escape_markers(str(ref))
-        prompt = render(self.template, {"task": self.task, "input": escape_markers(format_inputs(example)),
-                                        "output": escape_markers(rollout.output or f"(error: {rollout.error})"),
-                                        "expected": expected, "checker": escape_markers(checker)},
+        expected = "" if ref is None or len(str(ref)) > MAX_EXPLAIN_FIELD_CHARS else escape_markers(str(ref))
+        # Cut like the meta-prompt does: a 2 MB input must not become a 2 MB prompt (issue 10).
+        cut = lambda text: escape_markers(str(text)[:MAX_EXPLAIN_FIELD_CHARS])  # noqa: E731
+        prompt = render(self.template, {"task": self.task, "input": cut(format_inputs(example)),
+                                        "output": cut(rollout.output or f"(error: {rollout.error})"),
+                                        "expected": expected, "checker": cut(checker)},
                         what="explainer template")
         with usage_scope() as scope:
             result = await self.llm.astructured([{"role": "user", "content": prompt}], ExplainedError,

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
+import json
 import os
+import sys
 import threading
 import time
 from pathlib import Path
@@ -19,15 +22,8 @@ from typing import Any, Callable, Protocol, runtime_checkable
 # to; this machine (and many CI boxes) have no network. Set before any import.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
+from ..errors import StructuredOutputError, TransientError  # noqa: E402
 from .types import Completion, Request  # noqa: E402
-
-
-class TransientError(Exception):
-    """Raised by a backend (or a test double) for an error worth retrying."""
-
-    def __init__(self, message: str = "transient error", status_code: int | None = None):
-        super().__init__(message)
-        self.status_code = status_code
 
 
 @runtime_checkable
@@ -45,16 +41,21 @@ class Backend(Protocol):
     async def acomplete(self, request: Request) -> Completion: ...
 
 
+_TRANSIENT_NAMES = {"RateLimitError", "Timeout", "APITimeoutError", "APIConnectionError", "InternalServerError",
+                    "ServiceUnavailableError", "BadGatewayError",
+                    # httpx's timeouts and dropped connections, raised bare by some providers' clients
+                    "ReadTimeout", "ConnectTimeout", "WriteTimeout", "PoolTimeout", "TimeoutException",
+                    "RemoteProtocolError", "ReadError", "ConnectError"}
+
+
 def is_transient(exc: BaseException) -> bool:
-    """Rate limits, timeouts, connection errors and 5xx are worth another try."""
+    """Rate limits, timeouts (incl. HTTP 408), connection errors and 5xx are worth another try."""
     if isinstance(exc, (TransientError, TimeoutError, asyncio.TimeoutError, ConnectionError)):
         return True
     status = getattr(exc, "status_code", None)
-    if isinstance(status, int) and (status == 429 or status >= 500):
+    if isinstance(status, int) and (status in (408, 429) or status >= 500):
         return True
-    name = type(exc).__name__
-    return name in {"RateLimitError", "Timeout", "APITimeoutError", "APIConnectionError",
-                    "InternalServerError", "ServiceUnavailableError", "BadGatewayError"}
+    return any(cls.__name__ in _TRANSIENT_NAMES for cls in type(exc).__mro__)
 
 
 class FunctionBackend:
@@ -164,12 +165,91 @@ def load_llama(path: Path, n_ctx: int = DEFAULT_N_CTX, n_threads: int | None = N
         return _LOADED[key]
 
 
+# llama.cpp refuses a grammar whose repetitions are too large ("number of rules that are going
+# to be repeated ... exceeds sane defaults": measured, maxLength 1000 compiles, 1500 does not)
+# and llama-cpp-python 0.3.36 then adds the NULL sampler anyway: the process dies with SIGSEGV
+# (issue 10). Longer limits are left to validation in code (pydantic, then the repair turn).
+MAX_GRAMMAR_REPEAT = 1000
+_REPEAT_KEYS = ("maxLength", "maxItems", "maxProperties")
+
+
+def grammar_safe_schema(schema: Any) -> Any:
+    """``schema`` without length limits too large for a llama.cpp grammar (validation still checks them)."""
+    if isinstance(schema, dict):
+        return {k: grammar_safe_schema(v) for k, v in schema.items()
+                if not (k in _REPEAT_KEYS and isinstance(v, int) and v > MAX_GRAMMAR_REPEAT)}
+    if isinstance(schema, list):
+        return [grammar_safe_schema(v) for v in schema]
+    return schema
+
+
+def _without_limits(schema: Any) -> Any:
+    if isinstance(schema, dict):
+        return {k: _without_limits(v) for k, v in schema.items()
+                if k not in (*_REPEAT_KEYS, "minLength", "minItems", "minProperties")}
+    if isinstance(schema, list):
+        return [_without_limits(v) for v in schema]
+    return schema
+
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Any:
+    """Silence the C library's stderr (llama.cpp prints the whole grammar on a parse error)."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real fd 2 (some notebook kernels): nothing to silence
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+_GRAMMARS: dict[tuple[str, str], Any] = {}
+
+
+def compile_grammar(llama: Any, schema: dict[str, Any], name: str = "output") -> Any:
+    """A LlamaGrammar for ``schema`` that llama.cpp has accepted, or StructuredOutputError.
+
+    The grammar is test-compiled with the model's vocabulary before any sampling uses it;
+    a schema that cannot compile even without its length limits is reported, never sampled.
+    """
+    from llama_cpp import llama_cpp as C
+    from llama_cpp.llama_grammar import LlamaGrammar, json_schema_to_gbnf
+
+    key = (str(getattr(llama, "model_path", id(llama))), json.dumps(schema, sort_keys=True))
+    if key in _GRAMMARS:
+        return _GRAMMARS[key]
+    errors = []
+    for candidate in (grammar_safe_schema(schema), _without_limits(schema)):
+        try:
+            gbnf = json_schema_to_gbnf(json.dumps(candidate))
+        except Exception as exc:  # noqa: BLE001 - the converter raises bare Exceptions on unsupported schemas
+            errors.append(f"cannot convert the schema to a grammar ({exc})")
+            continue
+        with _quiet_stderr():
+            sampler = C.llama_sampler_init_grammar(llama._model.vocab, gbnf.encode("utf-8"), b"root")
+        if sampler:
+            C.llama_sampler_free(sampler)
+            grammar = _GRAMMARS[key] = LlamaGrammar.from_string(gbnf, verbose=False)
+            return grammar
+        errors.append("llama.cpp rejected the grammar")
+    raise StructuredOutputError(str(getattr(llama, "model_path", "local model")), name, 0,
+                                "; ".join(dict.fromkeys(errors)) + " (simplify the schema: fewer nested lists, "
+                                "smaller length limits)", "")
+
+
 class LlamaCppBackend:
     """The embedded local model, in-process through llama-cpp-python.
 
-    Structured output uses ``response_format={"type": "json_object", "schema": ...}``,
-    which llama-cpp-python turns into a grammar; its OpenAI-style ``json_schema``
-    type was silently ignored in 0.3.36 (see MODELS.md).
+    Structured output passes a grammar compiled from the JSON schema (see
+    :func:`compile_grammar`); llama-cpp-python's OpenAI-style ``json_schema``
+    response format was silently ignored in 0.3.36.
     """
 
     enforces_schema = True
@@ -186,7 +266,7 @@ class LlamaCppBackend:
         kwargs: dict[str, Any] = {"messages": list(request.messages)}
         for key, value in request.params.items():
             if key == "response_format":
-                kwargs[key] = {"type": "json_object", "schema": value["schema"]}
+                kwargs["grammar"] = compile_grammar(llama, value["schema"], value.get("name", "output"))
             elif value is not None:
                 kwargs[key] = value
         start = time.perf_counter()

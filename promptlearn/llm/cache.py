@@ -9,19 +9,37 @@ import threading
 import time
 from pathlib import Path
 
+from ..errors import ConfigError
 from .types import Completion
 
 CACHE_ENV = "PROMPTLEARN_CACHE"  # a path for the default cache, or "off"
 DEFAULT_CACHE_PATH = Path("~/.cache/promptlearn/llm_cache.sqlite")
 
 
+_OFF = {"off", "none", "0", "false", "no"}
+_BUSY_TIMEOUT_MS = 30_000
+
+
 def default_cache() -> "SQLiteCache | None":
     """The cache an LLM gets when none is passed: ``$PROMPTLEARN_CACHE`` (or "off"), else ~/.cache/promptlearn."""
-    setting = os.environ.get(CACHE_ENV, "")
-    if setting.lower() in {"off", "none", "0"}:
+    return resolve_cache(os.environ.get(CACHE_ENV, "") or DEFAULT_CACHE_PATH)
+
+
+def resolve_cache(setting: "SQLiteCache | str | Path | bool | None") -> "SQLiteCache | None":
+    """One meaning for the ``cache=`` argument, the ``--cache`` flag and ``$PROMPTLEARN_CACHE``.
+
+    None, False or "off" (also "none", "0") mean no cache and no file; a path means a SQLite
+    cache there; a SQLiteCache is used as it is. A path that cannot hold a cache is a ConfigError.
+    """
+    if setting is None or setting is False:
         return None
-    return SQLiteCache(setting or DEFAULT_CACHE_PATH)
-_BUSY_TIMEOUT_MS = 30_000
+    if isinstance(setting, SQLiteCache):
+        return setting
+    if isinstance(setting, str) and setting.strip().lower() in _OFF:
+        return None
+    if not isinstance(setting, (str, Path)):
+        raise ConfigError(f"cache must be a path, 'off' or None, got {type(setting).__name__}")
+    return SQLiteCache(setting)
 
 
 class SQLiteCache:
@@ -34,11 +52,23 @@ class SQLiteCache:
 
     def __init__(self, path: str | Path = DEFAULT_CACHE_PATH):
         self.path = Path(path).expanduser()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.is_dir():
+            raise ConfigError(f"cache path {self.path} is a directory; give a file path such as "
+                              f"{self.path / 'llm_cache.sqlite'}")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"cannot create the cache folder {self.path.parent}: {exc.strerror or exc}") from None
         self._local = threading.local()
-        with self._connect() as conn:
-            conn.execute("CREATE TABLE IF NOT EXISTS completions (key TEXT PRIMARY KEY, model TEXT, "
-                         "payload TEXT NOT NULL, created REAL NOT NULL)")
+        try:
+            with self._connect() as conn:
+                conn.execute("CREATE TABLE IF NOT EXISTS completions (key TEXT PRIMARY KEY, model TEXT, "
+                             "payload TEXT NOT NULL, created REAL NOT NULL)")
+                conn.execute("SELECT key, payload FROM completions LIMIT 1").fetchall()
+        except sqlite3.DatabaseError as exc:
+            self._local.conn = None
+            raise ConfigError(f"cache file {self.path} is not a promptlearn cache ({exc}); "
+                              f"point the cache elsewhere or delete that file") from None
 
     def _connect(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)

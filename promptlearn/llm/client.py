@@ -11,14 +11,15 @@ import asyncio
 import random
 import weakref
 from pathlib import Path
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Any, Sequence, TypeVar
 
 from pydantic import BaseModel
 
 from .._async import run_sync
 from ..errors import ConfigError, LLMCallError, ModelNotFoundError, StructuredOutputError
 from .backends import Backend, LiteLLMBackend, LlamaCppBackend, is_transient
-from .cache import SQLiteCache, default_cache
+from ..redaction import register_secret
+from .cache import SQLiteCache, default_cache, resolve_cache
 from .structured import parse_structured, response_format_for, schema_instruction
 from .types import Completion, Message, Request
 from .usage import Usage, record_in_scope
@@ -31,6 +32,7 @@ DEFAULT_BACKOFF_S = 1.0
 DEFAULT_MAX_BACKOFF_S = 30.0
 DEFAULT_MAX_TOKENS = 512
 DEFAULT_STRUCTURED_REPAIRS = 2
+DEFAULT_ATTEMPT_TIMEOUT_S = 120.0
 LOCAL_PREFIX = "local/"
 _VALID_ROLES = {"system", "user", "assistant", "tool"}
 _DEFAULT = object()  # "no cache argument given": use default_cache()
@@ -57,6 +59,31 @@ def make_backend(model: str, *, api_base: str | None = None, api_key: str | None
     return LiteLLMBackend(model, api_base=api_base, api_key=api_key, timeout_s=timeout_s)
 
 
+def _check_settings(*, model: Any, temperature: Any, max_tokens: Any, max_concurrency: Any, max_retries: Any,
+                    backoff_s: Any, max_backoff_s: Any, timeout_s: Any, deadline_s: Any) -> None:
+    """Bad settings fail here, with their names, not deep inside a provider call."""
+    if not isinstance(model, str) or not model.strip():
+        raise ConfigError(f"model must be a model string such as 'local/qwen2.5-coder-0.5b' or "
+                          f"'openai/gpt-4o-mini', got {model!r}")
+
+    def number(name: str, value: Any, *, low: float, integer: bool = False, allow_none: bool = False) -> None:
+        if value is None and allow_none:
+            return
+        kind = int if integer else (int, float)
+        if isinstance(value, bool) or not isinstance(value, kind) or value != value or value < low:
+            what = "an integer" if integer else "a number"
+            raise ConfigError(f"{name} must be {what} >= {low:g}, got {value!r}")
+
+    number("temperature", temperature, low=0)
+    number("max_tokens", max_tokens, low=1, integer=True)
+    number("max_concurrency", max_concurrency, low=1, integer=True)
+    number("max_retries", max_retries, low=0, integer=True)
+    number("backoff_s", backoff_s, low=0)
+    number("max_backoff_s", max_backoff_s, low=0)
+    number("timeout_s", timeout_s, low=1e-9)
+    number("deadline_s", deadline_s, low=1e-9, allow_none=True)
+
+
 def _validate_messages(messages: Sequence[Message]) -> tuple[Message, ...]:
     if isinstance(messages, str):
         messages = [{"role": "user", "content": messages}]
@@ -79,8 +106,10 @@ class LLM:
 
     ``role`` labels the usage counters (agent, judge, optimizer); pass one
     ``Usage`` to several LLMs to get one bill. ``cache`` is a path, a
-    ``SQLiteCache``, or None to disable caching; by default ``$PROMPTLEARN_CACHE``
+    ``SQLiteCache``, or None / "off" to disable caching; by default ``$PROMPTLEARN_CACHE``
     (a path, or "off") or ~/.cache/promptlearn/llm_cache.sqlite.
+    ``timeout_s`` bounds one attempt (API models); ``deadline_s`` bounds a whole call,
+    retries and backoff included, after which it fails with LLMCallError (None: no deadline).
     """
 
     def __init__(self, model: str, *, role: str = "default", temperature: float = 0.0,
@@ -88,10 +117,12 @@ class LLM:
                  max_retries: int = DEFAULT_MAX_RETRIES, backoff_s: float = DEFAULT_BACKOFF_S,
                  max_backoff_s: float = DEFAULT_MAX_BACKOFF_S, cache: SQLiteCache | str | Path | None | object = _DEFAULT,
                  usage: Usage | None = None, api_base: str | None = None, api_key: str | None = None,
-                 backend: Backend | None = None, n_ctx: int | None = None, timeout_s: float = 120.0,
+                 backend: Backend | None = None, n_ctx: int | None = None,
+                 timeout_s: float = DEFAULT_ATTEMPT_TIMEOUT_S, deadline_s: float | None = None,
                  rng: random.Random | None = None):
-        if max_concurrency < 1:
-            raise ConfigError("max_concurrency must be >= 1")
+        _check_settings(model=model, temperature=temperature, max_tokens=max_tokens, max_concurrency=max_concurrency,
+                        max_retries=max_retries, backoff_s=backoff_s, max_backoff_s=max_backoff_s,
+                        timeout_s=timeout_s, deadline_s=deadline_s)
         self.model = model
         self.role = role
         self.temperature = temperature
@@ -100,10 +131,10 @@ class LLM:
         self.max_retries = max_retries
         self.backoff_s = backoff_s
         self.max_backoff_s = max_backoff_s
-        if cache is _DEFAULT:
-            cache = default_cache()
-        self.cache = SQLiteCache(cache) if isinstance(cache, (str, Path)) else cache
+        self.deadline_s = deadline_s
+        self.cache = default_cache() if cache is _DEFAULT else resolve_cache(cache)  # type: ignore[arg-type]
         self.usage = usage if usage is not None else Usage()
+        register_secret(api_key)
         self.backend = backend or make_backend(model, api_base=api_base, api_key=api_key, n_ctx=n_ctx,
                                                timeout_s=timeout_s)
         self._rng = rng or random.Random(0)  # jitter only; never affects answers
@@ -132,11 +163,26 @@ class LLM:
         return sem
 
     def _request(self, messages: Sequence[Message], **params: Any) -> Request:
+        tokens = params.get("max_tokens")
+        if tokens is not None and (isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 1):
+            raise ConfigError(f"max_tokens must be an integer >= 1, got {tokens!r}")
         merged = {"temperature": self.temperature, "max_tokens": self.max_tokens}
         merged.update({k: v for k, v in params.items() if v is not None})
         return Request(model=self.model, messages=_validate_messages(messages), params=merged)
 
     async def _call(self, request: Request, role: str, use_cache: bool) -> Completion:
+        attempts = [0]  # how far the retries got, for the deadline's message
+        if self.deadline_s is None:
+            return await self._call_with_retries(request, role, use_cache, attempts)
+        try:
+            return await asyncio.wait_for(self._call_with_retries(request, role, use_cache, attempts),
+                                          self.deadline_s)
+        except asyncio.TimeoutError as exc:
+            raise LLMCallError(self.model, TimeoutError(f"no answer within the {self.deadline_s:g} s deadline "
+                                                        f"(retries included)"), max(1, attempts[0])) from exc
+
+    async def _call_with_retries(self, request: Request, role: str, use_cache: bool, attempts: list[int]
+                                 ) -> Completion:
         key = request.cache_key()
         if use_cache and self.cache is not None:
             hit = self.cache.get(key)
@@ -147,10 +193,13 @@ class LLM:
         attempt = 0
         while True:
             attempt += 1
+            attempts[0] = attempt
             try:
                 async with self._semaphore():
                     completion = await self.backend.acomplete(request)
                 break
+            except StructuredOutputError:
+                raise  # a schema the backend cannot enforce: retrying cannot help, and the error says why
             except Exception as exc:
                 self.usage.record_error(role)
                 if not is_transient(exc) or attempt > self.max_retries:
@@ -202,10 +251,6 @@ class LLM:
                            f"{last_error}. Give the same answer again as one valid JSON object and nothing else.")
                 messages = [*messages, {"role": "assistant", "content": text}, {"role": "user", "content": fix}]
         raise StructuredOutputError(self.model, schema.__name__, max_repairs + 1, last_error, text)
-
-    async def amap(self, fn: Callable[..., Any], items: Sequence[Any]) -> list[Any]:
-        """Run ``fn(item)`` coroutines concurrently (the semaphore bounds model calls)."""
-        return await asyncio.gather(*(fn(item) for item in items))
 
     # Thin sync wrappers for notebooks and scripts.
     def complete(self, messages: Sequence[Message], **kwargs: Any) -> Completion:

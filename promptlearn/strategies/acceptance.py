@@ -14,9 +14,10 @@ import random
 from dataclasses import dataclass
 from typing import Protocol, Sequence
 
+from ..config import DEFAULT_ACCEPTANCE_CONFIDENCE
 from ..stats import mean, prob_positive, sign_test_p
 
-DEFAULT_CONFIDENCE = 0.8
+DEFAULT_CONFIDENCE = DEFAULT_ACCEPTANCE_CONFIDENCE  # one default for the class and OptimizeConfig
 DEFAULT_SIGN_ALPHA = 0.25
 
 

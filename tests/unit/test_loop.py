@@ -5,7 +5,7 @@ import pytest
 
 from promptlearn import (Budget, EventLog, FakeLLM, OptimizationResult, OptimizeConfig,
                          PromptOptimizer, optimize)
-from promptlearn.errors import ConfigError
+from promptlearn.errors import ConfigError, RunError
 from promptlearn.store import read_events
 from promptlearn.strategies import BootstrapAcceptance, SignTestAcceptance, StrictImprovement, pareto_front
 from promptlearn.strategies.selection import ParetoSelector
@@ -84,11 +84,17 @@ def test_wall_time_budget():
     assert result.best.id == result.seed.id  # stopped cleanly, still a result
 
 
-def test_budget_too_small_for_seed_still_returns():
+def test_rollout_budget_smaller_than_validation_is_refused_up_front():
     cfg = OptimizeConfig(budget=Budget(max_rollouts=3))
+    with pytest.raises(ConfigError, match="cannot even score the seed prompt on the 10 validation examples"):
+        run([GOOD_RULE], cfg)
+
+
+def test_budget_that_runs_out_during_seed_validation_says_so():
+    cfg = OptimizeConfig(budget=Budget(max_wall_s=1e-9))
     result, _, _ = run([GOOD_RULE], cfg)
-    assert result.stop_reason == "max_rollouts" and result.best.id == result.seed.id
-    assert result.usage["rollouts"] == 3
+    assert result.stop_reason == "max_wall_s" and result.best.id == result.seed.id
+    assert "before the seed prompt was scored on every validation example" in result.summary()
 
 
 def test_patience_stops_early():
@@ -176,18 +182,32 @@ def test_resume_after_crash_gives_the_same_result(tmp_path):
 
 
 def test_failed_rollouts_are_records_not_crashes():
+    from fakes import agent_handler
+
+    def sometimes_broken(request):
+        if int(request.messages[-1]["content"].split()[-1]) % 3 == 0:
+            raise ValueError("model exploded")
+        return agent_handler(request)
+
+    agent, _ = make_agent()
+    agent.llm.backend.handler = sometimes_broken
+    opt = make_optimizer_llm([GOOD_RULE])
+    result = optimize(agent, "Answer even or odd.", TRAIN, VAL, judges=JUDGE, optimizer_llm=opt,
+                      config=OptimizeConfig(max_iterations=1, minibatch_size=4), progress=False)
+    failed = [r for r in result.val_results[result.seed.id].values() if r.rollout.error]
+    assert failed and all("model exploded" in r.rollout.error for r in failed)
+    assert all(r.critiques[0].label == "error" and r.score == 0.0 for r in failed)
+
+
+def test_every_seed_rollout_failing_stops_the_run_with_the_cause():
     def broken(request):
         raise ValueError("model exploded")
 
     agent, _ = make_agent()
     agent.llm.backend.handler = broken
-    opt = make_optimizer_llm([GOOD_RULE])
-    result = optimize(agent, "Answer even or odd.", TRAIN, VAL, judges=JUDGE, optimizer_llm=opt,
-                      config=OptimizeConfig(max_iterations=1, minibatch_size=4), progress=False)
-    assert result.seed_val == 0.0
-    some = next(iter(result.val_results[result.seed.id].values()))
-    assert "model exploded" in some.rollout.error
-    assert some.critiques[0].label == "error"
+    with pytest.raises(RunError, match="every rollout of the seed prompt.*model exploded"):
+        optimize(agent, "Answer even or odd.", TRAIN, VAL, judges=JUDGE, optimizer_llm=make_optimizer_llm([GOOD_RULE]),
+                 config=OptimizeConfig(max_iterations=1, minibatch_size=4), progress=False)
 
 
 def test_callable_agent_and_events():
