@@ -1,0 +1,72 @@
+"""Every documented mode, selector, sampler and acceptance test runs one real round on the local models.
+
+Issue 10: ``mode="rewrite"`` used to kill Python (SIGSEGV) with the embedded models because the
+rewrite schema's ``max_length=4000`` made a grammar llama.cpp refuses. Each case below is one
+round (seed validation, parent and child minibatch, the decision) with a real agent and rewriter.
+"""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from promptlearn import Budget, OptimizeConfig
+from promptlearn.quickstart import SNIPS_TASK, make_optimizer, snips_task
+from promptlearn.store import CONFIG_FILE, read_events
+
+pytestmark = pytest.mark.local
+
+AGENT = "local/qwen2.5-coder-0.5b"
+# A weak seed, so the parent fails some minibatch examples and the rewriter has work to do.
+WEAK_SEED = "Reply with the intent of the request."
+
+REPRO = """
+from pydantic import BaseModel, Field
+import promptlearn as pl
+class R(BaseModel):
+    new_prompt: str = Field(max_length=4000)
+out = pl.LLM("local/qwen2.5-coder-0.5b", cache="off").structured(
+    [{"role": "user", "content": "Write a one-line system prompt as JSON."}], R, max_tokens=64)
+print("OK", type(out).__name__)
+"""
+
+
+def test_the_issue_repro_no_longer_crashes_or_dumps_a_grammar(tmp_path):
+    proc = subprocess.run([sys.executable, "-c", REPRO], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "OK R" in proc.stdout
+    assert "error parsing grammar" not in proc.stderr and "::=" not in proc.stderr
+    assert not (tmp_path / "off").exists()  # cache="off" means no cache file
+
+
+CASES = [
+    # mode, rewriter, selector, sampler, acceptance
+    ("rewrite", "local/qwen2.5-coder-0.5b", "pareto", "epoch", "bootstrap"),
+    ("rewrite", "local/qwen2.5-coder-1.5b", "best", "failures", "sign"),
+    ("rules", "local/qwen2.5-coder-0.5b", "best", "epoch", "improvement"),
+    ("rules", "local/qwen2.5-coder-0.5b", "pareto", "failures", "sign"),
+]
+
+
+@pytest.mark.parametrize("mode,rewriter,selector,sampler,acceptance", CASES)
+def test_one_real_round(tmp_path, mode, rewriter, selector, sampler, acceptance):
+    train, val, _ = snips_task(n_train=14, n_val=7, n_test=7, seed=2)
+    config = OptimizeConfig(mode=mode, selector=selector, sampler=sampler, acceptance=acceptance, minibatch_size=5,
+                            max_iterations=1, explain_failures=0, task_description=SNIPS_TASK,
+                            budget=Budget(max_rollouts=40))
+    optimizer = make_optimizer(AGENT, rewriter, config=config, cache=tmp_path / "cache.sqlite")
+    result = optimizer.optimize(WEAK_SEED, train, val, run_dir=tmp_path / "run")
+    assert len(result.history) == 1
+    row = result.history[0]
+    assert row["outcome"] in {"new best", "accepted, no validation gain", "rejected on minibatch",
+                              "no valid proposal", "duplicate of an existing candidate", "parent perfect on minibatch"}
+    events = list(read_events(tmp_path / "run"))
+    if row["outcome"] != "parent perfect on minibatch":
+        proposal = next(e for e in events if e["type"] == "proposal")
+        marker = "Write an improved system prompt" if mode == "rewrite" else "You write rules"
+        assert marker in proposal["meta_prompt"]  # the real meta-prompt of this mode reached the real rewriter
+        assert proposal["child"] is not None or proposal["rejections"]
+    policies = json.loads((tmp_path / "run" / CONFIG_FILE).read_text())["policies"]
+    assert policies["proposer"] == ("RewriteProposer" if mode == "rewrite" else "RulesetProposer")
+    assert result.usage["rollouts"] <= 40
