@@ -292,3 +292,36 @@ def test_real_httpx_read_timeout_is_transient():
     import httpx
 
     assert is_transient(httpx.ReadTimeout("timed out"))
+
+
+# ---------------------------------------------------------------- faults everywhere, the run still finishes
+
+def test_fault_injection_30pct_transient_20pct_malformed_json():
+    import random as _random
+
+    from fakes import agent_handler, optimizer_handler
+
+    rng = _random.Random(7)
+    good_rewriter = optimizer_handler([GOOD_RULE])
+    faults = {"transient": 0, "malformed": 0}
+
+    def flaky(handler, malformed):
+        def wrapped(request):
+            roll = rng.random()
+            if roll < 0.3:
+                faults["transient"] += 1
+                raise TransientError("503 service unavailable", 503)
+            if malformed and roll < 0.5:
+                faults["malformed"] += 1
+                return '{"analysis": "cut off mid-JSON", "new_rules": [{"group": 1, "wh'
+            return handler(request)
+        return wrapped
+
+    agent = ChatAgent(FakeLLM(flaky(agent_handler, False), role="agent", max_retries=8),
+                      "Is this number even or odd? {{ number }}")
+    rewriter = FakeLLM(flaky(good_rewriter, True), role="optimizer", max_retries=8)
+    result = optimize(agent, "Answer even or odd.", TRAIN, VAL, judges=JUDGE, optimizer_llm=rewriter,
+                      config=OptimizeConfig(max_iterations=4, minibatch_size=4), progress=False)
+    assert faults["transient"] > 5 and faults["malformed"] > 0
+    assert result.best_val == 1.0 and GOOD_RULE in result.best_prompt
+    assert all(r.rollout.error is None for r in result.val_results[result.best.id].values())
