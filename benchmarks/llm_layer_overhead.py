@@ -21,7 +21,7 @@ from pathlib import Path
 
 from promptlearn.llm import LLM
 from promptlearn.llm.backends import load_llama
-from promptlearn.local_models import resolve_model_path
+from promptlearn.llm.local_models import resolve_model_path
 
 PROMPTS = [f"In one short sentence, what is {topic}?" for topic in [
     "a prime number", "photosynthesis", "a haiku", "gravity", "an API", "a compiler", "inflation", "DNA",

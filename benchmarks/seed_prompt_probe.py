@@ -9,7 +9,7 @@ quickstart starts from, and a hand-written prompt that describes each intent.
 import time
 
 from promptlearn import OptimizeConfig
-from promptlearn.quickstart import SNIPS_SEED_PROMPT, make_optimizer, snips_task
+from promptlearn.app.quickstart import SNIPS_SEED_PROMPT, make_optimizer, snips_task
 
 HAND_WRITTEN = """Classify the user's request into exactly one intent and reply with the intent name only.
 AddToPlaylist: add a song, artist or album to a playlist.

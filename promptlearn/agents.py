@@ -20,8 +20,8 @@ from typing import Any, Awaitable, Callable, Protocol, Sequence, runtime_checkab
 from .errors import ConfigError
 from .llm import LLM, usage_scope
 from .records import Candidate, Cost, Example, Rollout
-from .redaction import redact
-from .templating import has_markup, render
+from ._redaction import redact
+from ._templating import has_markup, render
 
 DEFAULT_ROLLOUT_TIMEOUT_S = 300.0
 DEFAULT_SYNC_WORKERS = 8

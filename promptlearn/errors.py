@@ -26,7 +26,7 @@ class LLMCallError(PromptlearnError):
     """
 
     def __init__(self, model: str, cause: BaseException, attempts: int):
-        from .redaction import redact
+        from ._redaction import redact
 
         self.model, self.cause, self.attempts = model, cause, attempts
         # Providers quote the key they were given in 401s; the message must never carry it.

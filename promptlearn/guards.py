@@ -14,7 +14,7 @@ from collections import Counter
 from typing import Iterable, Sequence
 
 from .records import Example
-from .templating import markup_segments, placeholders
+from ._templating import markup_segments, placeholders
 
 LEAK_NGRAM_WORDS = 6
 LABEL_MAX_WORDS = 3

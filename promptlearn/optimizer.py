@@ -27,18 +27,18 @@ from typing import Any, Sequence
 
 from ._async import run_sync
 from .agents import Agent, as_agent
-from .budget import Meter
+from ._meter import Meter
 from .callbacks import Callback
 from .config import OptimizeConfig
 from .errors import ConfigError, LLMCallError, RunError, StructuredOutputError
-from .fingerprint import changed_parts, run_fingerprint
+from ._fingerprint import changed_parts, run_fingerprint
 from .guards import infer_output_contract
 from .judges.base import Judge, JudgePanel
 from .judges.llm import LLMExplainer
 from .llm import LLM
 from .proposers import Case, Proposal, ProposalContext, Proposer, RewriteProposer, RulesetProposer
 from .records import Candidate, Cost, Critique, Evaluation, Example, ExampleResult
-from .redaction import redact
+from ._redaction import redact
 from .result import OptimizationResult
 from .store import CONFIG_FILE, RESULT_FILE, RunStore
 from .strategies import ACCEPTANCES, SAMPLERS, SELECTORS, BootstrapAcceptance

@@ -10,7 +10,6 @@ LLMCallError / StructuredOutputError and the loop records them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Protocol, Sequence
 
@@ -18,8 +17,9 @@ from pydantic import BaseModel, Field, create_model
 
 from .guards import check_prompt, check_rule
 from .llm import LLM, usage_scope
+from .prompts import read_prompt
 from .records import Candidate, Cost, Critique, Example, Provenance, Rollout, Rule
-from .templating import escape_markers, format_inputs, placeholders, render
+from ._templating import escape_markers, format_inputs, placeholders, render
 
 DEFAULT_MAX_NEW_RULES = 3
 DEFAULT_MAX_RULES = 12
@@ -99,7 +99,7 @@ def load_meta_prompt(name: str, directory: str | Path | None = None) -> str:
     """A meta-prompt by name: from ``directory`` if given (user override), else the packaged one."""
     if directory is not None:
         return (Path(directory) / f"{name}.j2").read_text()
-    return resources.files("promptlearn.meta_prompts").joinpath(f"{name}.j2").read_text()
+    return read_prompt("meta", f"{name}.j2")
 
 
 class NewRule(BaseModel):

@@ -102,7 +102,7 @@ class OptimizationResult:
         return ax
 
     def report(self, path: str | Path) -> Path:
-        from .report import write_report
+        from .app.report import write_report
 
         return write_report(self, path)
 

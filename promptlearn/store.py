@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, TypeVar
 
 from .errors import ConfigError
-from .redaction import redact
+from ._redaction import redact
 
 EVENTS_FILE = "events.jsonl"
 CONFIG_FILE = "run.json"

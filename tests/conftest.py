@@ -8,7 +8,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 def pytest_collection_modifyitems(config, items):
     # Integration tests need the pulled local models; skip (with the reason) where absent
     # unless PROMPTLEARN_REQUIRE_LOCAL=1 (CI), where a missing model must fail loudly.
-    from promptlearn.local_models import LOCAL_MODELS, model_dir
+    from promptlearn.llm.local_models import LOCAL_MODELS, model_dir
 
     missing = [n for n, s in LOCAL_MODELS.items() if not (model_dir() / s.filename).exists()]
     if not missing or os.environ.get("PROMPTLEARN_REQUIRE_LOCAL") == "1":

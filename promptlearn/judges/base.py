@@ -23,7 +23,7 @@ from typing import Protocol, Sequence, runtime_checkable
 
 from ..errors import ConfigError
 from ..records import Critique, Example, Rollout
-from ..redaction import redact
+from .._redaction import redact
 
 
 @runtime_checkable

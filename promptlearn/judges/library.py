@@ -1,4 +1,4 @@
-"""The judge library: definitions in the top-level ``judges/`` folder, loaded by name.
+"""The judge library: definitions in ``promptlearn/prompts/judges/*.yaml``, loaded by name.
 
 ``load("correctness", llm)`` returns a Judge; ``load("my_judge.yaml", llm)`` loads a
 definition of your own (same fields as the library's). A definition says what it needs
@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from ..errors import ConfigError
 from ..llm import LLM, usage_scope
 from ..records import Cost, Critique, Example, Rollout
-from ..templating import escape_markers, format_inputs, render
+from .._templating import escape_markers, format_inputs, render
 from .base import failed_rollout_critique
 from .code import all_numbers, last_number, normalize_text
 from .llm import MAX_EXPLANATION_CHARS, BinaryVerdict, GradedVerdict, clean_text, verdict_critique
@@ -45,7 +45,7 @@ class JudgeDefinition(BaseModel):
 
 @lru_cache(maxsize=None)
 def _definitions() -> dict[str, JudgeDefinition]:
-    folder = resources.files("promptlearn.judge_library")
+    folder = resources.files("promptlearn.prompts").joinpath("judges")
     out = {}
     for entry in folder.iterdir():
         if entry.name.endswith(".yaml"):

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from .._async import run_sync
 from ..errors import ConfigError, LLMCallError, ModelNotFoundError, StructuredOutputError
 from .backends import Backend, LiteLLMBackend, LlamaCppBackend, is_transient
-from ..redaction import register_secret
+from .._redaction import register_secret
 from .cache import SQLiteCache, default_cache, resolve_cache
 from .structured import parse_structured, response_format_for, schema_instruction
 from .types import Completion, Message, Request
@@ -42,7 +42,7 @@ def make_backend(model: str, *, api_base: str | None = None, api_key: str | None
                  n_ctx: int | None = None, timeout_s: float = 120.0) -> Backend:
     """Pick the backend for a model string; raises ModelNotFoundError for an unknown one."""
     if model.startswith(LOCAL_PREFIX) or model.endswith(".gguf"):
-        from ..local_models import resolve_model_path
+        from .local_models import resolve_model_path
 
         path = resolve_model_path(model)
         return LlamaCppBackend(path, **({"n_ctx": n_ctx} if n_ctx else {}))

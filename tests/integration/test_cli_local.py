@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from promptlearn.cli import main
+from promptlearn.app.cli import main
 
 pytestmark = pytest.mark.local
 

@@ -3,7 +3,7 @@
 import pytest
 
 from promptlearn import Budget, OptimizationResult, OptimizeConfig
-from promptlearn.quickstart import SNIPS_SEED_PROMPT, SNIPS_TASK, make_optimizer, snips_task
+from promptlearn.app.quickstart import SNIPS_SEED_PROMPT, SNIPS_TASK, make_optimizer, snips_task
 from promptlearn.store import read_events
 
 pytestmark = pytest.mark.local

@@ -68,7 +68,7 @@ def test_calibrate_command_with_the_1_5b_on_clear_cut_items(tmp_path):
     """`promptlearn judges calibrate` end to end: faithfulness items and a pairwise pair whose truth is plain."""
     import json
 
-    from promptlearn.cli import main
+    from promptlearn.app.cli import main
 
     context = "The Eiffel Tower is in Paris. It was completed in 1889 and is 330 metres tall."
     faithful = tmp_path / "faith.jsonl"
@@ -97,7 +97,7 @@ def test_run_config_with_a_library_judge_scores_real_rollouts(tmp_path):
     """A `promptlearn optimize` config naming `label_correctness`: the 0.5B answers, the 1.5B judges."""
     import json
 
-    from promptlearn.spec import RunSpec
+    from promptlearn.app.spec import RunSpec
 
     rows = [{"id": "w", "text": "what's the weather in Paris tomorrow", "intent": "GetWeather"},
             {"id": "m", "text": "play some jazz by Miles Davis", "intent": "PlayMusic"}]

@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from promptlearn import Budget, OptimizeConfig
-from promptlearn.quickstart import SNIPS_TASK, make_optimizer, snips_task
+from promptlearn.app.quickstart import SNIPS_TASK, make_optimizer, snips_task
 from promptlearn.store import CONFIG_FILE, read_events
 
 pytestmark = pytest.mark.local

@@ -15,11 +15,11 @@ from pydantic import ValidationError
 from promptlearn import (Budget, ChatAgent, ExactMatch, FakeLLM, FunctionJudge, JSONSchemaJudge, LLM,
                          NumericTolerance, OptimizationResult, OptimizeConfig, PromptOptimizer, RegexMatch,
                          load_examples, optimize, split_examples)
-from promptlearn.cli import main
+from promptlearn.app.cli import main
 from promptlearn.errors import ConfigError, ModelNotFoundError
 from promptlearn.judges import JudgePanel, load
 from promptlearn.llm import SQLiteCache
-from promptlearn.templating import render
+from promptlearn._templating import render
 
 from fakes import GOOD_RULE, JUDGE, make_agent, make_optimizer_llm, parity_examples
 

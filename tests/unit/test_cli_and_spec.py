@@ -3,9 +3,9 @@ from importlib import resources
 import pytest
 
 from promptlearn import Example, Rollout
-from promptlearn.cli import main
+from promptlearn.app.cli import main
 from promptlearn.errors import ConfigError
-from promptlearn.spec import RunSpec
+from promptlearn.app.spec import RunSpec
 
 from fakes import GOOD_RULE, JUDGE, make_agent, make_optimizer_llm, parity_examples
 
@@ -58,7 +58,7 @@ optimize: {max_iterations: 3, budget: {max_rollouts: 50}}
 
 def test_run_config_uses_library_judges_by_name_or_path(tmp_path):
     (tmp_path / "data.jsonl").write_text("".join(f'{{"q": "{i}", "a": "x"}}\n' for i in range(10)))
-    (tmp_path / "mine.yaml").write_text((resources.files("promptlearn.judge_library") / "criteria.yaml").read_text()
+    (tmp_path / "mine.yaml").write_text((resources.files("promptlearn.prompts") / "judges" / "criteria.yaml").read_text()
                                         .replace("name: criteria", "name: mine"))
     base = """
 data: {path: data.jsonl, inputs: [q], reference: a, split: {train: 4, val: 3, test: 3}}

@@ -3,7 +3,7 @@ import zipfile
 
 import pytest
 
-from promptlearn import local_models as lm
+from promptlearn.llm import local_models as lm
 from promptlearn.errors import ChecksumError, ModelNotFoundError
 
 

@@ -7,7 +7,7 @@ from promptlearn import Candidate, Critique, Example, FakeLLM, Rollout
 from promptlearn.errors import ConfigError
 from promptlearn.guards import check_prompt, check_rule, infer_output_contract, training_leak
 from promptlearn.proposers import Case, ProposalContext, RewriteProposer, RulesetProposer
-from promptlearn.templating import render
+from promptlearn._templating import render
 
 TRAIN = [Example(id="t1", inputs={"text": "play the new album by the rolling stones on spotify please"},
                  reference="PlayMusic"),

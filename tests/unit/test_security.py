@@ -11,8 +11,8 @@ from promptlearn.errors import ConfigError
 from promptlearn.judges import LLMExplainer
 from promptlearn.proposers import RewriteProposer
 from promptlearn.records import Candidate, Rollout
-from promptlearn.redaction import redact
-from promptlearn.templating import render
+from promptlearn._redaction import redact
+from promptlearn._templating import render
 
 from test_proposers_and_guards import case, ctx
 

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from .agents import ChatAgent, first_line
-from .config import Budget, OptimizeConfig
-from .data import load_examples, split_examples
-from .judges import ExactMatch
-from .llm import LLM, Usage
-from .optimizer import PromptOptimizer
-from .records import Example
+from ..agents import ChatAgent, first_line
+from ..config import Budget, OptimizeConfig
+from ..data import load_examples, split_examples
+from ..judges import ExactMatch
+from ..llm import LLM, Usage
+from ..optimizer import PromptOptimizer
+from ..records import Example
 
 AGENT_MODEL = "local/qwen2.5-coder-0.5b"
 OPTIMIZER_MODEL = "local/qwen2.5-coder-1.5b"
@@ -71,7 +71,7 @@ def make_optimizer(agent_model: str = AGENT_MODEL, optimizer_model: str = OPTIMI
 def run_quickstart(*, agent_model: str = AGENT_MODEL, optimizer_model: str = OPTIMIZER_MODEL,
                    config: OptimizeConfig = QUICKSTART_CONFIG, n_test: int = 70, run_dir: str | None = None,
                    resume: bool = False, progress: bool = True, echo=print) -> QuickstartOutcome:
-    from .callbacks import ProgressBar
+    from ..callbacks import ProgressBar
 
     start = time.time()
     train, val, test = snips_task(n_test=n_test)

@@ -8,8 +8,8 @@ import os
 import sys
 from pathlib import Path
 
-from .errors import ConfigError, PromptlearnError
-from .redaction import redact
+from ..errors import ConfigError, PromptlearnError
+from .._redaction import redact
 
 DEFAULT_CACHE_FLAG = "~/.cache/promptlearn/llm_cache.sqlite"
 
@@ -36,7 +36,7 @@ def _positive_float(text: str) -> float:
 
 def _cache(args) -> object:
     """--no-cache, or --cache PATH|off; resolve_cache gives 'off' one meaning everywhere."""
-    from .llm.cache import resolve_cache
+    from ..llm.cache import resolve_cache
 
     return None if args.no_cache else resolve_cache(args.cache)
 
@@ -63,7 +63,7 @@ def _progress_printer():
 
 
 def cmd_models_pull(args) -> int:
-    from .local_models import LOCAL_MODELS, pull
+    from ..llm.local_models import LOCAL_MODELS, pull
 
     names = args.names or list(LOCAL_MODELS)
     for name in names:
@@ -74,7 +74,7 @@ def cmd_models_pull(args) -> int:
 
 
 def cmd_models_list(args) -> int:
-    from .local_models import list_models, model_dir
+    from ..llm.local_models import list_models, model_dir
 
     print(f"model directory: {model_dir()}")
     for row in list_models(verify=args.verify):
@@ -84,7 +84,7 @@ def cmd_models_list(args) -> int:
 
 
 def cmd_chat(args) -> int:
-    from .llm import LLM
+    from ..llm import LLM
 
     llm = LLM(args.model, api_base=args.api_base, cache=_cache(args), deadline_s=args.deadline)
     messages = ([{"role": "system", "content": args.system}] if args.system else []) + \
@@ -106,7 +106,7 @@ def cmd_quickstart(args) -> int:
 
 
 def cmd_optimize(args) -> int:
-    from .callbacks import ProgressBar
+    from ..callbacks import ProgressBar
     from .spec import RunSpec
 
     spec = RunSpec.from_yaml(args.config)
@@ -126,7 +126,7 @@ def cmd_optimize(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from .result import OptimizationResult
+    from ..result import OptimizationResult
 
     result = OptimizationResult.load(args.run_dir)
     out = Path(args.output or Path(args.run_dir) / "report.html")
@@ -136,7 +136,7 @@ def cmd_report(args) -> int:
 
 
 def cmd_judges_list(args) -> int:
-    from .judges import available, definition
+    from ..judges import available, definition
 
     for name in available():
         d = definition(name)
@@ -155,10 +155,10 @@ def _yaml_value(text: str):
 
 
 def cmd_judges_calibrate(args) -> int:
-    from ._async import run_sync
-    from .judges import (PairwiseJudge, SelfConsistentJudge, acalibrate, acalibrate_pairwise, load,
+    from .._async import run_sync
+    from ..judges import (PairwiseJudge, SelfConsistentJudge, acalibrate, acalibrate_pairwise, load,
                          load_calibration_items, load_pairwise_items)
-    from .llm import LLM
+    from ..llm import LLM
 
     bad = [p for p in args.param if "=" not in p]
     if bad:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
-from .errors import ChecksumError, ModelNotFoundError
+from ..errors import ChecksumError, ModelNotFoundError
 
 MODEL_DIR_ENV = "PROMPTLEARN_MODEL_DIR"
 MODEL_SOURCE_ENV = "PROMPTLEARN_MODEL_SOURCE"  # auto | hf | pypi

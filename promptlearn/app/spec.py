@@ -8,8 +8,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .config import OptimizeConfig
-from .errors import ConfigError
+from ..config import OptimizeConfig
+from ..errors import ConfigError
 
 
 class _Strict(BaseModel):
@@ -104,11 +104,11 @@ class RunSpec(_Strict):
 
         ``deadline_s`` (the CLI's ``--deadline``) bounds every model call unless a model section sets its own.
         """
-        from .agents import ChatAgent, first_line
-        from .data import load_examples, split_examples
-        from .judges import ExactMatch, JSONSchemaJudge, LLMJudge, NumericTolerance, RegexMatch
-        from .llm import LLM, Usage
-        from .optimizer import PromptOptimizer
+        from ..agents import ChatAgent, first_line
+        from ..data import load_examples, split_examples
+        from ..judges import ExactMatch, JSONSchemaJudge, LLMJudge, NumericTolerance, RegexMatch
+        from ..llm import LLM, Usage
+        from ..optimizer import PromptOptimizer
 
         d = self.data
         load = lambda p: load_examples(p, inputs=d.inputs, reference=d.reference, id_column=d.id_column)  # noqa: E731
@@ -160,7 +160,7 @@ class RunSpec(_Strict):
 
 
 def _library_judge(j: JudgeSpec, llm):
-    from .judges import PairwiseJudge, load
+    from ..judges import PairwiseJudge, load
 
     if not j.judge:
         raise ConfigError("a library judge needs judge: a name from `promptlearn judges list` or a .yaml path")

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .result import OptimizationResult
+    from ..result import OptimizationResult
 
 MAX_WORST = 15
 
