@@ -58,7 +58,8 @@ def digest(value: Any) -> str:
 
 
 def run_fingerprint(*, seed: Candidate, train: Sequence[Example], val: Sequence[Example], agent: Any,
-                    judges: Any, proposer: Any, explainer: Any, settings: BaseModel) -> dict[str, str]:
+                    judges: Any, proposer: Any, explainer: Any, settings: BaseModel,
+                    policies: dict[str, str] | None = None) -> dict[str, str]:
     """One digest per part a run's records depend on; the keys name the parts in messages."""
     loop_settings = {k: v for k, v in settings.model_dump(mode="json").items() if k not in _UNFINGERPRINTED_SETTINGS}
     return {
@@ -68,7 +69,7 @@ def run_fingerprint(*, seed: Candidate, train: Sequence[Example], val: Sequence[
         "judges": digest(describe(judges)),
         "agent": digest(describe(agent)),
         "rewriter": digest([describe(proposer), describe(explainer)]),
-        "loop settings": digest(loop_settings),
+        "loop settings": digest([loop_settings, policies or {}]),
     }
 
 

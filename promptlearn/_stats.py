@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 import random
-from typing import Sequence
+from typing import Iterable, Sequence
 
 DEFAULT_BOOTSTRAP_SAMPLES = 2000
 
 
-def mean(values: Sequence[float]) -> float:
+def mean(values: Iterable[float]) -> float:
+    """The mean; 0.0 for no values (an unscored candidate counts as 0, never as an error)."""
+    values = list(values)
     return sum(values) / len(values) if values else 0.0
 
 

@@ -104,10 +104,6 @@ class Agent(Protocol):
     async def arun(self, candidate: Candidate, example: Example) -> Rollout: ...
 
 
-def _cost(scope) -> Cost:
-    return Cost(**scope.as_dict())
-
-
 def first_line(text: str) -> str:
     """The first non-empty line: small models often add an explanation after the answer."""
     for line in text.splitlines():
@@ -160,11 +156,11 @@ class ChatAgent:
                     raise ConfigError(f"parse returned {type(output).__name__}, not a string")
                 return Rollout(example_id=example.id, candidate_id=candidate.id, output=output,
                                trace=(*trace, {"role": "assistant", "content": completion.text}),
-                               latency_s=time.perf_counter() - start, cost=_cost(scope))
+                               latency_s=time.perf_counter() - start, cost=scope.cost)
             except Exception as exc:  # a failed rollout is a record, not a crash
                 return Rollout(example_id=example.id, candidate_id=candidate.id, trace=trace,
                                error=_error_text(exc), latency_s=time.perf_counter() - start,
-                               cost=_cost(scope))
+                               cost=scope.cost)
 
 
 class FunctionAgent:
@@ -195,10 +191,10 @@ class FunctionAgent:
                 return Rollout(example_id=example.id, candidate_id=candidate.id,
                                output=None if result is None else str(result),
                                error=None if result is not None else "agent returned None",
-                               latency_s=time.perf_counter() - start, cost=_cost(scope))
+                               latency_s=time.perf_counter() - start, cost=scope.cost)
             except Exception as exc:
                 return Rollout(example_id=example.id, candidate_id=candidate.id, error=_error_text(exc),
-                               latency_s=time.perf_counter() - start, cost=_cost(scope))
+                               latency_s=time.perf_counter() - start, cost=scope.cost)
 
 
 def as_agent(agent: Any) -> Agent:

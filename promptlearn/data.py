@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from collections import Counter
 import logging
 import math
 import random
@@ -14,6 +16,10 @@ from .errors import ConfigError
 from .records import Example
 
 log = logging.getLogger("promptlearn")
+
+LABEL_MAX_WORDS = 3  # references this short are labels (naming them is instruction, not leakage)
+CONTRACT_MAX_LABELS = 30
+_WORD = re.compile(r"\w+")
 
 
 def load_examples(source: Any, *, inputs: Sequence[str] | str, reference: str | None = None,
@@ -175,3 +181,17 @@ def split_examples(examples: Sequence[Example], sizes: Sequence[int | float], *,
         splits.append(order[start:start + count])
         start += count
     return splits
+
+
+def infer_output_contract(examples: Sequence[Example]) -> str | None:
+    """For classification-like data (a few short distinct references), the label set as a contract."""
+    refs = [str(e.reference) for e in examples if e.reference is not None]
+    if not refs:
+        return None
+    counts = Counter(refs)
+    if len(counts) > CONTRACT_MAX_LABELS or len(counts) >= max(3, len(refs) // 2):
+        return None
+    if any(len(_WORD.findall(r)) > LABEL_MAX_WORDS for r in counts):
+        return None
+    labels = ", ".join(sorted(counts))
+    return f"reply with exactly one of these labels and nothing else: {labels}"

@@ -10,18 +10,16 @@ the rewriter and asks again.
 from __future__ import annotations
 
 import re
-from collections import Counter
 from typing import Iterable, Sequence
 
+from .data import LABEL_MAX_WORDS
 from .records import Example
 from ._templating import markup_segments, placeholders
 
 LEAK_NGRAM_WORDS = 6
-LABEL_MAX_WORDS = 3
 MAX_GROWTH_FACTOR = 4.0
 MIN_PROMPT_CHARS = 10
 MAX_RULE_CHARS = 400
-CONTRACT_MAX_LABELS = 30
 
 _META_TASK = re.compile(r"\b(system prompt|the prompt|critique|the judge|rewriter|case number|case \d|cases? \d|"
                         r"<case|assistant_output|this editing)\b", re.IGNORECASE)
@@ -159,17 +157,3 @@ def check_rule(rule: str, existing: Sequence[str], train: Sequence[Example], *, 
         return "the rule contains template markup"
     return meta_task_language(rule) or training_leak(rule, train) or \
         injected_instruction(rule, train, parent=parent, critiques=critiques)
-
-
-def infer_output_contract(examples: Sequence[Example]) -> str | None:
-    """For classification-like data (a few short distinct references), the label set as a contract."""
-    refs = [str(e.reference) for e in examples if e.reference is not None]
-    if not refs:
-        return None
-    counts = Counter(refs)
-    if len(counts) > CONTRACT_MAX_LABELS or len(counts) >= max(3, len(refs) // 2):
-        return None
-    if any(len(_WORD.findall(r)) > LABEL_MAX_WORDS for r in counts):
-        return None
-    labels = ", ".join(sorted(counts))
-    return f"reply with exactly one of these labels and nothing else: {labels}"

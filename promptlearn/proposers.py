@@ -9,7 +9,7 @@ LLMCallError / StructuredOutputError and the loop records them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, Sequence
 
@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field, create_model
 from .guards import check_prompt, check_rule
 from .llm import LLM, usage_scope
 from .prompts import read_prompt
-from .records import Candidate, Cost, Critique, Example, Provenance, Rollout, Rule
+from .records import Candidate, Critique, Example, Proposal, Provenance, Rollout, Rule
 from ._templating import escape_markers, format_inputs, placeholders, render
 
 DEFAULT_MAX_NEW_RULES = 3
@@ -80,15 +80,6 @@ class ProposalContext:
     train: Sequence[Example]
     task_description: str
     output_contract: str | None
-
-
-@dataclass
-class Proposal:
-    child: Candidate | None
-    rationale: str = ""
-    rejections: list[str] = field(default_factory=list)
-    cost: Cost = Cost()
-    meta_prompt: str = ""
 
 
 class Proposer(Protocol):
@@ -181,11 +172,12 @@ class _LLMProposer:
                 if child is not None:
                     if reason:  # some parts were dropped; keep why, for the report
                         rejections.append(reason)
-                    return Proposal(child, rationale, rejections, Cost(**scope.as_dict()), meta_prompt)
+                    return Proposal(child=child, rationale=rationale, rejections=tuple(rejections), cost=scope.cost,
+                                    meta_prompt=meta_prompt)
                 rejections.append(reason)
                 messages = [*messages, {"role": "assistant", "content": parsed.model_dump_json()},
                             {"role": "user", "content": f"That proposal was rejected: {reason}. Try again."}]
-        return Proposal(None, "", rejections, Cost(**scope.as_dict()), meta_prompt)
+        return Proposal(child=None, rejections=tuple(rejections), cost=scope.cost, meta_prompt=meta_prompt)
 
 
 class RulesetProposer(_LLMProposer):

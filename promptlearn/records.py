@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .llm.types import Cost
+
 
 class Record(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -68,25 +70,6 @@ class Candidate(Record):
                    rules=tuple(rules), **kw)
 
 
-class Cost(Record):
-    """What producing a record cost, as measured by ``usage_scope``."""
-
-    calls: int = 0
-    cache_hits: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost_usd: float = 0.0
-
-    @property
-    def tokens(self) -> int:
-        return self.prompt_tokens + self.completion_tokens
-
-    @classmethod
-    def total(cls, costs) -> "Cost":
-        costs = list(costs)
-        return cls(**{k: sum(getattr(c, k) for c in costs) for k in cls.model_fields})
-
-
 class Rollout(Record):
     """One run of a candidate on an example. A failure is data: ``error`` is set, ``output`` is None."""
 
@@ -134,3 +117,79 @@ class Evaluation(Record):
     @property
     def mean(self) -> float:
         return sum(self.scores.values()) / len(self.results) if self.results else 0.0
+
+
+class Proposal(Record):
+    """What a proposer returns: a child (None when every attempt was rejected) and why."""
+
+    child: Candidate | None
+    rationale: str = ""
+    rejections: tuple[str, ...] = ()
+    cost: Cost = Cost()
+    meta_prompt: str = ""
+
+
+class RoundRecord(Record):
+    """One round of the loop, as the history, the report and callbacks see it.
+
+    Steps a round did not reach are None (e.g. ``child_val`` when the child was rejected).
+    Read access by key (``row["margin"]``, ``row.get("accepted")``, ``"accepted" in row``)
+    covers the fields that are set, as the history's rows were plain dicts before.
+    """
+
+    iteration: int
+    parent: str
+    batch: tuple[str, ...] = ()
+    parent_minibatch: float | None = None
+    rejections: tuple[str, ...] | None = None
+    child: str | None = None
+    child_minibatch: float | None = None
+    accepted: bool | None = None
+    margin: float | None = None
+    evidence: float | None = None
+    child_val: float | None = None
+    outcome: str = ""
+    best_val: float = 0.0
+    best: str = ""
+    rollouts: int = 0
+    llm_calls: int = 0
+    cache_hits: int = 0
+    tokens: int = 0
+    cost_usd: float = 0.0
+    wall_s: float = 0.0
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> "RoundRecord":
+        """A stored row (also one written by an older promptlearn, whose extra keys are ignored)."""
+        return cls.model_validate({k: v for k, v in row.items() if k in cls.model_fields})
+
+    def as_row(self) -> dict[str, Any]:
+        return {k: v for k, v in self.model_dump().items() if v is not None}
+
+    def __getitem__(self, key: str) -> Any:
+        value = getattr(self, key, None) if key in type(self).model_fields else None
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def get(self, key: str, default: Any = None) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self.get(key) is not None
+
+    def keys(self) -> list[str]:
+        return list(self.as_row())
+
+    def items(self) -> list[tuple[str, Any]]:
+        return list(self.as_row().items())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, dict):  # a row as older code built it
+            return self.as_row() == other
+        return super().__eq__(other)
+
+    __hash__ = Record.__hash__

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from .config import OptimizeConfig
 from .errors import ConfigError
-from .records import Candidate, ExampleResult, Rule
+from .records import Candidate, ExampleResult, RoundRecord, Rule
 
 
 @dataclass
@@ -20,7 +20,7 @@ class OptimizationResult:
     best: Candidate
     candidates: dict[str, Candidate]
     val_scores: dict[str, dict[str, float]]       # candidate id -> example id -> score (validated ones)
-    history: list[dict[str, Any]]                 # one row per round
+    history: list[RoundRecord]                    # one record per round
     val_results: dict[str, dict[str, ExampleResult]] = field(default_factory=dict)
     usage: dict[str, Any] = field(default_factory=dict)
     usage_by_role: dict[str, dict[str, float]] = field(default_factory=dict)
@@ -44,15 +44,11 @@ class OptimizationResult:
     def best_val(self) -> float:
         return self.val_mean(self.best.id)
 
-    @property
-    def history_frame(self):
+    def history_df(self) -> Any:
+        """One row per round: parent, child, minibatch scores, decision, validation, budget spent."""
         import pandas as pd
 
-        return pd.DataFrame(self.history)
-
-    def history_df(self):
-        """One row per round: parent, child, minibatch scores, decision, validation, budget spent."""
-        return self.history_frame
+        return pd.DataFrame([r.model_dump() for r in self.history], columns=list(RoundRecord.model_fields))
 
     def usage_frame(self):
         import pandas as pd
@@ -84,14 +80,14 @@ class OptimizationResult:
             import matplotlib.pyplot as plt
 
             _, ax = plt.subplots(figsize=(7, 4))
-        frame = self.history_frame
+        frame = self.history_df()
         ax.axhline(self.seed_val, color="grey", ls=":", label=f"seed (val {self.seed_val:.2f})")
         if not frame.empty:
-            if "child_minibatch" in frame:
+            if frame["child_minibatch"].notna().any():
                 ax.plot(frame["iteration"], frame["child_minibatch"], "o", alpha=0.5, label="child, train minibatch")
-            if "parent_minibatch" in frame:
+            if frame["parent_minibatch"].notna().any():
                 ax.plot(frame["iteration"], frame["parent_minibatch"], "x", alpha=0.5, label="parent, train minibatch")
-            if "child_val" in frame:
+            if frame["child_val"].notna().any():
                 ax.plot(frame["iteration"], frame["child_val"], "s", label="child, validation")
             ax.step(frame["iteration"], frame["best_val"], where="post", label="best validation")
         ax.set_xlabel("round")
@@ -109,7 +105,7 @@ class OptimizationResult:
     def to_dict(self) -> dict[str, Any]:
         return {"seed": self.seed.model_dump(), "best": self.best.model_dump(),
                 "candidates": {k: v.model_dump() for k, v in self.candidates.items()},
-                "val_scores": self.val_scores, "history": self.history,
+                "val_scores": self.val_scores, "history": [r.as_row() for r in self.history],
                 "val_results": {cid: {eid: r.model_dump() for eid, r in res.items()}
                                 for cid, res in self.val_results.items()},
                 "usage": self.usage, "usage_by_role": self.usage_by_role, "stop_reason": self.stop_reason,
@@ -119,7 +115,7 @@ class OptimizationResult:
     def from_dict(cls, data: dict[str, Any]) -> "OptimizationResult":
         return cls(seed=Candidate.model_validate(data["seed"]), best=Candidate.model_validate(data["best"]),
                    candidates={k: Candidate.model_validate(v) for k, v in data["candidates"].items()},
-                   val_scores=data["val_scores"], history=data["history"],
+                   val_scores=data["val_scores"], history=[RoundRecord.from_row(r) for r in data["history"]],
                    val_results={cid: {eid: ExampleResult.model_validate(r) for eid, r in res.items()}
                                 for cid, res in data.get("val_results", {}).items()},
                    usage=data.get("usage", {}), usage_by_role=data.get("usage_by_role", {}),

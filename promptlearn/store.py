@@ -24,7 +24,7 @@ import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, Awaitable, Callable, Iterator, TypeVar
 
 from .errors import ConfigError
 from ._redaction import redact
@@ -59,7 +59,7 @@ class RunStore:
         self._lock = threading.Lock()
         self._fh = None
         self._lock_fh = None
-        self.memo: dict[str, dict[str, Any]] = {}  # key -> stored event, for replay
+        self.records: dict[str, dict[str, Any]] = {}  # key -> stored event, for replay
         self._memo_lines: dict[str, int] = {}
         self.skipped_lines: list[int] = []
         if self.run_dir is None:
@@ -80,7 +80,7 @@ class RunStore:
                 scan = scan_events(self.run_dir)
                 for event, number in zip(scan.events, scan.lines):
                     if "key" in event:
-                        self.memo[event["key"]] = event
+                        self.records[event["key"]] = event
                         self._memo_lines[event["key"]] = number
                 self.skipped_lines = scan.bad_lines
                 if scan.bad_lines:
@@ -149,7 +149,7 @@ class RunStore:
 
     def append(self, event: dict[str, Any]) -> None:
         if "key" in event:
-            self.memo[event["key"]] = event
+            self.records[event["key"]] = event
         if self._fh is None:
             return
         line = redact(json.dumps(event, default=str, ensure_ascii=False))
@@ -158,13 +158,28 @@ class RunStore:
             self._fh.flush()
             os.fsync(self._fh.fileno())
 
+    async def memo(self, key: str, kind: str, compute: Callable[[], Awaitable[T | None]], *,
+                   dump: Callable[[T], dict[str, Any]], load: Callable[[dict[str, Any]], T]) -> T | None:
+        """The stored value for ``key``, or ``compute()``'s, appended as a ``kind`` event.
+
+        This is what makes resume a replay: every model-dependent step of the loop goes
+        through here. ``compute`` may return None (e.g. out of budget): nothing is stored.
+        """
+        stored = self.recall(key, load)
+        if stored is not None:
+            return stored
+        value = await compute()
+        if value is not None:
+            self.append({"type": kind, "key": key, **dump(value)})
+        return value
+
     def recall(self, key: str, parse: Callable[[dict[str, Any]], T] | None = None) -> Any:
         """The stored event for ``key`` (or ``parse(event)``), or None if there is none.
 
         A stored record that ``parse`` cannot read is reported with its file and line and
         treated as absent, so that step is redone rather than the run failing.
         """
-        event = self.memo.get(key)
+        event = self.records.get(key)
         if event is None or parse is None:
             return event
         try:
@@ -173,7 +188,7 @@ class RunStore:
             where = f"{self.run_dir / EVENTS_FILE}:{self._memo_lines.get(key, '?')}" if self.run_dir else key
             log.warning("%s: the stored %s record cannot be read (%s); redoing that step",
                         where, event.get("type", "?"), str(exc).splitlines()[0][:200])
-            del self.memo[key]
+            del self.records[key]
             return None
 
     def close(self) -> None:

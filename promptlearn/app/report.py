@@ -96,11 +96,12 @@ def write_report(result: "OptimizationResult", path: str | Path) -> Path:
                          f"<td>{r.score:.2f}</td><td>{crit}</td></tr>")
         parts.append("</table>")
 
-    frame = result.history_frame
+    frame = result.history_df()
     if not frame.empty:
         cols = [c for c in ["iteration", "parent", "child", "parent_minibatch", "child_minibatch", "accepted",
                             "margin", "child_val", "best_val", "outcome", "rollouts", "llm_calls"] if c in frame]
-        parts.append("<h2>Rounds</h2>" + frame[cols].to_html(index=False, float_format=lambda x: f"{x:.3f}"))
+        parts.append("<h2>Rounds</h2>" + frame[cols].to_html(index=False, na_rep="",
+                                                                        float_format=lambda x: f"{x:.3f}"))
     if result.usage_by_role:
         parts.append("<h2>Usage by role</h2>" + result.usage_frame().to_html())
     parts.append("</body></html>")

@@ -152,9 +152,9 @@ async def acalibrate(judge, items: Sequence[tuple[Example, str, bool]], *, concu
                   "unit": "rule", "items": report}
     n = max(1, len(items))
     report.update({"judge": judge.name, "failed_verdicts": len(items) - len(ok),
-                   "calls_per_verdict": scope.calls / n,
-                   "tokens_per_verdict": (scope.prompt_tokens + scope.completion_tokens) / n,
-                   "seconds_per_verdict": wall / n, "cost_usd_per_verdict": scope.cost_usd / n})
+                   "calls_per_verdict": scope.cost.calls / n,
+                   "tokens_per_verdict": scope.cost.tokens / n,
+                   "seconds_per_verdict": wall / n, "cost_usd_per_verdict": scope.cost.cost_usd / n})
     agreements = [c.agreement for _, c in ok if c.agreement is not None]
     if agreements:
         report["mean_self_agreement"] = sum(agreements) / len(agreements)
@@ -204,6 +204,6 @@ async def acalibrate_pairwise(judge, items: Sequence[tuple[Example, str, str, st
             "consistent_rate": sum(r.consistent for _, r in ok) / m,
             "tie_rate": winners.count("tie") / m,
             "shown_first_preference": (single.count("1") / len(single)) if single else None,
-            "failed_verdicts": len(items) - len(ok), "calls_per_verdict": scope.calls / n,
-            "tokens_per_verdict": (scope.prompt_tokens + scope.completion_tokens) / n,
-            "seconds_per_verdict": wall / n, "cost_usd_per_verdict": scope.cost_usd / n, "verdicts": verdicts}
+            "failed_verdicts": len(items) - len(ok), "calls_per_verdict": scope.cost.calls / n,
+            "tokens_per_verdict": scope.cost.tokens / n,
+            "seconds_per_verdict": wall / n, "cost_usd_per_verdict": scope.cost.cost_usd / n, "verdicts": verdicts}

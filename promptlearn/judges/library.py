@@ -127,7 +127,7 @@ class TemplateJudge:
             verdict = await self.llm.astructured([{"role": "user", "content": prompt}],
                                                  GradedVerdict if graded else BinaryVerdict,
                                                  max_tokens=self.max_tokens, temperature=temperature, seed=seed)
-        return verdict_critique(self.name, verdict, Cost(**scope.as_dict()))
+        return verdict_critique(self.name, verdict, scope.cost)
 
 
 class RuleVerdict(BaseModel):
@@ -156,7 +156,7 @@ class RuleComplianceJudge(TemplateJudge):
         text = ("Breaks " + "; ".join(f"rule {i} ({rule}): {clean_text(v.explanation)}" for i, rule, v in broken)
                 if broken else "Follows every rule.")
         return Critique(judge=self.name, score=score, label="pass" if not broken else f"broke {len(broken)}",
-                        explanation=text[: 4 * MAX_EXPLANATION_CHARS], cost=Cost(**scope.as_dict()),
+                        explanation=text[: 4 * MAX_EXPLANATION_CHARS], cost=scope.cost,
                         per_rule=tuple(v.verdict == "followed" for v in out.verdicts))
 
 
@@ -212,9 +212,9 @@ class ExtractThenCompareJudge(TemplateJudge):
             # Asked to copy, the 1.5B solved cut-off outputs itself (issue 4 calibration); a copy is checkable.
             answer, found = "", f"No final answer found (the extractor proposed {answer!r}, which the output does not contain)"
         if answers_match(answer, reference):
-            return Critique(judge=self.name, score=1.0, label="pass", cost=Cost(**scope.as_dict()),
+            return Critique(judge=self.name, score=1.0, label="pass", cost=scope.cost,
                             explanation=f"Final answer {answer!r} matches the reference.")
-        return Critique(judge=self.name, score=0.0, label="fail", cost=Cost(**scope.as_dict()),
+        return Critique(judge=self.name, score=0.0, label="fail", cost=scope.cost,
                         explanation=f"{found}; the reference is {str(reference)!r}. {clean_text(out.explanation)}"
                         [: 2 * MAX_EXPLANATION_CHARS])
 

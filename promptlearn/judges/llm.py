@@ -96,7 +96,7 @@ class LLMJudge:
         with usage_scope() as scope:
             verdict = await self.llm.astructured([{"role": "user", "content": self.prompt(example, rollout)}],
                                                  schema, max_tokens=self.max_tokens)
-        return verdict_critique(self.name, verdict, Cost(**scope.as_dict()))
+        return verdict_critique(self.name, verdict, scope.cost)
 
 
 class LLMExplainer:
@@ -130,4 +130,4 @@ class LLMExplainer:
                                                 max_tokens=self.max_tokens)
         text = f"{checker} Sign: {clean_text(result.sign)} Advice: {clean_text(result.instruction)}".strip()
         return Critique(judge=self.name, score=score, label="explained", explanation=text,
-                        cost=Cost(**scope.as_dict()))
+                        cost=scope.cost)

@@ -4,9 +4,9 @@ from .backends import Backend, FunctionBackend, LiteLLMBackend, LlamaCppBackend,
 from .cache import SQLiteCache
 from .client import LLM, make_backend
 from .fake import FakeLLM
-from .types import Completion, Message, Request
-from .usage import RoleUsage, Usage, UsageScope, usage_scope
+from .types import Completion, Cost, Message, Request
+from .usage import Usage, UsageScope, usage_scope
 
 __all__ = ["LLM", "FakeLLM", "Backend", "FunctionBackend", "LiteLLMBackend", "LlamaCppBackend",
            "TransientError", "is_transient", "SQLiteCache", "make_backend", "Completion", "Message",
-           "Request", "RoleUsage", "Usage", "UsageScope", "usage_scope"]
+           "Request", "Cost", "Usage", "UsageScope", "usage_scope"]

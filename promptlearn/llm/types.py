@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterable
+
+from pydantic import BaseModel, ConfigDict
 
 Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": "..."}
 
@@ -51,3 +53,50 @@ class Completion:
     cost_usd: float | None = None
     cached: bool = False
     finish_reason: str | None = None
+
+
+class Cost(BaseModel):
+    """What some model calls cost: the one cost type (records, usage scopes, per-role usage, the meter).
+
+    ``calls`` are calls actually made (cache hits excluded); ``errors`` failed attempts, retried or not.
+    Costs add up with ``+``; ``Cost.of(completion)`` is one call's cost.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    calls: int = 0
+    cache_hits: int = 0
+    errors: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_s: float = 0.0
+    cost_usd: float = 0.0
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    total_tokens = tokens
+
+    def __add__(self, other: "Cost") -> "Cost":
+        if not isinstance(other, Cost):
+            return NotImplemented
+        return Cost(**{name: getattr(self, name) + getattr(other, name) for name in Cost.model_fields})
+
+    @classmethod
+    def of(cls, completion: Completion) -> "Cost":
+        if completion.cached:
+            return cls(cache_hits=1)
+        return cls(calls=1, prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens,
+                   latency_s=completion.latency_s, cost_usd=completion.cost_usd or 0.0)
+
+    @classmethod
+    def total(cls, costs: Iterable["Cost"]) -> "Cost":
+        out = cls()
+        for cost in costs:
+            out = out + cost
+        return out
+
+    def as_row(self) -> dict[str, float]:
+        """The fields plus ``tokens``, for tables and JSON."""
+        return {**self.model_dump(), "tokens": self.tokens}

@@ -5,7 +5,8 @@ import pytest
 
 from promptlearn import Candidate, Critique, Example, FakeLLM, Rollout
 from promptlearn.errors import ConfigError
-from promptlearn.guards import check_prompt, check_rule, infer_output_contract, training_leak
+from promptlearn.data import infer_output_contract
+from promptlearn.guards import check_prompt, check_rule, training_leak
 from promptlearn.proposers import Case, ProposalContext, RewriteProposer, RulesetProposer
 from promptlearn._templating import render
 
