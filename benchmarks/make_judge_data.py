@@ -184,7 +184,7 @@ def hotpotqa(n_items: int, seed: int) -> None:
             # hallucination, not an obvious non-sequitur.
             same_shape = [a for a in swaps if _shape(a) == _shape(gold)]
             swap = rng.choice(same_shape or swaps)
-            output = mention.sub(lambda _: swap, sentence)
+            output = mention.sub(lambda _, swap=swap: swap, sentence)
         items.append({"id": f"hotpotqa_{row['question_id']}", "input": row["question"], "context": context,
                       "output": output, "label": faithful})
     _write("hotpotqa_faithfulness.jsonl", items)

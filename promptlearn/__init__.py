@@ -9,10 +9,26 @@ from .agents import Agent, ChatAgent, FunctionAgent
 from .callbacks import Callback, EventLog, ProgressBar
 from .config import Budget, OptimizeConfig
 from .data import load_examples, split_examples
-from .errors import (BudgetExceeded, ChecksumError, ConfigError, LLMCallError, ModelNotFoundError, PromptlearnError,
-                     StructuredOutputError)
-from .judges import (ExactMatch, FunctionJudge, JSONSchemaJudge, Judge, JudgePanel, LLMExplainer, LLMJudge,
-                     NumericTolerance, RegexMatch)
+from .errors import (
+                     BudgetExceeded,
+                     ChecksumError,
+                     ConfigError,
+                     LLMCallError,
+                     ModelNotFoundError,
+                     PromptlearnError,
+                     StructuredOutputError,
+)
+from .judges import (
+                     ExactMatch,
+                     FunctionJudge,
+                     JSONSchemaJudge,
+                     Judge,
+                     JudgePanel,
+                     LLMExplainer,
+                     LLMJudge,
+                     NumericTolerance,
+                     RegexMatch,
+)
 from .llm import LLM, FakeLLM, Usage
 from .optimizer import PromptOptimizer, optimize
 from .records import Candidate, Critique, Evaluation, Example, ExampleResult, Rollout, Rule

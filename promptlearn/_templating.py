@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, meta
+from jinja2 import StrictUndefined, Template, TemplateSyntaxError, meta
 from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.sandbox import SandboxedEnvironment
 
 from .errors import ConfigError
 
+if TYPE_CHECKING:
+    from .records import Example
+
 # Bounds on what rendering may produce: a template like {{ 'x' * 10**7 }} must fail, not
-# write a 10 MB prompt per rollout (issue 10, found with a rewrite-mode proposal).
+# write a 10 MB prompt per rollout (found with a rewrite-mode proposal).
 MAX_RENDERED_CHARS = 200_000
 MAX_OPERAND = 100_000
 
@@ -44,7 +47,7 @@ _ENV = _BoundedEnvironment(undefined=StrictUndefined, keep_trailing_newline=True
 
 
 @lru_cache(maxsize=512)
-def _compile(source: str):
+def _compile(source: str) -> Template:
     return _ENV.from_string(source)
 
 
@@ -96,7 +99,7 @@ def placeholders(text: str) -> set[str]:
     return set(_SIMPLE_VAR.findall(text))
 
 
-def format_inputs(example) -> str:
+def format_inputs(example: Example) -> str:
     """An example's inputs as text: the value alone when there is one, else "key: value" lines."""
     if len(example.inputs) == 1:
         return str(next(iter(example.inputs.values())))

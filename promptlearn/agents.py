@@ -12,16 +12,17 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import inspect
+import logging
 import threading
 import time
 import weakref
 from typing import Any, Awaitable, Callable, Protocol, Sequence, runtime_checkable
 
-from .errors import ConfigError
-from .llm import LLM, usage_scope
-from .records import Candidate, Cost, Example, Rollout
 from ._redaction import redact
 from ._templating import has_markup, render
+from .errors import ConfigError
+from .llm import LLM, usage_scope
+from .records import Candidate, Example, Rollout
 
 DEFAULT_ROLLOUT_TIMEOUT_S = 300.0
 DEFAULT_SYNC_WORKERS = 8
@@ -29,8 +30,14 @@ DEFAULT_SYNC_WORKERS = 8
 MAX_ABANDONED_CALLS = 64
 
 
+log = logging.getLogger("promptlearn")
+
+
 def _error_text(exc: BaseException) -> str:
-    return redact(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+    """A failed rollout's error as stored and logged (redacted): the failure becomes data, and a log line."""
+    text = redact(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+    log.info("rollout failed (recorded, scored 0): %s", text)
+    return text
 
 
 class SyncCallRunner:
@@ -47,7 +54,8 @@ class SyncCallRunner:
         self.max_abandoned = max_abandoned
         self._abandoned = 0
         self._count_lock = threading.Lock()
-        self._semaphores: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = \
+            weakref.WeakKeyDictionary()
 
     @property
     def abandoned(self) -> int:
@@ -67,7 +75,7 @@ class SyncCallRunner:
                                f"not starting more (the agent function seems to hang)")
         async with self._semaphore():
             loop = asyncio.get_running_loop()
-            future: asyncio.Future = loop.create_future()
+            future: asyncio.Future[Any] = loop.create_future()
             context = contextvars.copy_context()  # usage_scope and other context travel with the call
             state = {"abandoned": False}
 
@@ -199,7 +207,7 @@ class FunctionAgent:
 
 def as_agent(agent: Any) -> Agent:
     """Accept an Agent or a plain callable."""
-    if hasattr(agent, "arun"):
+    if isinstance(agent, Agent):
         return agent
     if callable(agent):
         return FunctionAgent(agent)

@@ -19,6 +19,13 @@ DEFAULT_EXPLAIN_FAILURES = 3
 DEFAULT_CONCURRENCY = 8
 # 0.8 rejected every child in a SNIPS run (one net win in ten scored 0.72): benchmarks/README.md.
 DEFAULT_ACCEPTANCE_CONFIDENCE = 0.7
+DEFAULT_MAX_NEW_RULES = 3
+DEFAULT_MAX_RULES = 12
+DEFAULT_PROPOSAL_ATTEMPTS = 3
+
+# The embedded models the CLI and the quickstart use unless told otherwise.
+DEFAULT_AGENT_MODEL = "local/qwen2.5-coder-0.5b"
+DEFAULT_REWRITER_MODEL = "local/qwen2.5-coder-1.5b"  # also the default judge model
 
 
 class Budget(BaseModel):
@@ -64,9 +71,10 @@ class OptimizeConfig(BaseModel):
     max_cases: int = Field(DEFAULT_MAX_CASES, ge=1, description="worst minibatch cases shown to the rewriter")
     explain_failures: int = Field(DEFAULT_EXPLAIN_FAILURES, ge=0,
                                   description="failed cases per round an LLM explainer critiques (0 = code critiques only)")
-    max_new_rules: int = Field(3, ge=1, description="rules mode: rules added per proposal at most")
-    max_rules: int = Field(12, ge=1, description="rules mode: rules kept at most (oldest dropped first)")
-    proposal_attempts: int = Field(3, ge=1, description="proposals tried per round when guards reject one")
+    max_new_rules: int = Field(DEFAULT_MAX_NEW_RULES, ge=1, description="rules mode: rules added per proposal at most")
+    max_rules: int = Field(DEFAULT_MAX_RULES, ge=1, description="rules mode: rules kept at most (oldest dropped first)")
+    proposal_attempts: int = Field(DEFAULT_PROPOSAL_ATTEMPTS, ge=1,
+                                   description="proposals tried per round when guards reject one")
     concurrency: int = Field(DEFAULT_CONCURRENCY, ge=1, description="rollouts and judge calls in flight at once")
     task_description: str = Field("", description="one line on what the agent does; shown to the rewriter")
     output_contract: str | None = Field(

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import re
-from collections import Counter
 import logging
 import math
 import random
+import re
 import warnings
+from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 

@@ -1,6 +1,6 @@
 """Checks every proposal must pass before it costs a single rollout.
 
-Small rewriters fail in recognisable ways (DESIGN.md, "Lessons"): they drop
+Small rewriters fail in recognisable ways (seen with the 1.5B rewriter): they drop
 template variables, describe the optimisation job instead of the task, copy
 training data into the prompt, or balloon the prompt. Each check returns a
 reason string (rejected) or None (fine); the proposer shows the reason to
@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 from typing import Iterable, Sequence
 
+from ._templating import markup_segments, placeholders
 from .data import LABEL_MAX_WORDS
 from .records import Example
-from ._templating import markup_segments, placeholders
 
 LEAK_NGRAM_WORDS = 6
 MAX_GROWTH_FACTOR = 4.0

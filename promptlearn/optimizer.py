@@ -23,8 +23,15 @@ from .proposers import Proposer, RewriteProposer, RulesetProposer
 from .records import Candidate, Evaluation, Example, ExampleResult
 from .result import OptimizationResult
 from .store import RunStore
-from .strategies import (ACCEPTANCES, SAMPLERS, SELECTORS, Acceptance, BootstrapAcceptance, CandidateSelector,
-                         MinibatchSampler)
+from .strategies import (
+    ACCEPTANCES,
+    SAMPLERS,
+    SELECTORS,
+    Acceptance,
+    BootstrapAcceptance,
+    CandidateSelector,
+    MinibatchSampler,
+)
 
 
 def _check_examples(train: Sequence[Example], val: Sequence[Example]) -> None:
@@ -78,8 +85,7 @@ class PromptOptimizer:
         self.config = config or OptimizeConfig()
         cfg = self.config
         self.agent = as_agent(agent)
-        self.panel = JudgePanel([judges] if hasattr(judges, "acritique") else list(judges),  # type: ignore[arg-type]
-                                judge_weights)
+        self.panel = JudgePanel([judges] if isinstance(judges, Judge) else list(judges), judge_weights)
         if proposer is None:
             if optimizer_llm is None:
                 raise ConfigError("pass optimizer_llm (the rewriter model) or a proposer")
@@ -92,10 +98,10 @@ class PromptOptimizer:
             explainer = LLMExplainer(optimizer_llm.with_role("judge"), task=cfg.task_description)
         self.explainer = explainer
         self.callbacks = list(callbacks)
-        self.selector = selector or SELECTORS[cfg.selector]()
-        self.sampler = sampler or SAMPLERS[cfg.sampler]()
-        self.acceptance = acceptance or (BootstrapAcceptance(cfg.acceptance_confidence) if cfg.acceptance == "bootstrap"
-                                         else ACCEPTANCES[cfg.acceptance]())
+        self.selector: CandidateSelector = selector or SELECTORS[cfg.selector]()
+        self.sampler: MinibatchSampler = sampler or SAMPLERS[cfg.sampler]()
+        self.acceptance: Acceptance = acceptance or (
+            BootstrapAcceptance(cfg.acceptance_confidence) if cfg.acceptance == "bootstrap" else ACCEPTANCES[cfg.acceptance]())
 
     def parts(self) -> LoopParts:
         return LoopParts(agent=self.agent, panel=self.panel, proposer=self.proposer, explainer=self.explainer,

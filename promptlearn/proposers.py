@@ -9,21 +9,20 @@ LLMCallError / StructuredOutputError and the loop records them.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Any, Protocol, Sequence
 
 from pydantic import BaseModel, Field, create_model
 
+from ._templating import escape_markers, format_inputs, placeholders, render
+from .config import DEFAULT_MAX_NEW_RULES, DEFAULT_MAX_RULES, DEFAULT_PROPOSAL_ATTEMPTS
 from .guards import check_prompt, check_rule
 from .llm import LLM, usage_scope
 from .prompts import read_prompt
 from .records import Candidate, Critique, Example, Proposal, Provenance, Rollout, Rule
-from ._templating import escape_markers, format_inputs, placeholders, render
 
-DEFAULT_MAX_NEW_RULES = 3
-DEFAULT_MAX_RULES = 12
-DEFAULT_PROPOSAL_ATTEMPTS = 3
 DEFAULT_PROPOSER_MAX_TOKENS = 700
 DEFAULT_RETRY_TEMPERATURE = 0.8
 MAX_CASE_CHARS = 600
@@ -135,6 +134,10 @@ class PromptRewrite(BaseModel):
     new_prompt: str = Field(max_length=4000, description="the complete improved system prompt")
 
 
+log = logging.getLogger("promptlearn")
+Built = tuple[Candidate | None, str | None, str]  # child, why parts were rejected, rationale
+
+
 class _LLMProposer:
     template_name = ""
     schema: type[BaseModel]
@@ -151,10 +154,14 @@ class _LLMProposer:
         self.max_tokens = max_tokens
         self.template = load_meta_prompt(self.template_name, meta_prompt_dir)
 
-    def _variables(self, parent: Candidate, cases: Sequence[Case], context: ProposalContext) -> dict:
+    def _variables(self, parent: Candidate, cases: Sequence[Case], context: ProposalContext) -> dict[str, Any]:
         return {"task_description": context.task_description, "output_contract": context.output_contract,
                 "base_prompt": escape_markers(parent.system_prompt), "rules": [r.text for r in parent.rules],
                 "cases": [c.as_template_data() for c in cases], "variables": sorted(placeholders(parent.prompt))}
+
+    def _build(self, parent: Candidate, parsed: BaseModel, cases: Sequence[Case], context: ProposalContext) -> Built:
+        """(child or None, why parts were rejected or None, rationale)."""
+        raise NotImplementedError
 
     async def apropose(self, parent: Candidate, cases: Sequence[Case], context: ProposalContext) -> Proposal:
         meta_prompt = render(self.template, self._variables(parent, cases, context), what="meta-prompt")
@@ -165,7 +172,7 @@ class _LLMProposer:
                 # Attempt > 0 differs by the feedback turn, so the cache never replays a rejected answer.
                 # A rejected answer at temperature 0 comes back unchanged (measured: the 1.5B repeated
                 # the same duplicate rules three times), so retries sample, each with its own seed.
-                retry = {} if attempt == 0 else {"temperature": self.retry_temperature, "seed": attempt}
+                retry: dict[str, Any] = {} if attempt == 0 else {"temperature": self.retry_temperature, "seed": attempt}
                 parsed = await self.llm.astructured(messages, self.schema_for(cases), max_tokens=self.max_tokens,
                                                     **retry)
                 child, reason, rationale = self._build(parent, parsed, cases, context)
@@ -174,7 +181,8 @@ class _LLMProposer:
                         rejections.append(reason)
                     return Proposal(child=child, rationale=rationale, rejections=tuple(rejections), cost=scope.cost,
                                     meta_prompt=meta_prompt)
-                rejections.append(reason)
+                rejections.append(reason or "rejected")
+                log.info("proposal rejected by the guards (attempt %d): %s", attempt + 1, reason)
                 messages = [*messages, {"role": "assistant", "content": parsed.model_dump_json()},
                             {"role": "user", "content": f"That proposal was rejected: {reason}. Try again."}]
         return Proposal(child=None, rejections=tuple(rejections), cost=scope.cost, meta_prompt=meta_prompt)
@@ -183,19 +191,20 @@ class _LLMProposer:
 class RulesetProposer(_LLMProposer):
     """Keeps the base prompt and adds or deletes numbered rules; each rule records its provenance.
 
-    Targeted edits suit small rewriters, which garble full rewrites (DESIGN.md).
+    Targeted edits suit small rewriters: asked for a full rewrite, a 1.5B model drops template
+    variables and restates its instructions instead of the task.
     """
 
     template_name = "ruleset"
     schema = RuleEdits
 
     def __init__(self, llm: LLM, *, max_new_rules: int = DEFAULT_MAX_NEW_RULES, max_rules: int = DEFAULT_MAX_RULES,
-                 **kwargs):
+                 **kwargs: Any):
         super().__init__(llm, **kwargs)
         self.max_new_rules = max_new_rules
         self.max_rules = max_rules
 
-    def _variables(self, parent, cases, context):
+    def _variables(self, parent: Candidate, cases: Sequence[Case], context: ProposalContext) -> dict[str, Any]:
         groups = [{"expected": "" if key is None else escape_markers(key),
                    "cases": [c.as_template_data() for c in group]} for key, group in group_cases(cases)]
         return {**super()._variables(parent, cases, context), "max_new_rules": self.max_new_rules,
@@ -211,12 +220,14 @@ class RulesetProposer(_LLMProposer):
                                                             json_schema_extra={"minItems": low},
                                                             description="new rules, most important first")))
 
-    def _build(self, parent: Candidate, edits: RuleEdits, cases: Sequence[Case], context: ProposalContext):
+    def _build(self, parent: Candidate, parsed: BaseModel, cases: Sequence[Case], context: ProposalContext) -> Built:
+        edits = parsed if isinstance(parsed, RuleEdits) else RuleEdits.model_validate(parsed.model_dump())
         delete = {i for i in edits.delete if 1 <= i <= len(parent.rules)}
         kept = [r for i, r in enumerate(parent.rules, start=1) if i not in delete]
         next_id = max((r.id for r in parent.rules), default=0) + 1
         groups = group_cases(cases)
-        added, reasons = [], []
+        added: list[Rule] = []
+        reasons: list[str] = []
         for new in edits.new_rules[: self.max_new_rules]:
             text = " ".join(new.text.split())
             reason = check_rule(text, [r.text for r in kept + added], context.train, parent=parent.prompt,
@@ -245,12 +256,13 @@ class RewriteProposer(_LLMProposer):
     template_name = "rewrite"
     schema = PromptRewrite
 
-    def _variables(self, parent, cases, context):
+    def _variables(self, parent: Candidate, cases: Sequence[Case], context: ProposalContext) -> dict[str, Any]:
         variables = super()._variables(parent, cases, context)
         variables["base_prompt"] = escape_markers(parent.prompt)  # rules become part of the text to rewrite
         return variables
 
-    def _build(self, parent: Candidate, rewrite: PromptRewrite, cases: Sequence[Case], context: ProposalContext):
+    def _build(self, parent: Candidate, parsed: BaseModel, cases: Sequence[Case], context: ProposalContext) -> Built:
+        rewrite = parsed if isinstance(parsed, PromptRewrite) else PromptRewrite.model_validate(parsed.model_dump())
         new_prompt = rewrite.new_prompt.strip()
         reason = check_prompt(parent.prompt, new_prompt, context.train, critiques=critique_words(cases))
         if reason:

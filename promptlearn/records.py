@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .llm.types import Cost
+from .llm.types import Cost as Cost  # re-exported: every record carries its cost
 
 
 class Record(BaseModel):

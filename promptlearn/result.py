@@ -50,7 +50,7 @@ class OptimizationResult:
 
         return pd.DataFrame([r.model_dump() for r in self.history], columns=list(RoundRecord.model_fields))
 
-    def usage_frame(self):
+    def usage_frame(self) -> Any:
         import pandas as pd
 
         return pd.DataFrame.from_dict(self.usage_by_role, orient="index")
@@ -71,7 +71,7 @@ class OptimizationResult:
                 f"({len(self.history)} rounds, {len(self.candidates)} candidates, {self.usage.get('rollouts', 0)} "
                 f"rollouts, {self.usage.get('llm_calls', 0)} LLM calls; stopped: {self.stop_reason})")
 
-    def plot(self, ax=None):
+    def plot(self, ax: Any = None) -> Any:
         """Score per round: child minibatch (train) and validation, with the best-so-far line."""
         import matplotlib
 

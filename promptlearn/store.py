@@ -24,10 +24,10 @@ import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Iterator, TypeVar
+from typing import Any, Awaitable, Callable, Iterator, TextIO, TypeVar
 
-from .errors import ConfigError
 from ._redaction import redact
+from .errors import ConfigError
 
 EVENTS_FILE = "events.jsonl"
 CONFIG_FILE = "run.json"
@@ -57,8 +57,8 @@ class RunStore:
     def __init__(self, run_dir: str | Path | None, *, resume: bool = False):
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self._lock = threading.Lock()
-        self._fh = None
-        self._lock_fh = None
+        self._fh: TextIO | None = None
+        self._lock_fh: TextIO | None = None
         self.records: dict[str, dict[str, Any]] = {}  # key -> stored event, for replay
         self._memo_lines: dict[str, int] = {}
         self.skipped_lines: list[int] = []
@@ -97,23 +97,23 @@ class RunStore:
     def _take_lock(self) -> None:
         assert self.run_dir is not None
         path = self.run_dir / LOCK_FILE
-        self._lock_fh = path.open("a+", encoding="utf-8")
+        handle = self._lock_fh = path.open("a+", encoding="utf-8")
         if fcntl is None:  # pragma: no cover
             return
         try:
             # flock dies with its process, so a run killed with -9 never leaves a stale lock.
-            fcntl.flock(self._lock_fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            self._lock_fh.seek(0)
-            owner = self._lock_fh.read().strip() or "unknown"
-            self._lock_fh.close()
+            handle.seek(0)
+            owner = handle.read().strip() or "unknown"
+            handle.close()
             self._lock_fh = None
             raise ConfigError(f"{self.run_dir} is in use by another promptlearn process (pid {owner}); "
                               f"wait for it to finish or choose another run_dir") from None
-        self._lock_fh.seek(0)
-        self._lock_fh.truncate()
-        self._lock_fh.write(str(os.getpid()))
-        self._lock_fh.flush()
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
 
     def _release_lock(self) -> None:
         if self._lock_fh is not None:
@@ -165,7 +165,7 @@ class RunStore:
         This is what makes resume a replay: every model-dependent step of the loop goes
         through here. ``compute`` may return None (e.g. out of budget): nothing is stored.
         """
-        stored = self.recall(key, load)
+        stored: T | None = self.recall(key, load)
         if stored is not None:
             return stored
         value = await compute()

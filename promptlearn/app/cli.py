@@ -7,11 +7,14 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any, Callable
 
-from ..errors import ConfigError, PromptlearnError
 from .._redaction import redact
+from ..config import DEFAULT_AGENT_MODEL, DEFAULT_REWRITER_MODEL
+from ..errors import ConfigError, PromptlearnError
+from ..llm.cache import DEFAULT_CACHE_PATH
 
-DEFAULT_CACHE_FLAG = "~/.cache/promptlearn/llm_cache.sqlite"
+DEFAULT_CACHE_FLAG = str(DEFAULT_CACHE_PATH)
 
 
 def _positive_int(text: str) -> int:
@@ -34,14 +37,14 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def _cache(args) -> object:
+def _cache(args: argparse.Namespace) -> Any:
     """--no-cache, or --cache PATH|off; resolve_cache gives 'off' one meaning everywhere."""
     from ..llm.cache import resolve_cache
 
     return None if args.no_cache else resolve_cache(args.cache)
 
 
-def _progress_printer():
+def _progress_printer() -> Callable[[int, int | None, str], None]:
     from tqdm.auto import tqdm
 
     bars: dict[str, tqdm] = {}
@@ -62,7 +65,7 @@ def _progress_printer():
     return progress
 
 
-def cmd_models_pull(args) -> int:
+def cmd_models_pull(args: argparse.Namespace) -> int:
     from ..llm.local_models import LOCAL_MODELS, pull
 
     names = args.names or list(LOCAL_MODELS)
@@ -73,7 +76,7 @@ def cmd_models_pull(args) -> int:
     return 0
 
 
-def cmd_models_list(args) -> int:
+def cmd_models_list(args: argparse.Namespace) -> int:
     from ..llm.local_models import list_models, model_dir
 
     print(f"model directory: {model_dir()}")
@@ -83,7 +86,7 @@ def cmd_models_list(args) -> int:
     return 0
 
 
-def cmd_chat(args) -> int:
+def cmd_chat(args: argparse.Namespace) -> int:
     from ..llm import LLM
 
     llm = LLM(args.model, api_base=args.api_base, cache=_cache(args), deadline_s=args.deadline)
@@ -96,7 +99,7 @@ def cmd_chat(args) -> int:
     return 0
 
 
-def cmd_quickstart(args) -> int:
+def cmd_quickstart(args: argparse.Namespace) -> int:
     from .quickstart import run_quickstart
 
     out = run_quickstart(n_test=args.n_test, run_dir=args.run_dir, resume=args.resume)
@@ -105,7 +108,7 @@ def cmd_quickstart(args) -> int:
     return 0
 
 
-def cmd_optimize(args) -> int:
+def cmd_optimize(args: argparse.Namespace) -> int:
     from ..callbacks import ProgressBar
     from .spec import RunSpec
 
@@ -125,7 +128,7 @@ def cmd_optimize(args) -> int:
     return 0
 
 
-def cmd_report(args) -> int:
+def cmd_report(args: argparse.Namespace) -> int:
     from ..result import OptimizationResult
 
     result = OptimizationResult.load(args.run_dir)
@@ -135,7 +138,7 @@ def cmd_report(args) -> int:
     return 0
 
 
-def cmd_judges_list(args) -> int:
+def cmd_judges_list(args: argparse.Namespace) -> int:
     from ..judges import available, definition
 
     for name in available():
@@ -145,7 +148,7 @@ def cmd_judges_list(args) -> int:
     return 0
 
 
-def _yaml_value(text: str):
+def _yaml_value(text: str) -> Any:
     import yaml
 
     try:
@@ -154,10 +157,17 @@ def _yaml_value(text: str):
         return text
 
 
-def cmd_judges_calibrate(args) -> int:
+def cmd_judges_calibrate(args: argparse.Namespace) -> int:
     from .._async import run_sync
-    from ..judges import (PairwiseJudge, SelfConsistentJudge, acalibrate, acalibrate_pairwise, load,
-                         load_calibration_items, load_pairwise_items)
+    from ..judges import (
+        PairwiseJudge,
+        SelfConsistentJudge,
+        acalibrate,
+        acalibrate_pairwise,
+        load,
+        load_calibration_items,
+        load_pairwise_items,
+    )
     from ..llm import LLM
 
     bad = [p for p in args.param if "=" not in p]
@@ -173,9 +183,8 @@ def cmd_judges_calibrate(args) -> int:
         report = run_sync(acalibrate_pairwise(judge, load_pairwise_items(args.data)[: args.limit],
                                               progress=not args.quiet))
     else:
-        if args.samples > 1:
-            judge = SelfConsistentJudge(judge, n=args.samples)
-        report = run_sync(acalibrate(judge, load_calibration_items(args.data)[: args.limit], progress=not args.quiet))
+        scored: Any = SelfConsistentJudge(judge, n=args.samples) if args.samples > 1 else judge
+        report = run_sync(acalibrate(scored, load_calibration_items(args.data)[: args.limit], progress=not args.quiet))
     report.update({"model": args.model, "data": str(args.data)})
     if params:
         report["params"] = params
@@ -209,7 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     chat = sub.add_parser("chat", help="one call through the LLM layer")
     chat.add_argument("prompt")
-    chat.add_argument("--model", default="local/qwen2.5-coder-0.5b")
+    chat.add_argument("--model", default=DEFAULT_AGENT_MODEL)
     chat.add_argument("--system", default=None)
     chat.add_argument("--api-base", default=None)
     chat.add_argument("--max-tokens", type=_positive_int, default=256)
@@ -241,7 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
     jc.add_argument("judge", help="a library judge name, or the path of your own .yaml definition")
     jc.add_argument("--data", required=True, help="JSONL: input(s), output, label (+ reference, context, rules, "
                     "rule_labels, ...); pairwise: output_a, output_b, label a/b/tie")
-    jc.add_argument("--model", default="local/qwen2.5-coder-1.5b")
+    jc.add_argument("--model", default=DEFAULT_REWRITER_MODEL)
     jc.add_argument("--samples", type=_positive_int, default=1, help="self-consistency samples (majority vote)")
     jc.add_argument("--param", action="append", default=[], help="KEY=VALUE for the judge (e.g. criteria=...)")
     jc.add_argument("--limit", type=_positive_int, default=None)
@@ -263,7 +272,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return args.fn(args)
+        code: int = args.fn(args)
+        return code
     except PromptlearnError as exc:
         print(f"promptlearn: error: {redact(str(exc))}", file=sys.stderr)
         return 2

@@ -11,18 +11,19 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
+from typing import Any, Callable, Sequence
 
 from ..agents import ChatAgent, first_line
-from ..config import Budget, OptimizeConfig
+from ..callbacks import Callback
+from ..config import DEFAULT_AGENT_MODEL, DEFAULT_REWRITER_MODEL, Budget, OptimizeConfig
 from ..data import load_examples, split_examples
 from ..judges import ExactMatch
 from ..llm import LLM, Usage
 from ..optimizer import PromptOptimizer
 from ..records import Example
 
-AGENT_MODEL = "local/qwen2.5-coder-0.5b"
-OPTIMIZER_MODEL = "local/qwen2.5-coder-1.5b"
+AGENT_MODEL = DEFAULT_AGENT_MODEL
+OPTIMIZER_MODEL = DEFAULT_REWRITER_MODEL
 
 SNIPS_SEED_PROMPT = ("Classify the user's request into one of these intents: AddToPlaylist, BookRestaurant, "
                      "GetWeather, PlayMusic, RateBook, SearchCreativeWork, SearchScreeningEvent.")
@@ -58,8 +59,15 @@ class QuickstartOutcome:
     usage: Usage
 
 
+def agent_llm_usage(optimizer: PromptOptimizer) -> Usage:
+    """The shared usage of the quickstart's models (the agent's LLM carries it)."""
+    agent = optimizer.agent
+    return agent.llm.usage if isinstance(agent, ChatAgent) else Usage()
+
+
 def make_optimizer(agent_model: str = AGENT_MODEL, optimizer_model: str = OPTIMIZER_MODEL,
-                   config: OptimizeConfig = QUICKSTART_CONFIG, cache: Any = None, callbacks=()) -> PromptOptimizer:
+                   config: OptimizeConfig = QUICKSTART_CONFIG, cache: Any = None,
+                   callbacks: Sequence[Callback] = ()) -> PromptOptimizer:
     usage = Usage()
     extra = {} if cache is None else {"cache": cache}
     agent = ChatAgent(LLM(agent_model, role="agent", usage=usage, **extra), SNIPS_USER_TEMPLATE,
@@ -70,7 +78,8 @@ def make_optimizer(agent_model: str = AGENT_MODEL, optimizer_model: str = OPTIMI
 
 def run_quickstart(*, agent_model: str = AGENT_MODEL, optimizer_model: str = OPTIMIZER_MODEL,
                    config: OptimizeConfig = QUICKSTART_CONFIG, n_test: int = 70, run_dir: str | None = None,
-                   resume: bool = False, progress: bool = True, echo=print) -> QuickstartOutcome:
+                   resume: bool = False, progress: bool = True,
+                   echo: Callable[[str], None] = print) -> QuickstartOutcome:
     from ..callbacks import ProgressBar
 
     start = time.time()
@@ -87,4 +96,4 @@ def run_quickstart(*, agent_model: str = AGENT_MODEL, optimizer_model: str = OPT
     echo(f"\nHeld-out test accuracy ({len(test)} examples): {before:.1%} -> {after:.1%}")
     echo(f"Wall time {time.time() - start:.0f} s")
     return QuickstartOutcome(result, before, after, len(test), time.time() - start,
-                             optimizer.agent.llm.usage)
+                             agent_llm_usage(optimizer))

@@ -20,7 +20,7 @@ table{border-collapse:collapse;font-size:90%}td,th{border:1px solid #ddd;padding
 .add{background:#e6ffed}.del{background:#ffeef0}.muted{color:#777}h2{margin-top:1.6em}"""
 
 
-def _e(value) -> str:
+def _e(value: object) -> str:
     return html.escape(str(value))
 
 

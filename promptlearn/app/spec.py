@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..config import OptimizeConfig
 from ..errors import ConfigError
+
+if TYPE_CHECKING:
+    from ..judges.base import Judge
+    from ..llm import LLM
+    from ..optimizer import PromptOptimizer
+    from ..records import Example
 
 
 class _Strict(BaseModel):
@@ -54,7 +60,7 @@ class JudgeSpec(_Strict):
     name: str | None = None
     pattern: str | None = None           # regex
     abs_tol: float = 1e-6                # numeric
-    schema_: dict | None = Field(None, alias="schema")  # json_schema
+    schema_: dict[str, Any] | None = Field(None, alias="schema")  # json_schema
     rubric: str | None = None            # llm
     model: str | None = None             # llm, library: defaults to the optimizer model
     judge: str | None = None             # library: a judges/ name or a .yaml path (relative to the config)
@@ -99,7 +105,8 @@ class RunSpec(_Strict):
                   if j.judge and j.judge.endswith((".yaml", ".yml")) else j for j in spec.judges]
         return spec.model_copy(update={"data": data.model_copy(update=fix), "judges": judges})
 
-    def build(self, *, deadline_s: float | None = None):
+    def build(self, *, deadline_s: float | None = None
+              ) -> tuple[PromptOptimizer, list[Example], list[Example], list[Example]]:
         """Examples, optimizer and seed prompt described by this spec.
 
         ``deadline_s`` (the CLI's ``--deadline``) bounds every model call unless a model section sets its own.
@@ -111,13 +118,17 @@ class RunSpec(_Strict):
         from ..optimizer import PromptOptimizer
 
         d = self.data
-        load = lambda p: load_examples(p, inputs=d.inputs, reference=d.reference, id_column=d.id_column)  # noqa: E731
+
+        def load(path: str) -> list[Example]:
+            return load_examples(path, inputs=d.inputs, reference=d.reference, id_column=d.id_column)
+
         if d.path:
             s = d.split
             train, val, test = split_examples(load(d.path), [s.train, s.val, s.test], seed=s.seed, stratify=s.stratify)
         elif d.train_path and d.val_path:
             train, val = load(d.train_path), load(d.val_path)
             test = load(d.test_path) if d.test_path else []
+            train, val = list(train), list(val)
         else:
             raise ConfigError("data needs either path (split by seed) or train_path and val_path")
         usage = Usage()
@@ -133,8 +144,10 @@ class RunSpec(_Strict):
             return LLM(j.model, role="judge", usage=usage, deadline_s=deadline_s) if j.model \
                 else opt_llm.with_role("judge")
 
-        judges, weights = [], []
+        judges: list[Judge] = []
+        weights: list[float] = []
         for j in self.judges:
+            judge: Judge
             if j.type == "exact_match":
                 judge = ExactMatch(name=j.name or "exact_match")
             elif j.type == "regex":
@@ -159,7 +172,7 @@ class RunSpec(_Strict):
         return optimizer, train, val, test
 
 
-def _library_judge(j: JudgeSpec, llm):
+def _library_judge(j: JudgeSpec, llm: LLM) -> Judge:
     from ..judges import PairwiseJudge, load
 
     if not j.judge:

@@ -19,11 +19,14 @@ fields) that raise ConfigError before the first call.
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Protocol, Sequence, runtime_checkable
 
+from .._redaction import redact
 from ..errors import ConfigError
 from ..records import Critique, Example, Rollout
-from .._redaction import redact
+
+log = logging.getLogger("promptlearn")
 
 
 @runtime_checkable
@@ -45,8 +48,9 @@ async def safe_critique(judge: Judge, example: Example, rollout: Rollout) -> Cri
     except ConfigError:
         raise  # misconfiguration is loud: it would fail every example the same way
     except Exception as exc:  # noqa: BLE001 - per-example; the loop stops if it hits every rollout
-        return Critique(judge=judge.name, score=0.0, label="judge_error",
-                        error=redact(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)[:500])
+        error = redact(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)[:500]
+        log.info("judge %r failed on example %r (recorded, left out of the score): %s", judge.name, example.id, error)
+        return Critique(judge=judge.name, score=0.0, label="judge_error", error=error)
     if not isinstance(critique, Critique):
         return Critique(judge=judge.name, score=0.0, label="judge_error",
                         error=f"judge returned {type(critique).__name__}, not a Critique")

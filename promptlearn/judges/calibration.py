@@ -18,13 +18,14 @@ import json
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any, Hashable, Sequence
+from typing import Any, Coroutine, Hashable, Sequence, TypeVar
 
 from ..errors import ConfigError, LLMCallError, StructuredOutputError
 from ..llm import usage_scope
 from ..records import Critique, Example, Rollout
 from .base import safe_critique
 
+T = TypeVar("T")
 _TRUE = {"true", "pass", "correct", "yes", "1"}
 _FALSE = {"false", "fail", "incorrect", "no", "0"}
 
@@ -64,7 +65,7 @@ def _truth(value: Any, line: int) -> bool:
 _FIELDS = ("context", "criteria", "rules", "instructions", "format_checks")
 
 
-def _rows(path: str | Path, needs: tuple[str, ...]) -> list[tuple[int, dict, Example]]:
+def _rows(path: str | Path, needs: tuple[str, ...]) -> list[tuple[int, dict[str, Any], Example]]:
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"calibration file not found: {path}")
@@ -112,13 +113,13 @@ def load_pairwise_items(path: str | Path) -> list[tuple[Example, str, str, str]]
     return items
 
 
-async def _gather(coroutines: list, progress: bool, what: str) -> list:
+async def _gather(coroutines: list[Coroutine[Any, Any, T]], progress: bool, what: str) -> list[T]:
     if not progress:
         return await asyncio.gather(*coroutines)
     from tqdm.auto import tqdm
 
     with tqdm(total=len(coroutines), desc=what, unit="verdict") as bar:
-        async def tick(coroutine):
+        async def tick(coroutine: Coroutine[Any, Any, T]) -> T:
             try:
                 return await coroutine
             finally:
@@ -127,12 +128,12 @@ async def _gather(coroutines: list, progress: bool, what: str) -> list:
         return await asyncio.gather(*(tick(c) for c in coroutines))
 
 
-async def acalibrate(judge, items: Sequence[tuple[Example, str, bool]], *, concurrency: int = 4,
+async def acalibrate(judge: Any, items: Sequence[tuple[Example, str, bool]], *, concurrency: int = 4,
                      progress: bool = False) -> dict[str, Any]:
     """Run ``judge`` on each item; agreement with the truth, confusion matrix, cost per verdict."""
     sem = asyncio.Semaphore(concurrency)
 
-    async def one(item):
+    async def one(item: tuple[Example, str, bool]) -> Critique:
         example, output, _ = item
         async with sem:
             # a failed verdict is data, not a crash; a ConfigError still stops calibration
@@ -166,7 +167,7 @@ async def acalibrate(judge, items: Sequence[tuple[Example, str, bool]], *, concu
     return report
 
 
-async def acalibrate_pairwise(judge, items: Sequence[tuple[Example, str, str, str]], *,
+async def acalibrate_pairwise(judge: Any, items: Sequence[tuple[Example, str, str, str]], *,
                               concurrency: int = 4, progress: bool = False) -> dict[str, Any]:
     """Run a pairwise judge (both orders) on each item; agreement of its winner with the truth.
 
@@ -176,7 +177,7 @@ async def acalibrate_pairwise(judge, items: Sequence[tuple[Example, str, str, st
     """
     sem = asyncio.Semaphore(concurrency)
 
-    async def one(item):
+    async def one(item: tuple[Example, str, str, str]) -> Any:
         example, a, b, _ = item
         async with sem:
             try:

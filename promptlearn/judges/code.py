@@ -183,7 +183,7 @@ class FunctionJudge:
         if not callable(fn):
             raise ConfigError(f"FunctionJudge needs a function (example, output) -> score, got {type(fn).__name__}")
         self.fn = fn
-        self.name = name or getattr(fn, "__name__", "function")
+        self.name: str = name or str(getattr(fn, "__name__", "function"))
 
     async def acritique(self, example: Example, rollout: Rollout) -> Critique:
         if rollout.error:

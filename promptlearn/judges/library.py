@@ -19,10 +19,10 @@ from typing import Any, Literal, Sequence
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from .._templating import escape_markers, format_inputs, render
 from ..errors import ConfigError
 from ..llm import LLM, usage_scope
-from ..records import Cost, Critique, Example, Rollout
-from .._templating import escape_markers, format_inputs, render
+from ..records import Critique, Example, Rollout
 from .base import failed_rollout_critique
 from .code import all_numbers, last_number, normalize_text
 from .llm import MAX_EXPLANATION_CHARS, BinaryVerdict, GradedVerdict, clean_text, verdict_critique
@@ -106,7 +106,8 @@ class TemplateJudge:
                 _field(example, self.params, need, self.name)
 
     def variables(self, example: Example, rollout: Rollout) -> dict[str, Any]:
-        values = {"input": escape_markers(format_inputs(example)), "output": escape_markers(rollout.output or "")}
+        values: dict[str, Any] = {"input": escape_markers(format_inputs(example)),
+                                  "output": escape_markers(rollout.output or "")}
         for need in self.spec.needs:
             value = _field(example, self.params, need, self.name)
             values[need] = [escape_markers(v) for v in value] if isinstance(value, list) else escape_markers(value)
@@ -124,8 +125,8 @@ class TemplateJudge:
         graded = self.spec.output == "graded"
         prompt = self.prompt(example, rollout)
         with usage_scope() as scope:
-            verdict = await self.llm.astructured([{"role": "user", "content": prompt}],
-                                                 GradedVerdict if graded else BinaryVerdict,
+            schema: type[BinaryVerdict | GradedVerdict] = GradedVerdict if graded else BinaryVerdict
+            verdict = await self.llm.astructured([{"role": "user", "content": prompt}], schema,
                                                  max_tokens=self.max_tokens, temperature=temperature, seed=seed)
         return verdict_critique(self.name, verdict, scope.cost)
 
@@ -145,8 +146,9 @@ class RuleComplianceJudge(TemplateJudge):
         rules = list(_field(example, self.params, "rules", self.name))
         if not rules:
             raise ConfigError(f"judge {self.name!r} needs a non-empty list of rules")
-        schema = create_model("RuleVerdicts", verdicts=(list[RuleVerdict], Field(min_length=len(rules),
-                                                                                max_length=len(rules))))
+        schema: type[RuleVerdicts] = create_model(
+            "RuleVerdicts", __base__=RuleVerdicts,
+            verdicts=(list[RuleVerdict], Field(min_length=len(rules), max_length=len(rules))))
         with usage_scope() as scope:
             out = await self.llm.astructured([{"role": "user", "content": self.prompt(example, rollout)}], schema,
                                              max_tokens=self.max_tokens + 80 * len(rules), temperature=temperature,
@@ -158,6 +160,10 @@ class RuleComplianceJudge(TemplateJudge):
         return Critique(judge=self.name, score=score, label="pass" if not broken else f"broke {len(broken)}",
                         explanation=text[: 4 * MAX_EXPLANATION_CHARS], cost=scope.cost,
                         per_rule=tuple(v.verdict == "followed" for v in out.verdicts))
+
+
+class RuleVerdicts(BaseModel):
+    verdicts: list[RuleVerdict]
 
 
 class ExtractedAnswer(BaseModel):
@@ -192,7 +198,7 @@ def answers_match(answer: str, reference: Any) -> bool:
 class ExtractThenCompareJudge(TemplateJudge):
     """The LLM only finds the output's final answer (and explains); code decides if it equals the reference.
 
-    Built after calibration (issue 4): asked to compare, the 1.5B wrote "the final answer (14)
+    Built after calibration (judges/README.md): asked to compare, the 1.5B wrote "the final answer (14)
     matches the reference (6277)"; finding an answer is within its reach, comparing is code's job.
     """
 
@@ -209,7 +215,7 @@ class ExtractThenCompareJudge(TemplateJudge):
         found = f"Final answer {answer!r}" if answer else "No final answer found"
         # copy_check=false only reproduces the calibration row measured without it.
         if answer and self.params.get("copy_check", True) and not appears_in(answer, rollout.output or ""):
-            # Asked to copy, the 1.5B solved cut-off outputs itself (issue 4 calibration); a copy is checkable.
+            # Asked to copy, the 1.5B solved cut-off outputs itself (judges/README.md, calibration); a copy is checkable.
             answer, found = "", f"No final answer found (the extractor proposed {answer!r}, which the output does not contain)"
         if answers_match(answer, reference):
             return Critique(judge=self.name, score=1.0, label="pass", cost=scope.cost,
@@ -324,11 +330,11 @@ def combine_orders(forward: str, backward: str, explanations: tuple[str, str] = 
     return PairwiseResult(winner="tie", consistent=False, explanations=explanations, orders=orders)
 
 
-JUDGE_CLASSES = {"binary": TemplateJudge, "graded": TemplateJudge, "per_rule": RuleComplianceJudge,
-                 "pairwise": PairwiseJudge, "extract": ExtractThenCompareJudge}
+JUDGE_CLASSES: dict[str, type[TemplateJudge]] = {"binary": TemplateJudge, "graded": TemplateJudge,
+                                                  "per_rule": RuleComplianceJudge, "extract": ExtractThenCompareJudge}
 
 
-def load(judge: str, llm: LLM, **params: Any):
+def load(judge: str, llm: LLM, **params: Any) -> "TemplateJudge | PairwiseJudge":
     """A library judge by name, e.g. ``load("criteria", llm, criteria="cites a source")``,
     or your own definition by path, e.g. ``load("judges/strict_correctness.yaml", llm)``.
 
@@ -336,5 +342,7 @@ def load(judge: str, llm: LLM, **params: Any):
     arguments fill the fields the definition needs (criteria, rules, instructions, ...).
     """
     spec = definition(judge)
+    if spec.output == "pairwise":
+        return PairwiseJudge(spec, llm, **params)
     cls = FormatComplianceJudge if spec.code_checks else JUDGE_CLASSES[spec.output]
     return cls(spec, llm, **params)

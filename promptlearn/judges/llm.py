@@ -12,10 +12,10 @@ from typing import Literal, Sequence
 
 from pydantic import BaseModel, Field
 
+from .._templating import escape_markers, format_inputs, render
 from ..llm import LLM, usage_scope
 from ..prompts import read_prompt
 from ..records import Cost, Critique, Example, Rollout
-from .._templating import escape_markers, format_inputs, render
 from .base import failed_rollout_critique
 
 DEFAULT_JUDGE_MAX_TOKENS = 256
@@ -37,7 +37,7 @@ class GradedVerdict(BaseModel):
                              description="What is wrong with the output (or why it is right), and which "
                                          "instruction in the assistant's prompt would have prevented the mistake.")
     # An enum, not ge/le bounds: llama.cpp's schema grammar enforces enums but not integer
-    # bounds, and the 1.5B once wrote -5 (issue 4 calibration, criteria on IFEval).
+    # bounds, and the 1.5B once wrote -5 (calibrating `criteria` on IFEval, judges/README.md).
     score: Literal[1, 2, 3, 4, 5] = Field(description="1 (fails the rubric) to 5 (fully meets it)")
 
 
@@ -92,7 +92,7 @@ class LLMJudge:
     async def acritique(self, example: Example, rollout: Rollout) -> Critique:
         if rollout.error:
             return failed_rollout_critique(self.name, rollout)
-        schema = GradedVerdict if self.graded else BinaryVerdict
+        schema: type[BinaryVerdict | GradedVerdict] = GradedVerdict if self.graded else BinaryVerdict
         with usage_scope() as scope:
             verdict = await self.llm.astructured([{"role": "user", "content": self.prompt(example, rollout)}],
                                                  schema, max_tokens=self.max_tokens)
@@ -103,7 +103,7 @@ class LLMExplainer:
     """Explains *why* a rollout that code judges failed went wrong; it does not score.
 
     Scoring with code and asking the LLM only about failures is what makes
-    judging affordable on a CPU (see DESIGN.md, "Lessons already measured").
+    judging affordable on a CPU: one LLM call per failure, none per success.
     """
 
     name = "explainer"
@@ -119,8 +119,10 @@ class LLMExplainer:
         checker = " ".join(c.explanation for c in critiques if c.explanation)
         ref = example.reference
         expected = "" if ref is None or len(str(ref)) > MAX_EXPLAIN_FIELD_CHARS else escape_markers(str(ref))
-        # Cut like the meta-prompt does: a 2 MB input must not become a 2 MB prompt (issue 10).
-        cut = lambda text: escape_markers(str(text)[:MAX_EXPLAIN_FIELD_CHARS])  # noqa: E731
+        # Cut like the meta-prompt does: a 2 MB input must not become a 2 MB prompt.
+        def cut(text: object) -> str:
+            return escape_markers(str(text)[:MAX_EXPLAIN_FIELD_CHARS])
+
         prompt = render(self.template, {"task": self.task, "input": cut(format_inputs(example)),
                                         "output": cut(rollout.output or f"(error: {rollout.error})"),
                                         "expected": expected, "checker": cut(checker)},

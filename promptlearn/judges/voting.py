@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from typing import Literal, Sequence
+from typing import Any, Literal, Sequence
 
 from ..errors import ConfigError
-from ..records import Cost, Critique, Example, Rollout
+from ..llm.types import Cost
+from ..records import Critique, Example, Rollout
 from .base import Judge, failed_rollout_critique
 
 DEFAULT_SAMPLES = 5
@@ -21,7 +22,7 @@ class SelfConsistentJudge:
     must accept ``temperature`` and ``seed`` keywords (library and LLM judges do).
     """
 
-    def __init__(self, judge, n: int = DEFAULT_SAMPLES, temperature: float = DEFAULT_SAMPLE_TEMPERATURE):
+    def __init__(self, judge: Any, n: int = DEFAULT_SAMPLES, temperature: float = DEFAULT_SAMPLE_TEMPERATURE):
         if n < 1:
             raise ConfigError("self-consistency needs n >= 1")
         self.judge, self.n, self.temperature = judge, n, temperature
@@ -39,10 +40,12 @@ class SelfConsistentJudge:
         label, count = Counter(v.label for v in votes).most_common(1)[0]
         winners = [v for v in votes if v.label == label]
         return Critique(judge=self.name, score=sum(v.score for v in winners) / len(winners), label=label,
-                        explanation=winners[0].explanation, agreement=count / len(votes), cost=Cost.total(v.cost for v in votes))
+                        explanation=winners[0].explanation, agreement=count / len(votes),
+                        cost=Cost.total(v.cost for v in votes))
 
     async def _one(self, example: Example, rollout: Rollout, seed: int) -> Critique:
-        return await self.judge.acritique(example, rollout, temperature=self.temperature, seed=seed)
+        critique: Critique = await self.judge.acritique(example, rollout, temperature=self.temperature, seed=seed)
+        return critique
 
 
 class EnsembleJudge:

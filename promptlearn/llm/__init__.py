@@ -1,6 +1,7 @@
 """The LLM layer: one client for API models (litellm) and the embedded local models."""
 
-from .backends import Backend, FunctionBackend, LiteLLMBackend, LlamaCppBackend, TransientError, is_transient
+from ..errors import TransientError
+from .backends import Backend, FunctionBackend, LiteLLMBackend, LlamaCppBackend, is_transient
 from .cache import SQLiteCache
 from .client import LLM, make_backend
 from .fake import FakeLLM

@@ -168,7 +168,7 @@ def load_llama(path: Path, n_ctx: int = DEFAULT_N_CTX, n_threads: int | None = N
 # llama.cpp refuses a grammar whose repetitions are too large ("number of rules that are going
 # to be repeated ... exceeds sane defaults": measured, maxLength 1000 compiles, 1500 does not)
 # and llama-cpp-python 0.3.36 then adds the NULL sampler anyway: the process dies with SIGSEGV
-# (issue 10). Longer limits are left to validation in code (pydantic, then the repair turn).
+# before this check. Longer limits are left to validation in code (pydantic, then the repair turn).
 MAX_GRAMMAR_REPEAT = 1000
 _REPEAT_KEYS = ("maxLength", "maxItems", "maxProperties")
 

@@ -94,7 +94,7 @@ class SQLiteCache:
                                 (key, completion.model, json.dumps(payload), time.time()))
 
     def __len__(self) -> int:
-        return self._connect().execute("SELECT COUNT(*) FROM completions").fetchone()[0]
+        return int(self._connect().execute("SELECT COUNT(*) FROM completions").fetchone()[0])
 
     def clear(self) -> None:
         self._connect().execute("DELETE FROM completions")

@@ -16,9 +16,9 @@ from typing import Any, Sequence, TypeVar
 from pydantic import BaseModel
 
 from .._async import run_sync
+from .._redaction import register_secret
 from ..errors import ConfigError, LLMCallError, ModelNotFoundError, StructuredOutputError
 from .backends import Backend, LiteLLMBackend, LlamaCppBackend, is_transient
-from .._redaction import register_secret
 from .cache import SQLiteCache, default_cache, resolve_cache
 from .structured import parse_structured, response_format_for, schema_instruction
 from .types import Completion, Message, Request
@@ -138,7 +138,8 @@ class LLM:
         self.backend = backend or make_backend(model, api_base=api_base, api_key=api_key, n_ctx=n_ctx,
                                                timeout_s=timeout_s)
         self._rng = rng or random.Random(0)  # jitter only; never affects answers
-        self._semaphores: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = \
+            weakref.WeakKeyDictionary()
 
     def __repr__(self) -> str:
         return f"LLM(model={self.model!r}, role={self.role!r}, backend={self.backend!r})"
@@ -233,7 +234,7 @@ class LLM:
                                          "content": messages[-1]["content"] + "\n\n" + schema_instruction(schema)}]
         fmt = response_format_for(schema)
         last_error, text = "", ""
-        for attempt in range(max_repairs + 1):
+        for _ in range(max_repairs + 1):
             request = self._request(messages, temperature=temperature, max_tokens=max_tokens, seed=seed,
                                     response_format=fmt)
             completion = await self._call(request, role or self.role, use_cache)

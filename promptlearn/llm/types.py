@@ -76,7 +76,9 @@ class Cost(BaseModel):
     def tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
 
-    total_tokens = tokens
+    @property
+    def total_tokens(self) -> int:
+        return self.tokens
 
     def __add__(self, other: "Cost") -> "Cost":
         if not isinstance(other, Cost):

@@ -14,8 +14,8 @@ import random
 from dataclasses import dataclass
 from typing import Protocol, Sequence
 
-from ..config import DEFAULT_ACCEPTANCE_CONFIDENCE
 from .._stats import mean, prob_positive, sign_test_p
+from ..config import DEFAULT_ACCEPTANCE_CONFIDENCE
 
 DEFAULT_CONFIDENCE = DEFAULT_ACCEPTANCE_CONFIDENCE  # one default for the class and OptimizeConfig
 DEFAULT_SIGN_ALPHA = 0.25
@@ -46,7 +46,7 @@ class StrictImprovement:
 
     name = "improvement"
 
-    def decide(self, parent, child, rng):
+    def decide(self, parent: Sequence[float], child: Sequence[float], rng: random.Random) -> Decision:
         diffs = _diffs(parent, child)
         margin = mean(diffs)
         return Decision(margin > 0, margin, margin, "sum(child) > sum(parent)")
@@ -60,7 +60,7 @@ class BootstrapAcceptance:
     def __init__(self, confidence: float = DEFAULT_CONFIDENCE):
         self.confidence = confidence
 
-    def decide(self, parent, child, rng):
+    def decide(self, parent: Sequence[float], child: Sequence[float], rng: random.Random) -> Decision:
         diffs = _diffs(parent, child)
         margin = mean(diffs)
         p = prob_positive(diffs, rng=rng) if margin > 0 else 0.0
@@ -75,7 +75,7 @@ class SignTestAcceptance:
     def __init__(self, alpha: float = DEFAULT_SIGN_ALPHA):
         self.alpha = alpha
 
-    def decide(self, parent, child, rng):
+    def decide(self, parent: Sequence[float], child: Sequence[float], rng: random.Random) -> Decision:
         diffs = _diffs(parent, child)
         wins, losses = sum(d > 0 for d in diffs), sum(d < 0 for d in diffs)
         p = sign_test_p(wins, losses)
@@ -83,4 +83,5 @@ class SignTestAcceptance:
         return Decision(wins > losses and p <= self.alpha, margin, p, f"sign test p <= {self.alpha}")
 
 
-ACCEPTANCES = {"improvement": StrictImprovement, "bootstrap": BootstrapAcceptance, "sign": SignTestAcceptance}
+ACCEPTANCES: dict[str, type[Acceptance]] = {"improvement": StrictImprovement, "bootstrap": BootstrapAcceptance,
+                                             "sign": SignTestAcceptance}

@@ -26,7 +26,8 @@ class EpochSampler:
     def __init__(self) -> None:
         self._queue: list[str] = []
 
-    def sample(self, train_ids, size, rng, history):
+    def sample(self, train_ids: Sequence[str], size: int, rng: random.Random,
+               history: Mapping[str, float]) -> list[str]:
         size = min(size, len(train_ids))
         batch: list[str] = []
         while len(batch) < size:
@@ -51,7 +52,8 @@ class FailureFocusedSampler:
     def __init__(self, failure_fraction: float = 0.5):
         self.failure_fraction = failure_fraction
 
-    def sample(self, train_ids, size, rng, history):
+    def sample(self, train_ids: Sequence[str], size: int, rng: random.Random,
+               history: Mapping[str, float]) -> list[str]:
         size = min(size, len(train_ids))
         failures = [e for e in train_ids if history.get(e, 1.0) < 1.0]
         rng.shuffle(failures)
@@ -61,4 +63,4 @@ class FailureFocusedSampler:
         return batch + rest[: size - len(batch)]
 
 
-SAMPLERS = {"epoch": EpochSampler, "failures": FailureFocusedSampler}
+SAMPLERS: dict[str, type[MinibatchSampler]] = {"epoch": EpochSampler, "failures": FailureFocusedSampler}

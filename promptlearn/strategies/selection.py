@@ -74,4 +74,4 @@ class ParetoSelector:
         return rng.choices(ids, weights=[front[c] for c in ids], k=1)[0]
 
 
-SELECTORS = {"best": BestSelector, "pareto": ParetoSelector}
+SELECTORS: dict[str, type[CandidateSelector]] = {"best": BestSelector, "pareto": ParetoSelector}

@@ -1,6 +1,6 @@
 """Every documented mode, selector, sampler and acceptance test runs one real round on the local models.
 
-Issue 10: ``mode="rewrite"`` used to kill Python (SIGSEGV) with the embedded models because the
+``mode="rewrite"`` used to kill Python (SIGSEGV) with the embedded models because the
 rewrite schema's ``max_length=4000`` made a grammar llama.cpp refuses. Each case below is one
 round (seed validation, parent and child minibatch, the decision) with a real agent and rewriter.
 """

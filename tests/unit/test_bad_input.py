@@ -1,4 +1,4 @@
-"""The bad-input catalogue (issue 10): each case is a mistake a new user makes, and the clear error it gets.
+"""The bad-input catalogue: each case is a mistake a new user makes, and the clear error it gets.
 
 API cases assert the exception type and a message naming the problem. CLI cases assert a non-zero
 exit, a one-line ``promptlearn: error: ...`` naming the problem, and no traceback or internal error.
@@ -6,22 +6,34 @@ exit, a one-line ``promptlearn: error: ...`` naming the problem, and no tracebac
 
 import json
 import math
-import warnings
 
 import pandas as pd
 import pytest
+from fakes import GOOD_RULE, JUDGE, make_agent, make_optimizer_llm, parity_examples
 from pydantic import ValidationError
 
-from promptlearn import (Budget, ChatAgent, ExactMatch, FakeLLM, FunctionJudge, JSONSchemaJudge, LLM,
-                         NumericTolerance, OptimizationResult, OptimizeConfig, PromptOptimizer, RegexMatch,
-                         load_examples, optimize, split_examples)
+from promptlearn import (
+    LLM,
+    Budget,
+    ChatAgent,
+    ExactMatch,
+    FakeLLM,
+    FunctionJudge,
+    JSONSchemaJudge,
+    NumericTolerance,
+    OptimizationResult,
+    OptimizeConfig,
+    PromptOptimizer,
+    RegexMatch,
+    load_examples,
+    optimize,
+    split_examples,
+)
+from promptlearn._templating import render
 from promptlearn.app.cli import main
 from promptlearn.errors import ConfigError, ModelNotFoundError
 from promptlearn.judges import JudgePanel, load
 from promptlearn.llm import SQLiteCache
-from promptlearn._templating import render
-
-from fakes import GOOD_RULE, JUDGE, make_agent, make_optimizer_llm, parity_examples
 
 TRAIN, VAL = parity_examples(12), parity_examples(6, 100)
 

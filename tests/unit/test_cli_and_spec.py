@@ -1,13 +1,12 @@
 from importlib import resources
 
 import pytest
+from fakes import GOOD_RULE, JUDGE, make_agent, make_optimizer_llm, parity_examples
 
 from promptlearn import Example, Rollout
 from promptlearn.app.cli import main
-from promptlearn.errors import ConfigError
 from promptlearn.app.spec import RunSpec
-
-from fakes import GOOD_RULE, JUDGE, make_agent, make_optimizer_llm, parity_examples
+from promptlearn.errors import ConfigError
 
 
 def test_models_list(capsys, tmp_path, monkeypatch):

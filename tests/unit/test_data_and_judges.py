@@ -4,8 +4,20 @@ import json
 import pandas as pd
 import pytest
 
-from promptlearn import (Example, ExactMatch, FakeLLM, FunctionJudge, JSONSchemaJudge, JudgePanel, LLMJudge,
-                         NumericTolerance, RegexMatch, Rollout, load_examples, split_examples)
+from promptlearn import (
+    ExactMatch,
+    Example,
+    FakeLLM,
+    FunctionJudge,
+    JSONSchemaJudge,
+    JudgePanel,
+    LLMJudge,
+    NumericTolerance,
+    RegexMatch,
+    Rollout,
+    load_examples,
+    split_examples,
+)
 from promptlearn.errors import ConfigError
 
 ROWS = [{"id": f"r{i}", "q": f"question {i}", "a": "yes" if i % 2 else "no"} for i in range(20)]

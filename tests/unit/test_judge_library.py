@@ -6,9 +6,9 @@ import pytest
 from promptlearn import Example, FakeLLM, Rollout
 from promptlearn.errors import ConfigError
 from promptlearn.judges import library
+from promptlearn.judges.calibration import calibrate_verdicts, cohen_kappa
 from promptlearn.judges.library import code_format_findings, combine_orders
 from promptlearn.judges.voting import EnsembleJudge, SelfConsistentJudge
-from promptlearn.judges.calibration import calibrate_verdicts, cohen_kappa
 
 
 def verdict(explanation="because", v="pass"):
@@ -28,7 +28,7 @@ def test_every_definition_renders_and_parses_with_a_fake():
     for name in library.available():
         seen = {}
 
-        def handler(request):
+        def handler(request, seen=seen):
             seen["prompt"] = request.messages[-1]["content"]
             schema = request.params["response_format"]["schema"]
             if "verdicts" in schema["properties"]:
@@ -255,7 +255,7 @@ def test_answer_match_extracts_with_the_llm_and_compares_in_code():
 
 
 def test_answer_match_never_shows_the_extractor_the_reference():
-    # Calibration (issue 4): shown the reference, the 1.5B copied it as the answer of cut-off outputs.
+    # Calibration (judges/README.md): shown the reference, the 1.5B copied it as the answer of cut-off outputs.
     judge = library.load("answer_match", FakeLLM(lambda r: "{}"))
     ex = Example(id="g", inputs={"question": "hours?"}, reference="REFERENCE-7731")
     assert "REFERENCE-7731" not in judge.prompt(ex, Rollout(example_id="g", candidate_id="c", output="Let's break it"))

@@ -2,15 +2,13 @@ import json
 import random
 
 import pytest
+from fakes import BAD_RULE, GOOD_RULE, JUDGE, make_agent, make_optimizer_llm, parity_examples
 
-from promptlearn import (Budget, EventLog, FakeLLM, OptimizationResult, OptimizeConfig,
-                         PromptOptimizer, optimize)
+from promptlearn import Budget, EventLog, FakeLLM, OptimizationResult, OptimizeConfig, PromptOptimizer, optimize
 from promptlearn.errors import ConfigError, RunError
 from promptlearn.store import read_events
 from promptlearn.strategies import BootstrapAcceptance, SignTestAcceptance, StrictImprovement, pareto_front
 from promptlearn.strategies.selection import ParetoSelector
-
-from fakes import BAD_RULE, GOOD_RULE, JUDGE, make_agent, make_optimizer_llm, parity_examples
 
 TRAIN, VAL = parity_examples(20), parity_examples(10, 100)
 

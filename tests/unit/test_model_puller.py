@@ -3,8 +3,8 @@ import zipfile
 
 import pytest
 
-from promptlearn.llm import local_models as lm
 from promptlearn.errors import ChecksumError, ModelNotFoundError
+from promptlearn.llm import local_models as lm
 
 
 def make_chunks(tmp_path, parts):

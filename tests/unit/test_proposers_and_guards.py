@@ -4,11 +4,11 @@ import re
 import pytest
 
 from promptlearn import Candidate, Critique, Example, FakeLLM, Rollout
-from promptlearn.errors import ConfigError
+from promptlearn._templating import render
 from promptlearn.data import infer_output_contract
+from promptlearn.errors import ConfigError
 from promptlearn.guards import check_prompt, check_rule, training_leak
 from promptlearn.proposers import Case, ProposalContext, RewriteProposer, RulesetProposer
-from promptlearn._templating import render
 
 TRAIN = [Example(id="t1", inputs={"text": "play the new album by the rolling stones on spotify please"},
                  reference="PlayMusic"),
@@ -78,8 +78,8 @@ def test_injection_in_example_data_stays_inside_the_data_section():
 
     def handler(request):
         captured["prompt"] = request.messages[0]["content"]
-        return json.dumps({"analysis": "a", "new_rules": [{"group": 1, "when": "any request", "then": "answer with the label only"}],
-                           "delete": []})
+        rule = {"group": 1, "when": "any request", "then": "answer with the label only"}
+        return json.dumps({"analysis": "a", "new_rules": [rule], "delete": []})
 
     import asyncio
 
@@ -92,7 +92,7 @@ def test_injection_in_example_data_stays_inside_the_data_section():
 
 
 def test_meta_prompt_template_is_sandboxed():
-    with pytest.raises(Exception):
+    with pytest.raises(ConfigError, match="sandbox"):
         render("{{ ''.__class__.__mro__[1].__subclasses__() }}", {})
 
 
@@ -133,8 +133,8 @@ def test_user_meta_prompt_override(tmp_path):
 
     def handler(request):
         seen["p"] = request.messages[0]["content"]
-        return json.dumps({"analysis": "a", "new_rules": [{"group": 1, "when": "any request", "then": "answer with the label only"}],
-                           "delete": []})
+        rule = {"group": 1, "when": "any request", "then": "answer with the label only"}
+        return json.dumps({"analysis": "a", "new_rules": [rule], "delete": []})
 
     import asyncio
 

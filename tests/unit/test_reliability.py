@@ -1,4 +1,4 @@
-"""Issue 10: no crash, no silent lie on resume, config errors stop the run, hangs end, secrets stay out."""
+"""Reliability: no crash, no silent lie on resume, config errors stop the run, hangs end, secrets stay out."""
 
 import asyncio
 import json
@@ -7,15 +7,22 @@ import threading
 import time
 
 import pytest
+from fakes import GOOD_RULE, JUDGE, make_agent, make_optimizer_llm, parity_examples
 
-from promptlearn import (Budget, ChatAgent, ExactMatch, FakeLLM, FunctionJudge, NumericTolerance, OptimizeConfig,
-                         PromptOptimizer, optimize)
+from promptlearn import (
+    Budget,
+    ChatAgent,
+    ExactMatch,
+    FakeLLM,
+    FunctionJudge,
+    NumericTolerance,
+    OptimizeConfig,
+    optimize,
+)
 from promptlearn.errors import ConfigError, LLMCallError, RunError
 from promptlearn.llm import TransientError
 from promptlearn.llm.backends import MAX_GRAMMAR_REPEAT, grammar_safe_schema, is_transient
 from promptlearn.store import EVENTS_FILE, RESULT_FILE, RunStore, scan_events
-
-from fakes import GOOD_RULE, JUDGE, make_agent, make_optimizer_llm, parity_examples
 
 TRAIN, VAL = parity_examples(20), parity_examples(10, 100)
 CFG = OptimizeConfig(max_iterations=3, minibatch_size=4)
