@@ -6,17 +6,19 @@ rules or rewrites; a rewrite is kept only if it wins on held-out data.
 
 from ._version import __version__
 from .agents import Agent, ChatAgent, FunctionAgent
-from .callbacks import Callback, EventLog, ProgressBar
+from .callbacks import Callback, EventLog, LoopEvent, ProgressBar, RunView
 from .config import Budget, OptimizeConfig
 from .data import load_examples, split_examples
 from .errors import (
-                     BudgetExceeded,
                      ChecksumError,
                      ConfigError,
+                     JudgeError,
                      LLMCallError,
                      ModelNotFoundError,
                      PromptlearnError,
+                     RunError,
                      StructuredOutputError,
+                     TransientError,
 )
 from .judges import (
                      ExactMatch,
@@ -31,7 +33,7 @@ from .judges import (
 )
 from .llm import LLM, FakeLLM, Usage
 from .optimizer import PromptOptimizer, optimize
-from .records import Candidate, Critique, Evaluation, Example, ExampleResult, Rollout, Rule
+from .records import Candidate, Cost, Critique, Evaluation, Example, ExampleResult, Proposal, Rollout, RoundRecord, Rule
 from .result import OptimizationResult
 
 __all__ = [
@@ -39,7 +41,8 @@ __all__ = [
     # models
     "LLM", "FakeLLM", "Usage",
     # records and data
-    "Example", "Candidate", "Rule", "Rollout", "Critique", "ExampleResult", "Evaluation",
+    "Example", "Candidate", "Rule", "Rollout", "Critique", "ExampleResult", "Evaluation", "Cost", "Proposal",
+    "RoundRecord",
     "load_examples", "split_examples",
     # agents and judges
     "Agent", "ChatAgent", "FunctionAgent",
@@ -47,8 +50,8 @@ __all__ = [
     "LLMJudge", "LLMExplainer",
     # the loop
     "optimize", "PromptOptimizer", "OptimizeConfig", "Budget", "OptimizationResult",
-    "Callback", "ProgressBar", "EventLog",
+    "Callback", "ProgressBar", "EventLog", "LoopEvent", "RunView",
     # errors
-    "PromptlearnError", "ConfigError", "ModelNotFoundError", "ChecksumError", "LLMCallError",
-    "StructuredOutputError", "BudgetExceeded",
+    "PromptlearnError", "ConfigError", "RunError", "ModelNotFoundError", "ChecksumError", "LLMCallError",
+    "StructuredOutputError", "TransientError", "JudgeError",
 ]

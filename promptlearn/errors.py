@@ -59,5 +59,9 @@ class RunError(PromptlearnError):
     """
 
 
-class BudgetExceeded(PromptlearnError):
-    """Raised inside the loop when a budget is hit; the loop turns it into a clean stop."""
+class JudgeError(PromptlearnError, ValueError):
+    """A judge could not score one example (a reference that is no number, a score outside [0, 1]).
+
+    Per-example data: the panel records it as that verdict's error. If it hits every seed
+    rollout, the loop stops with a RunError instead (then it is a configuration problem).
+    """

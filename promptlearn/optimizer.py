@@ -11,6 +11,7 @@ import asyncio
 from typing import Any, Sequence
 
 from ._async import run_sync
+from ._checks import as_candidate, check_examples, check_rollout_budget
 from .agents import Agent, as_agent
 from .callbacks import Callback, ProgressBar
 from .config import OptimizeConfig
@@ -18,10 +19,11 @@ from .errors import ConfigError
 from .judges.base import Judge, JudgePanel
 from .judges.llm import LLMExplainer
 from .llm import LLM
-from .loop import LoopParts, Run
+from .loop import Run
 from .proposers import Proposer, RewriteProposer, RulesetProposer
 from .records import Candidate, Evaluation, Example, ExampleResult
 from .result import OptimizationResult
+from .steps import LoopParts
 from .store import RunStore
 from .strategies import (
     ACCEPTANCES,
@@ -32,39 +34,6 @@ from .strategies import (
     CandidateSelector,
     MinibatchSampler,
 )
-
-
-def _check_examples(train: Sequence[Example], val: Sequence[Example]) -> None:
-    for name, examples in (("train", train), ("val", val)):
-        if isinstance(examples, (str, bytes)) or not isinstance(examples, Sequence):
-            raise ConfigError(f"{name} must be a list of Examples (see load_examples), got {type(examples).__name__}")
-        bad = next((i for i, e in enumerate(examples) if not isinstance(e, Example)), None)
-        if bad is not None:
-            raise ConfigError(f"{name}[{bad}] is a {type(examples[bad]).__name__}, not an Example; "
-                              f"build examples with load_examples(...) or Example(id=..., inputs=...)")
-    if not train:
-        raise ConfigError("the training set is empty")
-    if not val:
-        raise ConfigError("the validation set is empty")
-    for name, examples in (("train", train), ("val", val)):
-        ids = [e.id for e in examples]
-        if len(set(ids)) != len(ids):
-            dup = next(i for i in ids if ids.count(i) > 1)
-            raise ConfigError(f"duplicate example id {dup!r} in {name}")
-    overlap = {e.id for e in train} & {e.id for e in val}
-    if overlap:
-        raise ConfigError(f"train and val share example ids, e.g. {sorted(overlap)[:3]}; keep them disjoint")
-
-
-def as_candidate(prompt: Any) -> Candidate:
-    """A prompt string (or a Candidate) as a Candidate; anything else is a ConfigError."""
-    if isinstance(prompt, Candidate):
-        return prompt
-    if not isinstance(prompt, str):
-        raise ConfigError(f"the seed prompt must be a string or a Candidate, got {type(prompt).__name__}")
-    if not prompt.strip():
-        raise ConfigError("the seed prompt is empty; start from a one-line task instruction")
-    return Candidate.create(prompt)
 
 
 class PromptOptimizer:
@@ -117,13 +86,8 @@ class PromptOptimizer:
                         run_dir: str | None = None, resume: bool = False) -> OptimizationResult:
         """Optimise ``seed_prompt``. Checks that need no model call come first (ConfigError)."""
         seed = as_candidate(seed_prompt)
-        _check_examples(train, val)
-        max_rollouts = self.config.budget.max_rollouts
-        if max_rollouts is not None and max_rollouts < len(val):
-            raise ConfigError(f"Budget(max_rollouts={max_rollouts}) cannot even score the seed prompt on the "
-                              f"{len(val)} validation examples; allow at least {len(val)} rollouts, plus "
-                              f"{2 * self.config.minibatch_size} per round (parent and child minibatch) and "
-                              f"{len(val)} per accepted child")
+        check_examples(train, val)
+        check_rollout_budget(self.config.budget.max_rollouts, len(val), self.config.minibatch_size)
         self.preflight(seed, [*train, *val])
         store = RunStore(run_dir, resume=resume)
         try:

@@ -8,7 +8,7 @@ import re
 import string
 from typing import Any, Callable, Sequence
 
-from ..errors import ConfigError
+from ..errors import ConfigError, JudgeError
 from ..records import Critique, Example, Rollout
 from .base import failed_rollout_critique
 
@@ -134,7 +134,7 @@ class NumericTolerance:
             return failed_rollout_critique(self.name, rollout)
         expected = parse_number(_reference(example, self.name))
         if expected is None:
-            raise ValueError(f"reference {example.reference!r} of example {example.id!r} is not a number")
+            raise JudgeError(f"reference {example.reference!r} of example {example.id!r} is not a number")
         got = last_number(rollout.output or "")
         if got is None:
             return Critique(judge=self.name, score=0.0, label="no_number",
@@ -197,9 +197,9 @@ class FunctionJudge:
         try:
             score = float(result)
         except (TypeError, ValueError):
-            raise ValueError(f"judge {self.name!r} returned {result!r}; return a score in [0, 1], "
+            raise JudgeError(f"judge {self.name!r} returned {result!r}; return a score in [0, 1], "
                              f"(score, explanation) or a Critique") from None
         if not 0.0 <= score <= 1.0:  # NaN fails this too
-            raise ValueError(f"judge {self.name!r} returned score {score}; scores must be in [0, 1]")
+            raise JudgeError(f"judge {self.name!r} returned score {score}; scores must be in [0, 1]")
         return Critique(judge=self.name, score=score, label="pass" if score >= 0.5 else "fail",
                         explanation=explanation or f"{self.name} scored {score:g}.")

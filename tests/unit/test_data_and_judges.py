@@ -119,8 +119,12 @@ def test_public_api():
         assert hasattr(promptlearn, name), name
     expected = {"optimize", "PromptOptimizer", "OptimizeConfig", "Budget", "LLM", "FakeLLM", "ChatAgent",
                 "FunctionAgent", "Example", "Candidate", "Rollout", "Critique", "Evaluation", "ExactMatch", "LLMJudge",
-                "OptimizationResult", "load_examples", "split_examples"}
+                "OptimizationResult", "load_examples", "split_examples", "RunError", "RoundRecord", "LoopEvent",
+                "RunView", "Cost", "TransientError", "JudgeError"}
     assert expected <= set(promptlearn.__all__)
+    assert "BudgetExceeded" not in promptlearn.__all__  # never raised: removed
+    assert issubclass(promptlearn.TransientError, promptlearn.PromptlearnError)  # one error hierarchy
+    assert issubclass(promptlearn.JudgeError, promptlearn.PromptlearnError)
     import sys
 
     assert "torch" not in sys.modules  # heavy libraries stay out of the core import
