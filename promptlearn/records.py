@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ._stats import mean
 from .llm.types import Cost as Cost  # re-exported: every record carries its cost
 
 
@@ -116,7 +117,7 @@ class Evaluation(Record):
 
     @property
     def mean(self) -> float:
-        return sum(self.scores.values()) / len(self.results) if self.results else 0.0
+        return mean(self.scores.values())
 
 
 class Proposal(Record):

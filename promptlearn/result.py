@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from ._stats import mean
 from .config import OptimizeConfig
 from .errors import ConfigError
 from .records import Candidate, ExampleResult, RoundRecord, Rule
@@ -34,7 +35,7 @@ class OptimizationResult:
 
     def val_mean(self, cid: str) -> float:
         scores = self.val_scores.get(cid, {})
-        return sum(scores.values()) / len(scores) if scores else 0.0
+        return mean(scores.values())
 
     @property
     def seed_val(self) -> float:

@@ -20,6 +20,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Coroutine, Hashable, Sequence, TypeVar
 
+from .._stats import mean
 from ..errors import ConfigError, LLMCallError, StructuredOutputError
 from ..llm import usage_scope
 from ..records import Critique, Example, Rollout
@@ -158,7 +159,7 @@ async def acalibrate(judge: Any, items: Sequence[tuple[Example, str, bool]], *, 
                    "seconds_per_verdict": wall / n, "cost_usd_per_verdict": scope.cost.cost_usd / n})
     agreements = [c.agreement for _, c in ok if c.agreement is not None]
     if agreements:
-        report["mean_self_agreement"] = sum(agreements) / len(agreements)
+        report["mean_self_agreement"] = mean(agreements)
     # Each verdict with its explanation, so disagreements with the truth can be read, not just counted.
     report["verdicts"] = [{"id": example.id, "truth": truth, "score": c.score, "label": c.label,
                            "explanation": c.explanation, "error": c.error,

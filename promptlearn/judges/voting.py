@@ -6,6 +6,7 @@ import asyncio
 from collections import Counter
 from typing import Any, Literal, Sequence
 
+from .._stats import mean
 from ..errors import ConfigError
 from ..llm.types import Cost
 from ..records import Critique, Example, Rollout
@@ -39,7 +40,7 @@ class SelfConsistentJudge:
             return Critique(judge=self.name, score=0.0, label="judge_error", error="; ".join(errors)[:500])
         label, count = Counter(v.label for v in votes).most_common(1)[0]
         winners = [v for v in votes if v.label == label]
-        return Critique(judge=self.name, score=sum(v.score for v in winners) / len(winners), label=label,
+        return Critique(judge=self.name, score=mean(v.score for v in winners), label=label,
                         explanation=winners[0].explanation, agreement=count / len(votes),
                         cost=Cost.total(v.cost for v in votes))
 
@@ -64,13 +65,13 @@ class EnsembleJudge:
             return Critique(judge=self.name, score=0.0, label="judge_error", error="every ensemble member failed")
         passes = [v.score >= 0.5 for v in votes]
         if self.rule == "mean":
-            score = sum(v.score for v in votes) / len(votes)
+            score = mean(v.score for v in votes)
         elif self.rule == "all":
             score = float(all(passes))
         else:
             score = float(sum(passes) * 2 > len(passes))
         verdict = score >= 0.5
-        agreement = sum(p == verdict for p in passes) / len(passes)
+        agreement = mean(float(p == verdict) for p in passes)
         text = " | ".join(f"{v.judge}: {v.explanation}" for v in votes)
         return Critique(judge=self.name, score=score, label="pass" if verdict else "fail", explanation=text,
                         agreement=agreement, cost=Cost.total(v.cost for v in votes))

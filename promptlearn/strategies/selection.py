@@ -10,11 +10,13 @@ from __future__ import annotations
 import random
 from typing import Mapping, Protocol
 
+from .._stats import mean
+
 Scores = Mapping[str, Mapping[str, float]]  # candidate id -> example id -> score
 
 
 def _mean(scores: Mapping[str, float]) -> float:
-    return sum(scores.values()) / len(scores) if scores else 0.0
+    return mean(scores.values())
 
 
 class CandidateSelector(Protocol):
