@@ -13,6 +13,7 @@ import asyncio
 import contextvars
 import inspect
 import logging
+import re
 import threading
 import time
 import weakref
@@ -123,17 +124,37 @@ def first_line(text: str) -> str:
 class ChatAgent:
     """One chat call: the candidate's prompt as system message, ``user_template`` rendered with the inputs.
 
-    ``parse`` may post-process the raw text (e.g. take the first line); if it raises,
-    the rollout records the error.
+    ``answer_pattern`` (a regex with one group, e.g. ``ANSWER_LINE_PATTERN`` for a last line
+    "Answer: X") gives the agent room to reason: the judges see the last match's group, the
+    trace keeps the whole reply, and a reply without a match is judged as it is. In ``auto``
+    mode a pattern plus ``max_tokens >= 64`` lets the loop try a "work it out, then answer" rule.
+    ``parse`` may post-process the answer (e.g. take the first line); if it raises, the
+    rollout records the error.
     """
 
     def __init__(self, llm: LLM, user_template: str = "{{ input }}", *, max_tokens: int | None = None,
-                 parse: Callable[[str], str] | None = None, timeout_s: float = DEFAULT_ROLLOUT_TIMEOUT_S):
+                 parse: Callable[[str], str] | None = None, timeout_s: float = DEFAULT_ROLLOUT_TIMEOUT_S,
+                 answer_pattern: str | None = None):
         self.llm = llm.for_role("agent")
         self.user_template = user_template
         self.max_tokens = max_tokens
         self.parse = parse
         self.timeout_s = timeout_s
+        self.answer_pattern = answer_pattern
+        try:
+            self._answer_re = re.compile(answer_pattern) if answer_pattern else None
+        except re.error as exc:
+            raise ConfigError(f"answer_pattern {answer_pattern!r} is not a valid regular expression ({exc})") from None
+        if self._answer_re is not None and self._answer_re.groups < 1:
+            raise ConfigError(f"answer_pattern {answer_pattern!r} needs one group around the answer, like "
+                              r"r'Answer:\s*(.+)'")
+
+    def answer(self, text: str) -> str:
+        """The final answer in a reply: the last ``answer_pattern`` match, else the whole reply."""
+        if self._answer_re is None:
+            return text
+        matches = list(self._answer_re.finditer(text))
+        return matches[-1].group(1).strip() if matches else text
 
     def messages(self, candidate: Candidate, example: Example) -> list[dict[str, str]]:
         prompt = candidate.prompt
@@ -159,7 +180,8 @@ class ChatAgent:
                 trace = tuple(messages)
                 completion = await asyncio.wait_for(
                     self.llm.acomplete(messages, max_tokens=self.max_tokens), self.timeout_s)
-                output = self.parse(completion.text) if self.parse else completion.text
+                answer = self.answer(completion.text)
+                output = self.parse(answer) if self.parse else answer
                 if not isinstance(output, str):
                     raise ConfigError(f"parse returned {type(output).__name__}, not a string")
                 return Rollout(example_id=example.id, candidate_id=candidate.id, output=output,

@@ -22,6 +22,7 @@ DEFAULT_ACCEPTANCE_CONFIDENCE = 0.7
 DEFAULT_MAX_NEW_RULES = 3
 DEFAULT_MAX_RULES = 12
 DEFAULT_PROPOSAL_ATTEMPTS = 3
+DEFAULT_MAX_DEMOS = 4
 
 # The embedded models the CLI and the quickstart use unless told otherwise.
 DEFAULT_AGENT_MODEL = "local/qwen2.5-coder-0.5b"
@@ -53,9 +54,16 @@ class OptimizeConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     seed: int = Field(DEFAULT_SEED, description="seeds every random choice (sampling, selection, bootstrap)")
-    mode: Literal["rules", "rewrite"] = Field(
-        "rules", description="rules: keep the seed prompt, add/delete numbered rules with provenance; "
-                             "rewrite: rewrite the whole prompt")
+    mode: Literal["auto", "rules", "rewrite"] = Field(
+        "auto", description="auto: a portfolio of strategies chosen per round (format repair when the answers "
+                            "break the answer contract; otherwise a bandit over rules, demonstrations, merge, "
+                            "reasoning room and rewrite); rules: only add/delete numbered rules with provenance; "
+                            "rewrite: only rewrite the whole prompt")
+    strategy_chooser: Literal["thompson", "round_robin"] = Field(
+        "thompson", description="auto mode: how the next strategy is chosen (a bandit on acceptance per rollout, "
+                                "or each in turn)")
+    max_demos: int = Field(DEFAULT_MAX_DEMOS, ge=0, description="auto mode: worked examples kept in the prompt at most "
+                                                                "(training examples only)")
     minibatch_size: int = Field(DEFAULT_MINIBATCH_SIZE, ge=1, description="training examples per iteration")
     max_iterations: int = Field(DEFAULT_MAX_ITERATIONS, ge=0, description="proposal rounds at most")
     patience: int = Field(DEFAULT_PATIENCE, ge=1,

@@ -6,9 +6,7 @@ import json
 import logging
 import math
 import random
-import re
 import warnings
-from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -17,9 +15,6 @@ from .records import Example
 
 log = logging.getLogger("promptlearn")
 
-LABEL_MAX_WORDS = 3  # references this short are labels (naming them is instruction, not leakage)
-CONTRACT_MAX_LABELS = 30
-_WORD = re.compile(r"\w+")
 
 
 def load_examples(source: Any, *, inputs: Sequence[str] | str, reference: str | None = None,
@@ -184,14 +179,8 @@ def split_examples(examples: Sequence[Example], sizes: Sequence[int | float], *,
 
 
 def infer_output_contract(examples: Sequence[Example]) -> str | None:
-    """For classification-like data (a few short distinct references), the label set as a contract."""
-    refs = [str(e.reference) for e in examples if e.reference is not None]
-    if not refs:
-        return None
-    counts = Counter(refs)
-    if len(counts) > CONTRACT_MAX_LABELS or len(counts) >= max(3, len(refs) // 2):
-        return None
-    if any(len(_WORD.findall(r)) > LABEL_MAX_WORDS for r in counts):
-        return None
-    labels = ", ".join(sorted(counts))
-    return f"reply with exactly one of these labels and nothing else: {labels}"
+    """The answer format the training references share, as one sentence (see ``contracts.infer_contract``)."""
+    from .contracts import infer_contract
+
+    contract = infer_contract(examples)
+    return contract.instruction if contract else None

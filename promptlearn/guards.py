@@ -13,7 +13,7 @@ import re
 from typing import Iterable, Sequence
 
 from ._templating import markup_segments, placeholders
-from .data import LABEL_MAX_WORDS
+from .contracts import LABEL_MAX_WORDS
 from .records import Example
 
 LEAK_NGRAM_WORDS = 6

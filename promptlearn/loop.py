@@ -25,7 +25,7 @@ from ._fingerprint import run_fingerprint
 from ._meter import Meter
 from ._stats import mean
 from .callbacks import LoopEvent
-from .data import infer_output_contract
+from .contracts import infer_contract
 from .errors import RunError
 from .records import Candidate, Example, RoundRecord
 from .result import OptimizationResult
@@ -52,10 +52,11 @@ class Run:
         self.seed, self.train, self.val = seed, train, val
         self.rng = random.Random(self.config.seed)
         self.meter = Meter(self.config.budget)
-        contract = self.config.output_contract
-        self.contract = contract if contract is not None or not self.config.infer_contract \
-            else infer_output_contract(train)
-        self.steps = Steps(parts, store, self.meter, train, val, self.contract)
+        contract = infer_contract(train) if self.config.infer_contract else None
+        if contract is not None and self.config.output_contract:  # the user's words, the data's kind
+            contract = contract.model_copy(update={"instruction": self.config.output_contract})
+        self.contract = self.config.output_contract or (contract.instruction if contract else None)
+        self.steps = Steps(parts, store, self.meter, train, val, contract)
         self.candidates: dict[str, Candidate] = {seed.id: seed}
         self.val_pool: dict[str, dict[str, float]] = {}  # validated candidate -> example id -> score
         self.rounds: list[RoundRecord] = []
@@ -112,23 +113,28 @@ class Run:
             return self._record(row, "parent perfect on minibatch")
         self._emit(LoopEvent("step", iteration, "explaining failures"))
         cases = await self.steps.explain(parent, worst)
+        row["format_failures"] = sum(c.is_format_failure for c in cases)
         self._check_budget()
         self._emit(LoopEvent("step", iteration, "proposing"))
-        proposal = await self.steps.propose(parent, cases, iteration, batch)
+        proposal = await self.steps.propose(parent, cases, iteration, batch, candidates=self.candidates,
+                                            pool=self.val_pool, rng=self.rng)
         child = proposal.child
-        row["rejections"] = proposal.rejections
-        if child is None:
-            return self._record(row, "no valid proposal")
+        row.update(rejections=proposal.rejections, strategy=proposal.strategy or None)
+        if child is None or child.id in self.candidates:
+            self.steps.feedback(proposal.strategy, False, 0)
+            if child is None:
+                return self._record(row, "no valid proposal")
+            return self._record({**row, "child": child.id}, "duplicate of an existing candidate")
         row["child"] = child.id
-        if child.id in self.candidates:
-            return self._record(row, "duplicate of an existing candidate")
         self.candidates[child.id] = child
         self.store.append({"type": "candidate", "candidate": child.model_dump()})
         self._check_budget()
         self._emit(LoopEvent("step", iteration, "running the child"))
+        spent_before = self.meter.rollouts
         child_res = await self._evaluate(child, batch, "train")
         decision = self.parts.acceptance.decide([parent_res[e].score for e in batch],
                                                 [child_res[e].score for e in batch], self.rng)
+        self.steps.feedback(proposal.strategy, decision.accepted, self.meter.rollouts - spent_before)
         row.update(child_minibatch=mean(child_res[e].score for e in batch), accepted=decision.accepted,
                    margin=decision.margin, evidence=decision.evidence)
         if not decision.accepted:
@@ -156,7 +162,7 @@ class Run:
     async def execute(self) -> OptimizationResult:
         parts = self.parts
         fingerprint = run_fingerprint(seed=self.seed, train=self.train, val=self.val, agent=parts.agent,
-                                      judges=parts.panel, proposer=parts.proposer, explainer=parts.explainer,
+                                      judges=parts.panel, proposer=parts.proposers, explainer=parts.explainer,
                                       settings=self.config, policies=parts.policy_names())
         check_resume(self.store, fingerprint)
         self.store.write_json(CONFIG_FILE, {"config": self.config.model_dump(), "seed": self.seed.model_dump(),

@@ -15,6 +15,7 @@ from ._checks import as_candidate, check_examples, check_rollout_budget
 from .agents import Agent, as_agent
 from .callbacks import Callback, ProgressBar
 from .config import OptimizeConfig
+from .edits import DemoProposer, FormatRepairProposer, MergeProposer, ReasoningProposer
 from .errors import ConfigError
 from .judges.base import Judge, JudgePanel
 from .judges.llm import LLMExplainer
@@ -27,13 +28,33 @@ from .steps import LoopParts
 from .store import RunStore
 from .strategies import (
     ACCEPTANCES,
+    CHOOSERS,
     SAMPLERS,
     SELECTORS,
     Acceptance,
     BootstrapAcceptance,
     CandidateSelector,
     MinibatchSampler,
+    StrategyChooser,
 )
+
+
+def build_proposers(cfg: OptimizeConfig, llm: LLM, meta_prompt_dir: str | None = None) -> dict[str, Proposer]:
+    """The proposal strategies of ``cfg.mode``, by name, in order of preference."""
+    rules = RulesetProposer(llm, max_new_rules=cfg.max_new_rules, max_rules=cfg.max_rules,
+                            max_attempts=cfg.proposal_attempts, meta_prompt_dir=meta_prompt_dir)
+    rewrite = RewriteProposer(llm, max_attempts=cfg.proposal_attempts, meta_prompt_dir=meta_prompt_dir)
+    if cfg.mode == "rules":
+        return {"rules": rules}
+    if cfg.mode == "rewrite":
+        return {"rewrite": rewrite}
+    auto: dict[str, Proposer] = {"format": FormatRepairProposer(), "rules": rules,
+                                 "merge": MergeProposer(cfg.max_rules, cfg.max_demos),
+                                 "reasoning": ReasoningProposer()}
+    if cfg.max_demos > 0:
+        auto["demos"] = DemoProposer(cfg.max_demos)
+    auto["rewrite"] = rewrite
+    return auto
 
 
 class PromptOptimizer:
@@ -55,26 +76,26 @@ class PromptOptimizer:
         cfg = self.config
         self.agent = as_agent(agent)
         self.panel = JudgePanel([judges] if isinstance(judges, Judge) else list(judges), judge_weights)
-        if proposer is None:
-            if optimizer_llm is None:
-                raise ConfigError("pass optimizer_llm (the rewriter model) or a proposer")
-            proposer = RulesetProposer(optimizer_llm, max_new_rules=cfg.max_new_rules, max_rules=cfg.max_rules,
-                                       max_attempts=cfg.proposal_attempts, meta_prompt_dir=meta_prompt_dir) \
-                if cfg.mode == "rules" else \
-                RewriteProposer(optimizer_llm, max_attempts=cfg.proposal_attempts, meta_prompt_dir=meta_prompt_dir)
-        self.proposer = proposer
+        if proposer is not None:
+            self.proposers: dict[str, Proposer] = {getattr(proposer, "name", "") or "custom": proposer}
+        elif optimizer_llm is None:
+            raise ConfigError("pass optimizer_llm (the rewriter model) or a proposer")
+        else:
+            self.proposers = build_proposers(cfg, optimizer_llm, meta_prompt_dir)
         if explainer is None and optimizer_llm is not None and cfg.explain_failures > 0:
             explainer = LLMExplainer(optimizer_llm.with_role("judge"), task=cfg.task_description)
         self.explainer = explainer
         self.callbacks = list(callbacks)
         self.selector: CandidateSelector = selector or SELECTORS[cfg.selector]()
         self.sampler: MinibatchSampler = sampler or SAMPLERS[cfg.sampler]()
+        self.chooser: StrategyChooser = CHOOSERS[cfg.strategy_chooser]()
         self.acceptance: Acceptance = acceptance or (
             BootstrapAcceptance(cfg.acceptance_confidence) if cfg.acceptance == "bootstrap" else ACCEPTANCES[cfg.acceptance]())
 
     def parts(self) -> LoopParts:
-        return LoopParts(agent=self.agent, panel=self.panel, proposer=self.proposer, explainer=self.explainer,
+        return LoopParts(agent=self.agent, panel=self.panel, proposers=self.proposers, explainer=self.explainer,
                          selector=self.selector, sampler=self.sampler, acceptance=self.acceptance,
+                         chooser=self.chooser,
                          config=self.config, callbacks=tuple(self.callbacks))
 
     def optimize(self, seed_prompt: str | Candidate, train: Sequence[Example], val: Sequence[Example], *,

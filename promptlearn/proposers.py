@@ -10,14 +10,15 @@ LLMCallError / StructuredOutputError and the loop records them.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, Sequence
+from typing import Any, Mapping, Protocol, Sequence
 
 from pydantic import BaseModel, Field, create_model
 
 from ._templating import escape_markers, format_inputs, placeholders, render
 from .config import DEFAULT_MAX_NEW_RULES, DEFAULT_MAX_RULES, DEFAULT_PROPOSAL_ATTEMPTS
+from .contracts import FORMAT_FAILURES, AnswerContract
 from .guards import check_prompt, check_rule
 from .llm import LLM, usage_scope
 from .prompts import read_prompt
@@ -37,6 +38,11 @@ class Case:
     rollout: Rollout
     critiques: tuple[Critique, ...]
     score: float
+    failure: str | None = None  # the contract's verdict: "content" or a format failure (see contracts.py)
+
+    @property
+    def is_format_failure(self) -> bool:
+        return self.failure in FORMAT_FAILURES
 
     @property
     def critique_text(self) -> str:
@@ -75,13 +81,31 @@ def group_cases(cases: Sequence[Case]) -> list[tuple[str | None, list[Case]]]:
 
 @dataclass(frozen=True)
 class ProposalContext:
+    """What a proposer may know besides the parent and its failures.
+
+    ``train`` is the training split only: demonstrations and leak checks never see validation or
+    test data. ``pool`` holds the validation scores of validated candidates (for merging).
+    """
+
     iteration: int
     train: Sequence[Example]
     task_description: str
     output_contract: str | None
+    contract: AnswerContract | None = None
+    candidates: Mapping[str, Candidate] = field(default_factory=dict)
+    pool: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    reasoning_room: bool = False  # the agent extracts a final "Answer:" line and has tokens to reason
 
 
 class Proposer(Protocol):
+    """Turns a parent and its critiqued failures into a child (see the module docstring).
+
+    ``name`` labels the strategy in the history. An optional ``applicable(parent, cases, context)``
+    says whether the strategy has anything to offer this round (default: always).
+    """
+
+    name: str
+
     async def apropose(self, parent: Candidate, cases: Sequence[Case], context: ProposalContext) -> Proposal: ...
 
 
@@ -139,6 +163,7 @@ Built = tuple[Candidate | None, str | None, str]  # child, why parts were reject
 
 
 class _LLMProposer:
+    name = ""
     template_name = ""
     schema: type[BaseModel]
 
@@ -179,13 +204,15 @@ class _LLMProposer:
                 if child is not None:
                     if reason:  # some parts were dropped; keep why, for the report
                         rejections.append(reason)
-                    return Proposal(child=child, rationale=rationale, rejections=tuple(rejections), cost=scope.cost,
-                                    meta_prompt=meta_prompt)
+                    return Proposal(child=child.model_copy(update={"strategy": self.name}), rationale=rationale,
+                                    rejections=tuple(rejections), cost=scope.cost, meta_prompt=meta_prompt,
+                                    strategy=self.name)
                 rejections.append(reason or "rejected")
                 log.info("proposal rejected by the guards (attempt %d): %s", attempt + 1, reason)
                 messages = [*messages, {"role": "assistant", "content": parsed.model_dump_json()},
                             {"role": "user", "content": f"That proposal was rejected: {reason}. Try again."}]
-        return Proposal(child=None, rejections=tuple(rejections), cost=scope.cost, meta_prompt=meta_prompt)
+        return Proposal(child=None, rejections=tuple(rejections), cost=scope.cost, meta_prompt=meta_prompt,
+                        strategy=self.name)
 
 
 class RulesetProposer(_LLMProposer):
@@ -195,6 +222,7 @@ class RulesetProposer(_LLMProposer):
     variables and restates its instructions instead of the task.
     """
 
+    name = "rules"
     template_name = "ruleset"
     schema = RuleEdits
 
@@ -243,7 +271,7 @@ class RulesetProposer(_LLMProposer):
         if not added and not delete:
             return None, "; ".join(reasons) or "no new rule and nothing deleted", ""
         rules = (kept + added)[-self.max_rules:]
-        child = Candidate.create(parent.system_prompt, tuple(rules), parent_ids=(parent.id,),
+        child = Candidate.create(parent.system_prompt, tuple(rules), parent.demos, parent_ids=(parent.id,),
                                  iteration=context.iteration, rationale=edits.analysis.strip())
         if child.id == parent.id:
             return None, "the edits leave the prompt unchanged", ""
@@ -253,6 +281,7 @@ class RulesetProposer(_LLMProposer):
 class RewriteProposer(_LLMProposer):
     """Rewrites the whole system prompt (rules are folded in). Best with a capable rewriter."""
 
+    name = "rewrite"
     template_name = "rewrite"
     schema = PromptRewrite
 

@@ -39,8 +39,17 @@ class Rule(Record):
     iteration: int = 0
 
 
+class Demo(Record):
+    """A worked example shown in the prompt: a *training* input and its reference answer."""
+
+    example_id: str
+    input: str
+    answer: str
+    iteration: int = 0
+
+
 class Candidate(Record):
-    """A prompt under test: a base system prompt plus numbered rules (ruleset mode).
+    """A prompt under test: a base system prompt plus numbered rules and demonstrations.
 
     The id is a hash of the rendered prompt, so two identical prompts are one candidate.
     """
@@ -48,27 +57,34 @@ class Candidate(Record):
     id: str
     system_prompt: str
     rules: tuple[Rule, ...] = ()
+    demos: tuple[Demo, ...] = ()
     parent_ids: tuple[str, ...] = ()
     iteration: int = 0
     rationale: str = ""
+    strategy: str = ""  # the proposal strategy that made it ("" for the seed)
 
     @staticmethod
-    def render_prompt(system_prompt: str, rules: tuple[Rule, ...]) -> str:
-        if not rules:
-            return system_prompt
-        lines = "\n".join(f"{i}. {rule.text}" for i, rule in enumerate(rules, start=1))
-        return f"{system_prompt.rstrip()}\n\nRules:\n{lines}"
+    def render_prompt(system_prompt: str, rules: tuple[Rule, ...], demos: tuple[Demo, ...] = ()) -> str:
+        text = system_prompt
+        if rules:
+            lines = "\n".join(f"{i}. {rule.text}" for i, rule in enumerate(rules, start=1))
+            text = f"{text.rstrip()}\n\nRules:\n{lines}"
+        if demos:
+            shown = "\n\n".join(f"Input: {d.input}\nAnswer: {d.answer}" for d in demos)
+            text = f"{text.rstrip()}\n\nExamples:\n{shown}"
+        return text
 
     @property
     def prompt(self) -> str:
         """The system prompt the agent actually sees."""
-        return self.render_prompt(self.system_prompt, self.rules)
+        return self.render_prompt(self.system_prompt, self.rules, self.demos)
 
     @classmethod
-    def create(cls, system_prompt: str, rules: tuple[Rule, ...] = (), **kw: Any) -> "Candidate":
-        rendered = cls.render_prompt(system_prompt, rules)
+    def create(cls, system_prompt: str, rules: tuple[Rule, ...] = (), demos: tuple[Demo, ...] = (),
+               **kw: Any) -> "Candidate":
+        rendered = cls.render_prompt(system_prompt, rules, demos)
         return cls(id="c-" + hashlib.sha256(rendered.encode()).hexdigest()[:10], system_prompt=system_prompt,
-                   rules=tuple(rules), **kw)
+                   rules=tuple(rules), demos=tuple(demos), **kw)
 
 
 class Rollout(Record):
@@ -128,6 +144,7 @@ class Proposal(Record):
     rejections: tuple[str, ...] = ()
     cost: Cost = Cost()
     meta_prompt: str = ""
+    strategy: str = ""
 
 
 class RoundRecord(Record):
@@ -142,6 +159,8 @@ class RoundRecord(Record):
     parent: str
     batch: tuple[str, ...] = ()
     parent_minibatch: float | None = None
+    strategy: str | None = None
+    format_failures: int | None = None  # parent's minibatch failures that broke the answer contract
     rejections: tuple[str, ...] | None = None
     child: str | None = None
     child_minibatch: float | None = None

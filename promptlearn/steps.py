@@ -8,25 +8,29 @@ The loop in ``loop.py`` decides *what* to run; this module runs it, once per key
 from __future__ import annotations
 
 import asyncio
+import copy
 import hashlib
 import logging
+import random
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from ._meter import Meter
 from ._redaction import redact
 from .agents import Agent
 from .callbacks import Callback
 from .config import OptimizeConfig
+from .contracts import AnswerContract
 from .errors import LLMCallError, StructuredOutputError
 from .judges.base import JudgePanel
 from .judges.llm import LLMExplainer
 from .proposers import Case, ProposalContext, Proposer
 from .records import Candidate, Cost, Critique, Example, ExampleResult, Proposal
 from .store import RunStore
-from .strategies import Acceptance, CandidateSelector, MinibatchSampler
+from .strategies import Acceptance, CandidateSelector, MinibatchSampler, StrategyChooser
 
 log = logging.getLogger("promptlearn")
+MIN_REASONING_TOKENS = 64  # fewer and there is no room to work anything out before the answer line
 
 
 @dataclass(frozen=True)
@@ -35,11 +39,12 @@ class LoopParts:
 
     agent: Agent
     panel: JudgePanel
-    proposer: Proposer
+    proposers: dict[str, Proposer]  # the strategies, by name, in order of preference
     explainer: LLMExplainer | None
     selector: CandidateSelector
     sampler: MinibatchSampler
     acceptance: Acceptance
+    chooser: StrategyChooser
     config: OptimizeConfig
     callbacks: tuple[Callback, ...] = ()
 
@@ -52,8 +57,14 @@ class LoopParts:
     def policy_names(self) -> dict[str, str]:
         """The policies actually used: a policy passed as an object is recorded by its own name."""
         names = {role: str(getattr(obj, "name", type(obj).__name__)) for role, obj in (
-            ("selector", self.selector), ("sampler", self.sampler), ("acceptance", self.acceptance))}
-        return {**names, "proposer": type(self.proposer).__name__}
+            ("selector", self.selector), ("sampler", self.sampler), ("acceptance", self.acceptance),
+            ("chooser", self.chooser))}
+        return {**names, "proposers": ",".join(f"{n}:{type(p).__name__}" for n, p in self.proposers.items())}
+
+    def reasoning_room(self) -> bool:
+        """Whether the agent extracts a final answer line and has the tokens to reason before it."""
+        return bool(getattr(self.agent, "answer_pattern", None)) and \
+            (getattr(self.agent, "max_tokens", None) or 0) >= MIN_REASONING_TOKENS
 
 
 class OutOfBudget(Exception):
@@ -68,11 +79,12 @@ class Steps:
     """Rollouts, explanations and proposals for one run, each made at most once."""
 
     def __init__(self, parts: LoopParts, store: RunStore, meter: Meter, train: Sequence[Example],
-                 val: Sequence[Example], output_contract: str | None):
+                 val: Sequence[Example], contract: AnswerContract | None):
         self.parts, self.config, self.store, self.meter = parts, parts.config, store, meter
-        self.train, self.contract = list(train), output_contract
+        self.train, self.contract = list(train), contract
         self.by_id = {e.id: e for e in [*train, *val]}
         self.results: dict[tuple[str, str], ExampleResult] = {}
+        self.chooser = copy.deepcopy(parts.chooser)  # strategy statistics belong to this run
 
     async def evaluate(self, cand: Candidate, example_ids: Sequence[str], split: str) -> dict[str, ExampleResult]:
         """Results of ``cand`` on the examples; OutOfBudget if the budget ran out before all were scored.
@@ -140,21 +152,58 @@ class Steps:
                 self.meter.charge("judge", extra.cost)
                 if extra.error is None:
                     critiques = (extra,)  # the explainer's text already includes the code critique
-            return Case(example=example, rollout=res.rollout, critiques=critiques, score=res.score)
+            return Case(example=example, rollout=res.rollout, critiques=critiques, score=res.score,
+                        failure=self.failure_kind(res))
 
         return list(await asyncio.gather(*(one(i, r) for i, r in enumerate(worst))))
 
-    async def propose(self, parent: Candidate, cases: list[Case], iteration: int, batch: list[str]) -> Proposal:
+    def failure_kind(self, res: ExampleResult) -> str | None:
+        """The contract's verdict on a failed rollout: "content" or a format failure; None if unknown."""
+        example = self.by_id[res.rollout.example_id]
+        if self.contract is None or res.rollout.error or example.reference is None or res.score >= 1.0:
+            return None
+        return self.contract.classify(res.rollout.output, example.reference)
+
+    def choose_strategy(self, parent: Candidate, cases: list[Case], context: ProposalContext,
+                        rng: random.Random) -> str | None:
+        """Format repair whenever it applies (it is free and fixes what nothing else can); otherwise the
+        chooser picks among the applicable strategies. None: nothing applies."""
+        names = [name for name, proposer in self.parts.proposers.items()
+                 if getattr(proposer, "applicable", lambda *_: True)(parent, cases, context)]
+        if not names:
+            return None
+        if "format" in names:
+            return "format"
+        return names[0] if len(names) == 1 else self.chooser.choose(names, rng)
+
+    def feedback(self, strategy: str, accepted: bool, rollouts: int) -> None:
+        """Tell the chooser how a round that used ``strategy`` went (rollouts spent testing its child)."""
+        if len(self.parts.proposers) > 1 and strategy in self.parts.proposers:
+            self.chooser.update(strategy, accepted, rollouts)
+
+    async def propose(self, parent: Candidate, cases: list[Case], iteration: int, batch: list[str], *,
+                      candidates: Mapping[str, Candidate], pool: Mapping[str, Mapping[str, float]],
+                      rng: random.Random) -> Proposal:
+        context = ProposalContext(iteration=iteration, train=self.train, task_description=self.config.task_description,
+                                  output_contract=self.config.output_contract or
+                                  (self.contract.instruction if self.contract else None),
+                                  contract=self.contract, candidates=candidates, pool=pool,
+                                  reasoning_room=self.parts.reasoning_room())
+        strategy = self.choose_strategy(parent, cases, context, rng)
+        if strategy is None:
+            return Proposal(child=None, rejections=("no proposal strategy applies",))
+        proposer = self.parts.proposers[strategy]
+
         async def compute() -> Proposal:
-            context = ProposalContext(iteration=iteration, train=self.train,
-                                      task_description=self.config.task_description, output_contract=self.contract)
             try:
-                return await self.parts.proposer.apropose(parent, cases, context)
+                return (await proposer.apropose(parent, cases, context)).model_copy(update={"strategy": strategy})
             except (LLMCallError, StructuredOutputError) as exc:  # the rewriter failed for good: record, go on
-                return Proposal(child=None, rejections=(redact(f"proposer failed: {exc}")[:500],))
+                return Proposal(child=None, rejections=(redact(f"proposer failed: {exc}")[:500],), strategy=strategy)
 
         digest = hashlib.sha256("|".join(batch).encode()).hexdigest()[:10]
-        proposal = await self.store.memo(f"proposal/{iteration}/{parent.id}/{digest}", "proposal", compute,
+        # One strategy keeps the key runs were stored under before strategies existed.
+        suffix = f"/{strategy}" if len(self.parts.proposers) > 1 else ""
+        proposal = await self.store.memo(f"proposal/{iteration}/{parent.id}/{digest}{suffix}", "proposal", compute,
                                          dump=lambda p: {"parent": parent.id, **p.model_dump()},
                                          load=lambda e: Proposal.model_validate({k: e[k] for k in Proposal.model_fields
                                                                                  if k in e}))

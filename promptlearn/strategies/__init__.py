@@ -1,9 +1,11 @@
 """Policies of the loop, each a small Protocol with a few implementations."""
 
 from .acceptance import ACCEPTANCES, Acceptance, BootstrapAcceptance, Decision, SignTestAcceptance, StrictImprovement
+from .portfolio import CHOOSERS, RoundRobinChooser, StrategyChooser, ThompsonChooser
 from .sampling import SAMPLERS, EpochSampler, FailureFocusedSampler, MinibatchSampler
 from .selection import SELECTORS, BestSelector, CandidateSelector, ParetoSelector, pareto_front
 
 __all__ = ["ACCEPTANCES", "Acceptance", "BootstrapAcceptance", "Decision", "SignTestAcceptance", "StrictImprovement",
            "SAMPLERS", "EpochSampler", "FailureFocusedSampler", "MinibatchSampler", "SELECTORS", "BestSelector",
-           "CandidateSelector", "ParetoSelector", "pareto_front"]
+           "CandidateSelector", "ParetoSelector", "pareto_front", "CHOOSERS", "StrategyChooser", "ThompsonChooser",
+           "RoundRobinChooser"]

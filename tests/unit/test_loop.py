@@ -256,7 +256,7 @@ def test_plot_and_report(tmp_path):
     import matplotlib
 
     matplotlib.use("Agg")
-    result, _, _ = run([BAD_RULE, GOOD_RULE], OptimizeConfig(max_iterations=4, minibatch_size=4))
+    result, _, _ = run([BAD_RULE, GOOD_RULE], OptimizeConfig(mode="rules", max_iterations=4, minibatch_size=4))
     ax = result.plot()
     assert ax.get_xlabel() == "round"
     path = result.report(tmp_path / "r.html")

@@ -123,8 +123,11 @@ def test_ruleset_provenance_and_delete():
 def test_output_contract_inference():
     labels = [Example(id=str(i), inputs={"t": i}, reference=["A", "B", "C"][i % 3]) for i in range(12)]
     assert "A, B, C" in infer_output_contract(labels)
-    free = [Example(id=str(i), inputs={"t": i}, reference=f"answer number {i}") for i in range(12)]
+    free = [Example(id=str(i), inputs={"t": i}, reference=f"a long free-form answer that explains number {i}")
+            for i in range(12)]
     assert infer_output_contract(free) is None
+    short = [Example(id=str(i), inputs={"t": i}, reference=f"answer number {i}") for i in range(12)]
+    assert "in a few words" in infer_output_contract(short)
 
 
 def test_user_meta_prompt_override(tmp_path):

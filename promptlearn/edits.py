@@ -1,0 +1,179 @@
+"""Proposal strategies that need no LLM: format repair, demonstrations, merge, reasoning room.
+
+Each is a ``Proposer`` (``name``, ``applicable``, ``apropose``) whose child is tested like any
+other: the same minibatch, the same acceptance test, the same validation gate. Being
+deterministic, they cost no rewriter call and replay exactly on resume.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Sequence
+
+from ._templating import has_markup
+from .config import DEFAULT_MAX_DEMOS, DEFAULT_MAX_RULES
+from .proposers import Case, ProposalContext
+from .records import Candidate, Demo, Proposal, Provenance, Rule
+from .strategies.selection import pareto_front
+
+FORMAT_SHARE = 0.5  # repair the format when at least this share of the minibatch failures are format failures
+DEMO_INPUT_CHARS = 300
+DEMO_ANSWER_CHARS = 120
+ANSWER_LINE_PATTERN = r"(?im)^\s*(?:final\s+)?answer\s*[:=]\s*(.+?)\s*$"
+REASONING_INSTRUCTION = ("Work the problem out step by step, then give the final answer on the last line, "
+                         "as 'Answer: <answer>'.")
+
+
+def _next_rule_id(parent: Candidate) -> int:
+    return max((r.id for r in parent.rules), default=0) + 1
+
+
+def _provenance(cases: Sequence[Case], why: str) -> tuple[Provenance, ...]:
+    return tuple(Provenance(example_id=c.example.id, judge=",".join(x.judge for x in c.critiques) or "contract",
+                            critique=why) for c in cases)
+
+
+def _child(parent: Candidate, context: ProposalContext, strategy: str, *, rules: tuple[Rule, ...] | None = None,
+           demos: tuple[Demo, ...] | None = None, rationale: str, extra_parents: tuple[str, ...] = ()) -> Proposal:
+    child = Candidate.create(parent.system_prompt, parent.rules if rules is None else rules,
+                             parent.demos if demos is None else demos, parent_ids=(parent.id, *extra_parents),
+                             iteration=context.iteration, rationale=rationale, strategy=strategy)
+    if child.id == parent.id:
+        return Proposal(child=None, rejections=(f"{strategy}: the edit leaves the prompt unchanged",), strategy=strategy)
+    return Proposal(child=child, rationale=rationale, strategy=strategy)
+
+
+class FormatRepairProposer:
+    """When most failures break the answer contract, the child states the contract as a rule.
+
+    The contract comes from the training references (``contracts.infer_contract``), so this
+    fixes "the agent explains instead of answering" without a rewriter call.
+    """
+
+    name = "format"
+
+    def applicable(self, parent: Candidate, cases: Sequence[Case], context: ProposalContext) -> bool:
+        contract = context.contract
+        if contract is None or not cases or contract.instruction.lower() in parent.prompt.lower():
+            return False
+        return sum(c.is_format_failure for c in cases) >= FORMAT_SHARE * len(cases)
+
+    async def apropose(self, parent: Candidate, cases: Sequence[Case], context: ProposalContext) -> Proposal:
+        if context.contract is None or not self.applicable(parent, cases, context):
+            return Proposal(child=None, rejections=("format: no contract, or few format failures",), strategy=self.name)
+        broken = [c for c in cases if c.is_format_failure]
+        kinds = sorted({c.failure for c in broken if c.failure})
+        why = f"{len(broken)} of {len(cases)} failures broke the answer format ({', '.join(kinds)})"
+        rule = Rule(id=_next_rule_id(parent), text=context.contract.instruction, iteration=context.iteration,
+                    provenance=_provenance(broken, why))
+        return _child(parent, context, self.name, rules=(*parent.rules, rule), rationale=why)
+
+
+class DemoProposer:
+    """Adds worked examples from the *training* minibatch: inputs the parent got wrong, with their
+    reference answers, plus one it got right (so the demos do not all share one answer)."""
+
+    name = "demos"
+
+    def __init__(self, max_demos: int = DEFAULT_MAX_DEMOS, per_round: int = 2):
+        self.max_demos = max_demos
+        self.per_round = per_round
+
+    def _usable(self, case: Case, parent: Candidate, train_ids: set[str]) -> bool:
+        ref = case.example.reference
+        if ref is None or case.example.id not in train_ids:
+            return False
+        text = " ".join(str(v) for v in case.example.inputs.values())
+        shown = {d.example_id for d in parent.demos}
+        return (case.example.id not in shown and len(text) <= DEMO_INPUT_CHARS and len(str(ref)) <= DEMO_ANSWER_CHARS
+                and not has_markup(text) and not has_markup(str(ref)))
+
+    def applicable(self, parent: Candidate, cases: Sequence[Case], context: ProposalContext) -> bool:
+        train_ids = {e.id for e in context.train}
+        return len(parent.demos) < self.max_demos and any(self._usable(c, parent, train_ids) for c in cases)
+
+    async def apropose(self, parent: Candidate, cases: Sequence[Case], context: ProposalContext) -> Proposal:
+        train_ids = {e.id for e in context.train}
+        wrong = [c for c in cases if self._usable(c, parent, train_ids)]
+        # A different answer than the first pick, so a small model does not copy one label everywhere.
+        picked: list[Case] = []
+        for case in wrong:
+            if len(picked) < self.per_round and all(str(p.example.reference) != str(case.example.reference)
+                                                    for p in picked):
+                picked.append(case)
+        picked = picked or wrong[:1]
+        new = tuple(Demo(example_id=c.example.id, input=" ".join(str(v) for v in c.example.inputs.values()),
+                         answer=str(c.example.reference), iteration=context.iteration) for c in picked)
+        demos = (*parent.demos, *new)[-self.max_demos:]
+        return _child(parent, context, self.name, demos=demos,
+                      rationale=f"show {len(new)} worked example(s) the parent got wrong")
+
+
+class MergeProposer:
+    """Combines the parent with another Pareto-front candidate that wins on other validation examples:
+    the union of their rules and demonstrations (GEPA's merge, component-wise)."""
+
+    name = "merge"
+
+    def __init__(self, max_rules: int = DEFAULT_MAX_RULES, max_demos: int = DEFAULT_MAX_DEMOS):
+        self.max_rules = max_rules
+        self.max_demos = max_demos
+
+    def _partner(self, parent: Candidate, context: ProposalContext) -> Candidate | None:
+        pool = context.pool
+        if parent.id not in pool:
+            return None
+        mine = pool[parent.id]
+        best, best_wins = None, 0
+        for cid in pareto_front(pool):
+            other = context.candidates.get(cid)
+            if other is None or cid == parent.id or other.system_prompt != parent.system_prompt:
+                continue
+            texts = {r.text for r in parent.rules}
+            if not any(r.text not in texts for r in other.rules) and \
+                    not any(d.example_id not in {x.example_id for x in parent.demos} for d in other.demos):
+                continue
+            wins = sum(score > mine.get(eid, 0.0) for eid, score in pool[cid].items())
+            if wins > best_wins:
+                best, best_wins = other, wins
+        return best
+
+    def applicable(self, parent: Candidate, cases: Sequence[Case], context: ProposalContext) -> bool:
+        return self._partner(parent, context) is not None
+
+    async def apropose(self, parent: Candidate, cases: Sequence[Case], context: ProposalContext) -> Proposal:
+        other = self._partner(parent, context)
+        if other is None:
+            return Proposal(child=None, rejections=("merge: no partner on the Pareto front",), strategy=self.name)
+        texts = {r.text for r in parent.rules}
+        next_id = _next_rule_id(parent)
+        added = []
+        for rule in other.rules:
+            if rule.text not in texts:
+                added.append(rule.model_copy(update={"id": next_id}))
+                next_id += 1
+        shown = {d.example_id for d in parent.demos}
+        demos = (*parent.demos, *(d for d in other.demos if d.example_id not in shown))[-self.max_demos:]
+        return _child(parent, context, self.name, rules=(*parent.rules, *added)[-self.max_rules:], demos=demos,
+                      rationale=f"merge with {other.id}, which leads on other validation examples",
+                      extra_parents=(other.id,))
+
+
+class ReasoningProposer:
+    """Gives the agent room to reason: work it out, then a last line 'Answer: X' that the agent's
+    ``answer_pattern`` extracts for the judges. Only where the agent extracts answers and has tokens."""
+
+    name = "reasoning"
+
+    def applicable(self, parent: Candidate, cases: Sequence[Case], context: ProposalContext) -> bool:
+        return context.reasoning_room and not re.search(r"step by step|'Answer:", parent.prompt)
+
+    async def apropose(self, parent: Candidate, cases: Sequence[Case], context: ProposalContext) -> Proposal:
+        if not self.applicable(parent, cases, context):
+            return Proposal(child=None, rejections=("reasoning: the agent has no answer extraction",),
+                            strategy=self.name)
+        content = [c for c in cases if not c.is_format_failure] or list(cases)
+        why = f"{len(content)} content failure(s): the agent answers without working the problem out"
+        rule = Rule(id=_next_rule_id(parent), text=REASONING_INSTRUCTION, iteration=context.iteration,
+                    provenance=_provenance(content, why))
+        return _child(parent, context, self.name, rules=(*parent.rules, rule), rationale=why)

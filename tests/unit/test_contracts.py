@@ -1,0 +1,54 @@
+"""Answer contracts inferred from references, and the format/content split of failures."""
+
+import pytest
+
+from promptlearn import Example
+from promptlearn.contracts import FORMAT_FAILURES, infer_contract
+
+
+def refs(*values):
+    return [Example(id=str(i), inputs={"q": i}, reference=v) for i, v in enumerate(values)]
+
+
+@pytest.mark.parametrize("references,kind,phrase", [
+    (["(A)", "(B)", "(C)", "(B)"], "option_letter", "letter of the correct option, in parentheses, like (B)"),
+    (["True", "False", "True"], "boolean", "only False or True"),
+    (["Yes", "No", "No"], "yes_no", "only Yes or No"),
+    (["yes", "no"], "yes_no", "only yes or no"),
+    (["12", "7", "-3", "1,024"], "integer", "only the final number"),
+    (["1.5", "2", "3.25"], "number", "only the final number"),
+    (["PlayMusic", "GetWeather"] * 4, "labels", "exactly one of these labels and nothing else: GetWeather, PlayMusic"),
+    (['{"a": 1}', '[1, 2]', '{"b": 2}'], "json", "only the JSON"),
+    (["Paris", "the Seine river", "Marie Curie"], "short_text", "in a few words"),
+])
+def test_contract_kinds(references, kind, phrase):
+    contract = infer_contract(refs(*references))
+    assert contract.kind == kind
+    assert phrase in contract.instruction
+
+
+def test_no_contract_for_long_free_text_or_no_references():
+    assert infer_contract(refs("a long answer that goes on for many words and explains", "another long one here too "
+                               "with many words")) is None
+    assert infer_contract([Example(id="1", inputs={"q": 1})]) is None
+
+
+@pytest.mark.parametrize("output,reference,kind", [
+    ("(B)", "(C)", "content"),
+    ("B", "(C)", "content"),
+    ("The answer is (C) because the blue book is left of the red one.", "(C)", "answer_inside"),
+    ("Let us think. First the blue book is placed to the left and then we compare every pair.", "(C)",
+     "explanation"),
+    ("blue book", "(C)", "off_contract"),
+])
+def test_option_letter_failures_are_sorted(output, reference, kind):
+    contract = infer_contract(refs("(A)", "(B)", "(C)"))
+    assert contract.classify(output, reference) == kind
+    assert (kind in FORMAT_FAILURES) == (kind != "content")
+
+
+def test_number_failures():
+    contract = infer_contract(refs("12", "7"))
+    assert contract.classify("13", "12") == "content"
+    assert contract.classify("There are 12 apples.", "12") == "answer_inside"
+    assert contract.classify("twelve", "12") == "off_contract"

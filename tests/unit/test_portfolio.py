@@ -1,0 +1,146 @@
+"""Auto mode: answer contracts, format repair, demonstrations, merge, reasoning room, strategy choice."""
+
+import asyncio
+import json
+import random
+
+from fakes import parity_examples
+
+from promptlearn import ChatAgent, ExactMatch, Example, FakeLLM, OptimizeConfig, optimize
+from promptlearn.contracts import infer_contract
+from promptlearn.edits import (
+    ANSWER_LINE_PATTERN,
+    REASONING_INSTRUCTION,
+    DemoProposer,
+    FormatRepairProposer,
+    MergeProposer,
+    ReasoningProposer,
+)
+from promptlearn.proposers import Case, ProposalContext
+from promptlearn.records import Candidate, Critique, Demo, Rollout, Rule
+from promptlearn.strategies import RoundRobinChooser, ThompsonChooser
+
+TRAIN, VAL = parity_examples(20), parity_examples(10, 100)
+LABELS_RULE = "reply with exactly one of these labels and nothing else: even, odd"
+
+
+def chatty_agent(request):
+    """Explains unless told the answer format; knows parity once shown a worked example or the rule."""
+    system, user = request.messages[0]["content"], request.messages[-1]["content"]
+    number = int(user.split()[-1])
+    right = "even" if number % 2 == 0 else "odd"
+    guess = right if ("Examples:" in system or "divisible" in system) else "even"
+    if "exactly one of these labels" in system:
+        return guess
+    return f"Let me think about {number}. I believe the number is {guess}, because of its last digit."
+
+
+def silent_rewriter(request):
+    raise AssertionError("format repair must not call the rewriter")
+
+
+def test_format_broken_seed_is_repaired_first_without_a_rewriter_call():
+    agent = ChatAgent(FakeLLM(chatty_agent, role="agent"), "Is this number even or odd? {{ number }}")
+    result = optimize(agent, "Answer the question.", TRAIN, VAL, judges=ExactMatch(),
+                      optimizer_llm=FakeLLM(silent_rewriter), config=OptimizeConfig(max_iterations=1, minibatch_size=6),
+                      progress=False)
+    row = result.history[0]
+    assert result.seed_val == 0.0
+    assert row["strategy"] == "format" and row["format_failures"] == 6 and row["accepted"]
+    assert result.best.rules[-1].text == LABELS_RULE
+    assert "broke the answer format" in result.best.rules[-1].provenance[0].critique
+    assert result.best_val == 0.5 and result.best.strategy == "format"
+
+
+def test_auto_mode_learns_demonstrations_after_the_format_fix():
+    agent = ChatAgent(FakeLLM(chatty_agent, role="agent"), "Is this number even or odd? {{ number }}")
+    rewriter = FakeLLM(lambda r: json.dumps({"analysis": "a", "new_rules": [], "delete": []}))
+    result = optimize(agent, "Answer the question.", TRAIN, VAL, judges=ExactMatch(), optimizer_llm=rewriter,
+                      config=OptimizeConfig(max_iterations=8, minibatch_size=6, strategy_chooser="round_robin",
+                                            patience=8), progress=False)
+    strategies = [r["strategy"] for r in result.history if "strategy" in r]
+    assert strategies[0] == "format" and "demos" in strategies
+    assert result.best_val == 1.0 and result.best.demos
+    train_ids = {e.id for e in TRAIN}
+    assert all(d.example_id in train_ids for c in result.candidates.values() for d in c.demos)
+
+
+def case(example, output="wrong", failure="content"):
+    return Case(example=example, rollout=Rollout(example_id=example.id, candidate_id="c", output=output),
+                critiques=(Critique(judge="exact_match", score=0.0, explanation="wrong"),), score=0.0, failure=failure)
+
+
+def context(**kw):
+    base = dict(iteration=1, train=TRAIN, task_description="parity", output_contract=None)
+    return ProposalContext(**{**base, **kw})
+
+
+def test_demos_are_never_drawn_from_validation_or_test():
+    parent = Candidate.create("Answer even or odd.")
+    val_cases = [case(e) for e in VAL[:3]]
+    assert not DemoProposer().applicable(parent, val_cases, context())
+    mixed = val_cases + [case(TRAIN[1]), case(TRAIN[2])]
+    proposal = asyncio.run(DemoProposer().apropose(parent, mixed, context()))
+    assert {d.example_id for d in proposal.child.demos} <= {e.id for e in TRAIN}
+    assert len({d.answer for d in proposal.child.demos}) == 2  # different answers, not one label twice
+
+
+def test_format_repair_needs_a_contract_and_mostly_format_failures():
+    parent = Candidate.create("Answer.")
+    contract = infer_contract(TRAIN)
+    content = [case(e, failure="content") for e in TRAIN[:4]]
+    explained = [case(e, failure="explanation") for e in TRAIN[:4]]
+    repair = FormatRepairProposer()
+    assert not repair.applicable(parent, explained, context())  # no contract
+    assert not repair.applicable(parent, content, context(contract=contract))
+    assert repair.applicable(parent, explained, context(contract=contract))
+    stated = Candidate.create("Answer. " + contract.instruction)
+    assert not repair.applicable(stated, explained, context(contract=contract))  # already stated
+
+
+def test_merge_takes_the_union_of_two_front_candidates_rules():
+    seed = Candidate.create("Answer.")
+    a = Candidate.create("Answer.", (Rule(id=1, text="When the number ends in 0, answer even."),))
+    b = Candidate.create("Answer.", (Rule(id=1, text="When the number ends in 5, answer odd."),),
+                         (Demo(example_id="n3", input="3", answer="odd"),))
+    pool = {seed.id: {"x": 0, "y": 0}, a.id: {"x": 1, "y": 0}, b.id: {"x": 0, "y": 1}}
+    ctx = context(candidates={c.id: c for c in (seed, a, b)}, pool=pool)
+    merge = MergeProposer()
+    assert merge.applicable(a, [], ctx)
+    child = asyncio.run(merge.apropose(a, [], ctx)).child
+    assert [r.text for r in child.rules] == [a.rules[0].text, b.rules[0].text]
+    assert [r.id for r in child.rules] == [1, 2] and child.demos == b.demos
+    assert set(child.parent_ids) == {a.id, b.id} and child.strategy == "merge"
+
+
+def test_reasoning_room_only_where_the_agent_extracts_answers():
+    parent = Candidate.create("Answer.")
+    assert not ReasoningProposer().applicable(parent, [], context())
+    child = asyncio.run(ReasoningProposer().apropose(parent, [case(TRAIN[1])], context(reasoning_room=True))).child
+    assert child.rules[-1].text == REASONING_INSTRUCTION
+
+
+def test_answer_extraction_takes_the_last_answer_line():
+    agent = ChatAgent(FakeLLM(lambda r: "2 + 2 is 4.\nAnswer: 5\nWait, no.\nAnswer: 4", role="agent"),
+                      answer_pattern=ANSWER_LINE_PATTERN, max_tokens=200)
+    rollout = asyncio.run(agent.arun(Candidate.create("Add."), Example(id="1", inputs={"input": "2+2"})))
+    assert rollout.output == "4"
+    assert "Wait, no." in rollout.trace[-1]["content"]  # the whole reply stays in the trace
+    plain = ChatAgent(FakeLLM(lambda r: "4", role="agent"), answer_pattern=ANSWER_LINE_PATTERN)
+    assert asyncio.run(plain.arun(Candidate.create("Add."), Example(id="1", inputs={"input": "2+2"}))).output == "4"
+
+
+def test_thompson_chooser_follows_acceptance_per_rollout():
+    chooser, rng = ThompsonChooser(), random.Random(0)
+    for _ in range(10):
+        chooser.update("good", True, 8)
+        chooser.update("bad", False, 8)
+    picks = [chooser.choose(["good", "bad"], rng) for _ in range(50)]
+    assert picks.count("good") >= 45
+    chooser.update("cheap", True, 0)  # as accepted as "good" per try, and cheaper to test
+    assert [chooser.choose(["good", "cheap"], rng) for _ in range(50)].count("cheap") > 25
+
+
+def test_round_robin_chooser_cycles():
+    chooser = RoundRobinChooser()
+    assert [chooser.choose(["a", "b", "c"], random.Random(0)) for _ in range(4)] == ["a", "b", "c", "a"]
