@@ -49,7 +49,7 @@ def main() -> None:
     parser.add_argument("--patience", type=int, default=6)
     parser.add_argument("--confidence", type=float, default=0.7, help="bootstrap acceptance confidence")
     parser.add_argument("--explain", type=int, default=0, help="failures per round explained by the 1.5B")
-    parser.add_argument("--mode", default="rules", choices=["rules", "rewrite"])
+    parser.add_argument("--mode", default="rules", choices=["auto", "rules", "rewrite"])
     parser.add_argument("--acceptance", default="bootstrap", choices=["bootstrap", "improvement", "sign"])
     parser.add_argument("--tag", default="")
     args = parser.parse_args()
@@ -88,6 +88,7 @@ def main() -> None:
         "test_after": sum(a) / len(a), "test_after_ci95": bootstrap_ci(a, rng=rng),
         "gain": sum(diff) / len(diff), "gain_ci95_paired": bootstrap_ci(diff, rng=rng),
         "val_before": result.seed_val, "val_after": result.best_val,
+        "strategies": [r.strategy for r in result.history],
         "rollouts": result.usage["rollouts"], "llm_calls": result.usage["llm_calls"],
         "tokens": result.usage["tokens"], "usage_by_role": result.usage_by_role,
         "optimize_wall_s": round(optimize_s, 1), "rounds": len(result.history), "stop_reason": result.stop_reason,

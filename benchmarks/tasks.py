@@ -76,4 +76,22 @@ TASKS = {
         user_template="{{ input }}\nAnswer:",
         description="decide whether following the instructions returns to the starting point; answer Yes or No",
         agent_max_tokens=8, load=_bbh("navigate")),
+    "bbh_logical_deduction_three_objects": Task(
+        name="bbh_logical_deduction_three_objects",
+        seed_prompt="Answer the question.",
+        user_template="{{ input }}\nAnswer:",
+        description="deduce the order of three objects from clues; pick the right option",
+        agent_max_tokens=8, load=_bbh("logical_deduction_three_objects")),
+    "bbh_temporal_sequences": Task(
+        name="bbh_temporal_sequences",
+        seed_prompt="Answer the question.",
+        user_template="{{ input }}\nAnswer:",
+        description="find when a person could have gone somewhere from their schedule; pick the right option",
+        agent_max_tokens=8, load=_bbh("temporal_sequences")),
+    "bbh_multistep_arithmetic_two": Task(
+        name="bbh_multistep_arithmetic_two",
+        seed_prompt="Answer the question.",
+        user_template="{{ input }}\nAnswer:",
+        description="evaluate an arithmetic expression; answer with the number",
+        agent_max_tokens=8, load=_bbh("multistep_arithmetic_two")),
 }

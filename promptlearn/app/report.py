@@ -68,6 +68,21 @@ def write_report(result: "OptimizationResult", path: str | Path) -> Path:
             prov = "<br>".join(f"<b>{_e(p.example_id)}</b> ({_e(p.judge)}): {_e(p.critique)}" for p in rule.provenance)
             parts.append(f"<tr><td>{i}</td><td>{_e(rule.text)}</td><td>{rule.iteration}</td><td>{prov}</td></tr>")
         parts.append("</table>")
+    if result.best.demos:
+        parts.append("<h2>Worked examples in the prompt (training data only)</h2><table><tr><th>example</th>"
+                     "<th>input</th><th>answer</th><th>round</th></tr>")
+        for demo in result.best.demos:
+            parts.append(f"<tr><td>{_e(demo.example_id)}</td><td>{_e(demo.input)}</td><td>{_e(demo.answer)}</td>"
+                         f"<td>{demo.iteration}</td></tr>")
+        parts.append("</table>")
+    strategies = [r.strategy for r in result.history if r.strategy]
+    if strategies:
+        rows = "".join(f"<tr><td>{_e(name)}</td><td>{strategies.count(name)}</td>"
+                       f"<td>{sum(1 for r in result.history if r.strategy == name and r.accepted)}</td>"
+                       f"<td>{sum(1 for r in result.history if r.strategy == name and r.outcome == 'new best')}</td></tr>"
+                       for name in dict.fromkeys(strategies))
+        parts.append("<h2>Proposal strategies</h2><table><tr><th>strategy</th><th>rounds</th>"
+                     f"<th>accepted on the minibatch</th><th>new best</th></tr>{rows}</table>")
 
     parts.append("<h2>Prompt changes, parent &rarr; child</h2>")
     validated = set(result.val_scores)
@@ -77,6 +92,8 @@ def write_report(result: "OptimizationResult", path: str | Path) -> Path:
             if parent is None:
                 continue
             status = f"validation {result.val_mean(cand.id):.3f}" if cand.id in validated else "not validated"
+            if cand.strategy:
+                status = f"{cand.strategy}; {status}"
             parts.append(f"<h3>round {cand.iteration}: {_e(parent_id)} &rarr; {_e(cand.id)} "
                          f"<span class='muted'>({status})</span></h3>")
             if cand.rationale:
@@ -98,7 +115,8 @@ def write_report(result: "OptimizationResult", path: str | Path) -> Path:
 
     frame = result.history_df()
     if not frame.empty:
-        cols = [c for c in ["iteration", "parent", "child", "parent_minibatch", "child_minibatch", "accepted",
+        cols = [c for c in ["iteration", "strategy", "parent", "child", "parent_minibatch", "child_minibatch",
+                            "format_failures", "accepted",
                             "margin", "child_val", "best_val", "outcome", "rollouts", "llm_calls"] if c in frame]
         parts.append("<h2>Rounds</h2>" + frame[cols].to_html(index=False, na_rep="",
                                                                         float_format=lambda x: f"{x:.3f}"))

@@ -52,7 +52,7 @@ def test_format_broken_seed_is_repaired_first_without_a_rewriter_call():
     assert result.best_val == 0.5 and result.best.strategy == "format"
 
 
-def test_auto_mode_learns_demonstrations_after_the_format_fix():
+def test_auto_mode_learns_demonstrations_after_the_format_fix(tmp_path):
     agent = ChatAgent(FakeLLM(chatty_agent, role="agent"), "Is this number even or odd? {{ number }}")
     rewriter = FakeLLM(lambda r: json.dumps({"analysis": "a", "new_rules": [], "delete": []}))
     result = optimize(agent, "Answer the question.", TRAIN, VAL, judges=ExactMatch(), optimizer_llm=rewriter,
@@ -63,6 +63,8 @@ def test_auto_mode_learns_demonstrations_after_the_format_fix():
     assert result.best_val == 1.0 and result.best.demos
     train_ids = {e.id for e in TRAIN}
     assert all(d.example_id in train_ids for c in result.candidates.values() for d in c.demos)
+    text = result.report(tmp_path / "r.html").read_text()
+    assert "Proposal strategies" in text and "Worked examples in the prompt" in text
 
 
 def case(example, output="wrong", failure="content"):
