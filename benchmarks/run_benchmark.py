@@ -51,6 +51,8 @@ def main() -> None:
     parser.add_argument("--explain", type=int, default=0, help="failures per round explained by the 1.5B")
     parser.add_argument("--mode", default="rules", choices=["auto", "rules", "rewrite"])
     parser.add_argument("--acceptance", default="bootstrap", choices=["bootstrap", "improvement", "sign"])
+    parser.add_argument("--method", default="promptlearn", choices=["promptlearn", "gepa"],
+                        help="gepa: gepa.optimize driving the same agent, judges, rewriter and budget (gepa_arm.py)")
     parser.add_argument("--tag", default="")
     args = parser.parse_args()
 
@@ -72,27 +74,43 @@ def main() -> None:
                             budget=Budget(max_rollouts=args.max_rollouts, max_wall_s=args.max_wall_s))
     optimizer = PromptOptimizer(agent, task.judges, optimizer_llm=rewriter, config=config, callbacks=[ProgressBar()])
     start = time.time()
-    result = optimizer.optimize(task.seed_prompt, train, val, run_dir=run_dir, resume=True)
-    optimize_s = time.time() - start
-    before = optimizer.evaluate(result.seed, test)
-    after = optimizer.evaluate(result.best, test)
+    if args.method == "gepa":
+        from gepa_arm import run_gepa
+
+        best_prompt, gepa_rollouts = run_gepa(optimizer, rewriter, task.seed_prompt, train, val,
+                                              budget=args.max_rollouts, seed=args.seed, minibatch=args.minibatch,
+                                              run_dir=str(run_dir / "gepa"))
+        optimize_s = time.time() - start
+        before = optimizer.evaluate(task.seed_prompt, test)
+        after = optimizer.evaluate(best_prompt, test)
+        val_before, val_after = optimizer.evaluate(task.seed_prompt, val).mean, optimizer.evaluate(best_prompt, val).mean
+        summary = {"rollouts": gepa_rollouts, "llm_calls": None, "tokens": None, "usage_by_role": usage.snapshot(),
+                   "rounds": None, "stop_reason": "max_metric_calls", "strategies": None,
+                   "seed_prompt": task.seed_prompt, "best_prompt": best_prompt}
+    else:
+        result = optimizer.optimize(task.seed_prompt, train, val, run_dir=run_dir, resume=True)
+        optimize_s = time.time() - start
+        before = optimizer.evaluate(result.seed, test)
+        after = optimizer.evaluate(result.best, test)
+        val_before, val_after = result.seed_val, result.best_val
+        summary = {"strategies": [r.strategy for r in result.history], "rollouts": result.usage["rollouts"],
+                   "llm_calls": result.usage["llm_calls"], "tokens": result.usage["tokens"],
+                   "usage_by_role": result.usage_by_role, "rounds": len(result.history),
+                   "stop_reason": result.stop_reason, "seed_prompt": result.seed.prompt,
+                   "best_prompt": result.best_prompt}
     rng = random.Random(args.seed)
     b = [before.results[e.id].score for e in test]
     a = [after.results[e.id].score for e in test]
     diff = [y - x for x, y in zip(b, a)]
     out = {
-        "task": args.task, "seed": args.seed, "agent": AGENT, "rewriter": REWRITER,
+        "task": args.task, "method": args.method, "seed": args.seed, "agent": AGENT, "rewriter": REWRITER,
         "sizes": {"train": len(train), "val": len(val), "test": len(test)},
         "config": config.model_dump(),
         "test_before": sum(b) / len(b), "test_before_ci95": bootstrap_ci(b, rng=rng),
         "test_after": sum(a) / len(a), "test_after_ci95": bootstrap_ci(a, rng=rng),
         "gain": sum(diff) / len(diff), "gain_ci95_paired": bootstrap_ci(diff, rng=rng),
-        "val_before": result.seed_val, "val_after": result.best_val,
-        "strategies": [r.strategy for r in result.history],
-        "rollouts": result.usage["rollouts"], "llm_calls": result.usage["llm_calls"],
-        "tokens": result.usage["tokens"], "usage_by_role": result.usage_by_role,
-        "optimize_wall_s": round(optimize_s, 1), "rounds": len(result.history), "stop_reason": result.stop_reason,
-        "seed_prompt": result.seed.prompt, "best_prompt": result.best_prompt,
+        "val_before": val_before, "val_after": val_after, **summary,
+        "optimize_wall_s": round(optimize_s, 1),
         "command": "python benchmarks/run_benchmark.py " + " ".join(sys.argv[1:]),
         "commit": _commit(),
     }
@@ -100,7 +118,7 @@ def main() -> None:
     path.write_text(json.dumps(out, indent=2) + "\n")
     print(json.dumps({k: out[k] for k in ["task", "test_before", "test_after", "gain", "gain_ci95_paired",
                                            "rollouts", "optimize_wall_s", "stop_reason"]}, indent=2))
-    print(result.best_prompt)
+    print(out["best_prompt"])
 
 
 if __name__ == "__main__":

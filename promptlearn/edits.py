@@ -17,7 +17,7 @@ from .records import Candidate, Demo, Proposal, Provenance, Rule
 from .strategies.selection import pareto_front
 
 FORMAT_SHARE = 0.5  # repair the format when at least this share of the minibatch failures are format failures
-DEMO_INPUT_CHARS = 300
+DEMO_INPUT_CHARS = 800  # BBH questions run to 600+ characters; four demos still fit a 4k context
 DEMO_ANSWER_CHARS = 120
 ANSWER_LINE_PATTERN = r"(?im)^\s*(?:final\s+)?answer\s*[:=]\s*(.+?)\s*$"
 REASONING_INSTRUCTION = ("Work the problem out step by step, then give the final answer on the last line, "

@@ -46,6 +46,7 @@ CASES = [
     ("rewrite", "local/qwen2.5-coder-1.5b", "best", "failures", "sign"),
     ("rules", "local/qwen2.5-coder-0.5b", "best", "epoch", "improvement"),
     ("rules", "local/qwen2.5-coder-0.5b", "pareto", "failures", "sign"),
+    ("auto", "local/qwen2.5-coder-0.5b", "pareto", "failures", "bootstrap"),
 ]
 
 
@@ -64,11 +65,15 @@ def test_one_real_round(tmp_path, mode, rewriter, selector, sampler, acceptance)
     events = list(read_events(tmp_path / "run"))
     if row["outcome"] != "parent perfect on minibatch":
         proposal = next(e for e in events if e["type"] == "proposal")
-        marker = "Write an improved system prompt" if mode == "rewrite" else "You write rules"
-        assert marker in proposal["meta_prompt"]  # the real meta-prompt of this mode reached the real rewriter
+        strategy = proposal["strategy"] or mode
+        marker = {"rewrite": "Write an improved system prompt", "rules": "You write rules"}.get(strategy)
+        if marker:  # the real meta-prompt of this strategy reached the real rewriter
+            assert marker in proposal["meta_prompt"]
         assert proposal["child"] is not None or proposal["rejections"]
+        assert mode == "auto" or strategy == mode
     policies = json.loads((tmp_path / "run" / CONFIG_FILE).read_text())["policies"]
-    assert policies["proposer"] == ("RewriteProposer" if mode == "rewrite" else "RulesetProposer")
+    expected = {"rewrite": "rewrite:RewriteProposer", "rules": "rules:RulesetProposer"}.get(mode, "format:FormatRepair")
+    assert policies["proposers"].startswith(expected)
     assert result.usage["rollouts"] <= 40
 
 
