@@ -85,6 +85,14 @@ def _read_text(path: Path) -> str:
 
 
 def _jsonl_rows(path: Path) -> list[dict[str, Any]]:
+    return [row for _, row in read_jsonl(path)]
+
+
+def read_jsonl(path: str | Path) -> list[tuple[int, dict[str, Any]]]:
+    """(line number, object) for each non-empty line; a bad line or non-UTF-8 file is a ConfigError naming it."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"file not found: {path}")
     rows = []
     for number, line in enumerate(_read_text(path).splitlines(), start=1):
         if not line.strip():
@@ -95,7 +103,7 @@ def _jsonl_rows(path: Path) -> list[dict[str, Any]]:
             raise ConfigError(f"{path}, line {number}: not valid JSON ({exc.msg} at column {exc.colno})") from None
         if not isinstance(row, dict):
             raise ConfigError(f"{path}, line {number}: expected a JSON object, got {type(row).__name__}")
-        rows.append(row)
+        rows.append((number, row))
     return rows
 
 

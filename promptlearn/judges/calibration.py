@@ -14,13 +14,13 @@ and optionally ``id``, ``reference``, and the fields a judge needs (``context``,
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any, Coroutine, Hashable, Sequence, TypeVar
 
 from .._stats import mean
+from ..data import read_jsonl
 from ..errors import ConfigError, LLMCallError, StructuredOutputError
 from ..llm import usage_scope
 from ..records import Critique, Example, Rollout
@@ -71,13 +71,7 @@ def _rows(path: str | Path, needs: tuple[str, ...]) -> list[tuple[int, dict[str,
     if not path.exists():
         raise ConfigError(f"calibration file not found: {path}")
     rows = []
-    for i, line in enumerate(path.read_text().splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{path} line {i} is not JSON: {exc}") from None
+    for i, row in read_jsonl(path):
         missing = [k for k in needs if k not in row] + ([] if "inputs" in row or "input" in row else ["input"])
         if missing:
             raise ConfigError(f"{path} line {i} needs input(s), {', '.join(needs)}; missing {missing}")

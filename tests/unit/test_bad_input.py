@@ -91,6 +91,7 @@ def files(tmp_path):
     (f / "cfg_unknown.yaml").write_text(base + "judges: [{type: exact_match}]\nmax_iteratoins: 3\n")
     (f / "cfg_nodata.yaml").write_text(base.replace("good.jsonl", "missing.jsonl") + "judges: [{type: exact_match}]\n")
     (f / "cfg_ok.yaml").write_text(base + "judges: [{type: exact_match}]\n")
+    (f / "calib_latin1.jsonl").write_bytes('{"input": "caf\xe9", "output": "a", "label": true}\n'.encode("latin-1"))
     (f / "calib.jsonl").write_text('{"input": "q", "output": "a", "label": true, "reference": "a"}\n')
     return f
 
@@ -234,6 +235,8 @@ CLI_CASES = {
                                "--model", "openai/x", "--no-cache"], 2, "--param needs KEY=VALUE"),
     "calibrate missing data": (["judges", "calibrate", "correctness", "--data", "{f}/nope.jsonl", "--model",
                                 "openai/x", "--no-cache"], 2, "nope.jsonl"),
+    "calibrate non-UTF-8 data": (["judges", "calibrate", "correctness", "--data", "{f}/calib_latin1.jsonl", "--model",
+                                  "openai/x", "--no-cache"], 2, "is not UTF-8"),
     "optimize missing config": (["optimize", "{f}/nope.yaml"], 2, "config file not found"),
     "optimize config is a dir": (["optimize", "{f}"], 2, "is a directory"),
     "optimize non-UTF-8 config": (["optimize", "{f}/cfg_latin1.yaml"], 2, "not UTF-8"),
