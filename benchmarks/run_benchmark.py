@@ -56,6 +56,7 @@ def main() -> None:
     parser.add_argument("--tag", default="")
     args = parser.parse_args()
 
+    commit = _commit()  # the code this run imported (taken now: the tree may change while it runs)
     task = TASKS[args.task]
     train, val, test = task.load(args.seed)
     name = f"{args.task}-seed{args.seed}{'-' + args.tag if args.tag else ''}"
@@ -112,7 +113,7 @@ def main() -> None:
         "val_before": val_before, "val_after": val_after, **summary,
         "optimize_wall_s": round(optimize_s, 1),
         "command": "python benchmarks/run_benchmark.py " + " ".join(sys.argv[1:]),
-        "commit": _commit(),
+        "commit": commit,
     }
     path = Path(__file__).parent / "results" / f"{name}.json"
     path.write_text(json.dumps(out, indent=2) + "\n")
