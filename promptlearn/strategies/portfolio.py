@@ -20,13 +20,20 @@ class StrategyChooser(Protocol):
     def update(self, name: str, accepted: bool, rollouts: int) -> None: ...
 
 
+# Prior (accepted, rejected) pseudo-counts. Rules start ahead: on SNIPS a flat prior spent 9 of 12 rounds
+# on rewrite and merge and gained +10.7 pts where rules alone gained +17.1 (benchmarks/README.md).
+DEFAULT_PRIORS: dict[str, tuple[float, float]] = {"rules": (3.0, 1.0)}
+
+
 class ThompsonChooser:
-    """A bandit: samples each strategy's acceptance rate from Beta(1 + accepted, 1 + rejected) and picks
-    the best rate per rollout spent (strategies whose children are cheap to test count for more)."""
+    """A bandit: samples each strategy's acceptance rate from Beta(prior + accepted, prior + rejected) and
+    picks the best rate per rollout spent (strategies whose children are cheap to test count for more).
+    Strategies without a prior start from Beta(1, 1)."""
 
     name = "thompson"
 
-    def __init__(self) -> None:
+    def __init__(self, priors: dict[str, tuple[float, float]] | None = None) -> None:
+        self.priors = dict(DEFAULT_PRIORS if priors is None else priors)
         self.accepted: dict[str, int] = {}
         self.rejected: dict[str, int] = {}
         self.rollouts: dict[str, int] = {}
@@ -34,7 +41,8 @@ class ThompsonChooser:
     def choose(self, names: Sequence[str], rng: random.Random) -> str:
         def value(name: str) -> float:
             tries = self.accepted.get(name, 0) + self.rejected.get(name, 0)
-            rate = rng.betavariate(1 + self.accepted.get(name, 0), 1 + self.rejected.get(name, 0))
+            alpha, beta = self.priors.get(name, (1.0, 1.0))
+            rate = rng.betavariate(alpha + self.accepted.get(name, 0), beta + self.rejected.get(name, 0))
             cost = self.rollouts.get(name, 0) / tries if tries else 1.0
             return rate / max(1.0, cost)
 

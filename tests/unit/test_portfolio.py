@@ -146,3 +146,12 @@ def test_thompson_chooser_follows_acceptance_per_rollout():
 def test_round_robin_chooser_cycles():
     chooser = RoundRobinChooser()
     assert [chooser.choose(["a", "b", "c"], random.Random(0)) for _ in range(4)] == ["a", "b", "c", "a"]
+
+
+def test_rules_start_ahead_but_lose_the_lead_when_rejected():
+    rng = random.Random(1)
+    fresh = ThompsonChooser()
+    assert [fresh.choose(["rules", "demos", "rewrite"], rng) for _ in range(60)].count("rules") > 30
+    for _ in range(8):
+        fresh.update("rules", False, 8)
+    assert [fresh.choose(["rules", "demos"], rng) for _ in range(60)].count("demos") > 40
