@@ -11,7 +11,7 @@ pytestmark = pytest.mark.local
 
 def test_tiny_real_optimization(tmp_path):
     train, val, _ = snips_task(n_train=21, n_val=14, n_test=7, seed=1)
-    config = OptimizeConfig(minibatch_size=8, max_iterations=2, patience=2, explain_failures=1, max_cases=6,
+    config = OptimizeConfig(mode="rules", minibatch_size=8, max_iterations=2, patience=2, explain_failures=1, max_cases=6,
                             task_description=SNIPS_TASK, budget=Budget(max_rollouts=80))
     optimizer = make_optimizer(config=config, cache=tmp_path / "cache.sqlite")
     result = optimizer.optimize(SNIPS_SEED_PROMPT, train, val, run_dir=tmp_path / "run")
