@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import weakref
 from typing import Awaitable, TypeVar
 
 T = TypeVar("T")
@@ -25,3 +26,23 @@ def run_sync(awaitable: Awaitable[T]) -> T:
 
 async def _as_coroutine(awaitable: Awaitable[T]) -> T:
     return await awaitable
+
+
+class LoopSemaphore:
+    """A concurrency limit that holds in whichever event loop is running.
+
+    asyncio primitives belong to one loop, and ``run_sync`` may start several over an
+    object's life, so each running loop gets its own semaphore of ``limit`` slots.
+    """
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = \
+            weakref.WeakKeyDictionary()
+
+    def get(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        semaphore = self._by_loop.get(loop)
+        if semaphore is None:
+            semaphore = self._by_loop[loop] = asyncio.Semaphore(self.limit)
+        return semaphore

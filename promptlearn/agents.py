@@ -16,9 +16,9 @@ import logging
 import re
 import threading
 import time
-import weakref
 from typing import Any, Awaitable, Callable, Protocol, Sequence, runtime_checkable
 
+from ._async import LoopSemaphore
 from ._redaction import redact
 from ._templating import has_markup, render
 from .errors import ConfigError
@@ -55,26 +55,18 @@ class SyncCallRunner:
         self.max_abandoned = max_abandoned
         self._abandoned = 0
         self._count_lock = threading.Lock()
-        self._semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = \
-            weakref.WeakKeyDictionary()
+        self._slots = LoopSemaphore(max_workers)
 
     @property
     def abandoned(self) -> int:
         """Calls that timed out and are still running."""
         return self._abandoned
 
-    def _semaphore(self) -> asyncio.Semaphore:
-        loop = asyncio.get_running_loop()
-        sem = self._semaphores.get(loop)
-        if sem is None:
-            sem = self._semaphores[loop] = asyncio.Semaphore(self.max_workers)
-        return sem
-
     async def run(self, fn: Callable[..., Any], *args: Any, timeout_s: float) -> Any:
         if self._abandoned >= self.max_abandoned:
             raise RuntimeError(f"{self._abandoned} earlier agent calls timed out and are still running; "
                                f"not starting more (the agent function seems to hang)")
-        async with self._semaphore():
+        async with self._slots.get():
             loop = asyncio.get_running_loop()
             future: asyncio.Future[Any] = loop.create_future()
             context = contextvars.copy_context()  # usage_scope and other context travel with the call

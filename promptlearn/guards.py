@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Iterable, Sequence
 
-from ._templating import markup_segments, placeholders
+from ._templating import has_markup, markup_segments, placeholders
 from .contracts import LABEL_MAX_WORDS
 from .records import Example
 
@@ -153,7 +153,7 @@ def check_rule(rule: str, existing: Sequence[str], train: Sequence[Example], *, 
     norm = " ".join(_WORD.findall(rule.lower()))
     if any(norm == " ".join(_WORD.findall(e.lower())) for e in existing):
         return "the rule repeats an existing rule"
-    if "{{" in rule or "{%" in rule or "{#" in rule:
+    if has_markup(rule):
         return "the rule contains template markup"
     return meta_task_language(rule) or training_leak(rule, train) or \
         injected_instruction(rule, train, parent=parent, critiques=critiques)

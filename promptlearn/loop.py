@@ -36,14 +36,6 @@ log = logging.getLogger("promptlearn")
 NEW_BEST = "new best"
 
 
-class _Stop(Exception):
-    """The budget ran out mid-round; ``record`` is the round so far when it is worth keeping."""
-
-    def __init__(self, reason: str, record: RoundRecord | None = None):
-        super().__init__(reason)
-        self.reason, self.record = reason, record
-
-
 class Run:
     """The state of one optimisation run; also the read-only ``RunView`` callbacks receive."""
 
@@ -55,8 +47,8 @@ class Run:
         contract = infer_contract(train) if self.config.infer_contract else None
         if contract is not None and self.config.output_contract:  # the user's words, the data's kind
             contract = contract.model_copy(update={"instruction": self.config.output_contract})
-        self.contract = self.config.output_contract or (contract.instruction if contract else None)
         self.steps = Steps(parts, store, self.meter, train, val, contract)
+        self.contract = self.steps.contract_text
         self.candidates: dict[str, Candidate] = {seed.id: seed}
         self.val_pool: dict[str, dict[str, float]] = {}  # validated candidate -> example id -> score
         self.rounds: list[RoundRecord] = []
@@ -90,13 +82,7 @@ class Run:
 
     def _check_budget(self) -> None:
         if reason := self.meter.exhausted():
-            raise _Stop(reason)
-
-    async def _evaluate(self, cand: Candidate, example_ids: list[str], split: str) -> dict[str, Any]:
-        try:
-            return await self.steps.evaluate(cand, example_ids, split)
-        except OutOfBudget as stop:
-            raise _Stop(stop.reason) from None
+            raise OutOfBudget(reason)
 
     async def round(self, iteration: int) -> RoundRecord:
         row: dict[str, Any] = {"iteration": iteration}
@@ -105,7 +91,7 @@ class Run:
                                           self.steps.known_scores(parent.id))
         row.update(parent=parent.id, batch=tuple(batch))
         self._emit(LoopEvent("step", iteration, "running the parent"))
-        parent_res = await self._evaluate(parent, batch, "train")
+        parent_res = await self.steps.evaluate(parent, batch, "train")
         row["parent_minibatch"] = mean(r.score for r in parent_res.values())
         self._check_budget()  # explaining and proposing cost calls too
         worst = sorted((r for r in parent_res.values() if r.score < 1.0), key=lambda r: r.score)[: self.config.max_cases]
@@ -131,7 +117,7 @@ class Run:
         self._check_budget()
         self._emit(LoopEvent("step", iteration, "running the child"))
         spent_before = self.meter.rollouts
-        child_res = await self._evaluate(child, batch, "train")
+        child_res = await self.steps.evaluate(child, batch, "train")
         decision = self.parts.acceptance.decide([parent_res[e].score for e in batch],
                                                 [child_res[e].score for e in batch], self.rng)
         self.steps.feedback(proposal.strategy, decision.accepted, self.meter.rollouts - spent_before)
@@ -141,9 +127,9 @@ class Run:
             return self._record(row, "rejected on minibatch")
         self._emit(LoopEvent("step", iteration, "validating the child"))
         try:
-            child_val = await self._evaluate(child, [e.id for e in self.val], "val")
-        except _Stop as stop:
-            raise _Stop(stop.reason, self._record(row, "budget ran out during validation")) from None
+            child_val = await self.steps.evaluate(child, [e.id for e in self.val], "val")
+        except OutOfBudget as stop:
+            raise OutOfBudget(stop.reason, self._record(row, "budget ran out during validation")) from None
         self.val_pool[child.id] = {eid: r.score for eid, r in child_val.items()}
         row["child_val"] = self.val_mean(child.id)
         if row["child_val"] > self.best_val:
@@ -171,7 +157,7 @@ class Run:
                                             "policies": parts.policy_names(), "fingerprint": fingerprint})
         self._emit(LoopEvent("start", step="evaluating the seed prompt on validation"))
         try:
-            seed_val = await self._evaluate(self.seed, [e.id for e in self.val], "val")
+            seed_val = await self.steps.evaluate(self.seed, [e.id for e in self.val], "val")
             if problem := seed_failure(seed_val, parts.panel.names):
                 self.store.append({"type": "error", "error": problem})
                 raise RunError(f"stopped before optimising: {problem}")
@@ -186,7 +172,7 @@ class Run:
                 record = await self.round(iteration)
                 self._end_round(record)
                 without_gain = 0 if record.outcome == NEW_BEST else without_gain + 1
-        except _Stop as stop:  # the result's summary says when the seed itself was not fully scored
+        except OutOfBudget as stop:  # the result's summary says when the seed itself was not fully scored
             self.stop_reason = stop.reason
             if stop.record is not None:
                 self._end_round(stop.record)

@@ -25,7 +25,7 @@ from .errors import LLMCallError, StructuredOutputError
 from .judges.base import JudgePanel
 from .judges.llm import LLMExplainer
 from .proposers import Case, ProposalContext, Proposer
-from .records import Candidate, Cost, Critique, Example, ExampleResult, Proposal
+from .records import Candidate, Cost, Critique, Example, ExampleResult, Proposal, RoundRecord
 from .store import RunStore
 from .strategies import Acceptance, CandidateSelector, MinibatchSampler, StrategyChooser
 
@@ -68,11 +68,14 @@ class LoopParts:
 
 
 class OutOfBudget(Exception):
-    """A step could not finish within the budget; ``reason`` names the limit reached."""
+    """The budget ran out before a step (or round) could finish; ``reason`` names the limit reached.
 
-    def __init__(self, reason: str):
+    ``record`` is the round so far, when the loop keeps it (a child that ran out during validation).
+    """
+
+    def __init__(self, reason: str, record: RoundRecord | None = None):
         super().__init__(reason)
-        self.reason = reason
+        self.reason, self.record = reason, record
 
 
 class Steps:
@@ -85,6 +88,11 @@ class Steps:
         self.by_id = {e.id: e for e in [*train, *val]}
         self.results: dict[tuple[str, str], ExampleResult] = {}
         self.chooser = copy.deepcopy(parts.chooser)  # strategy statistics belong to this run
+
+    @property
+    def contract_text(self) -> str | None:
+        """The answer format as the rewriter and run.json see it: the user's words, else the inferred ones."""
+        return self.config.output_contract or (self.contract.instruction if self.contract else None)
 
     async def evaluate(self, cand: Candidate, example_ids: Sequence[str], split: str) -> dict[str, ExampleResult]:
         """Results of ``cand`` on the examples; OutOfBudget if the budget ran out before all were scored.
@@ -185,9 +193,7 @@ class Steps:
                       candidates: Mapping[str, Candidate], pool: Mapping[str, Mapping[str, float]],
                       rng: random.Random) -> Proposal:
         context = ProposalContext(iteration=iteration, train=self.train, task_description=self.config.task_description,
-                                  output_contract=self.config.output_contract or
-                                  (self.contract.instruction if self.contract else None),
-                                  contract=self.contract, candidates=candidates, pool=pool,
+                                  output_contract=self.contract_text, contract=self.contract, candidates=candidates, pool=pool,
                                   reasoning_room=self.parts.reasoning_room())
         strategy = self.choose_strategy(parent, cases, context, rng)
         if strategy is None:

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import random
-import weakref
 from pathlib import Path
 from typing import Any, Sequence, TypeVar
 
 from pydantic import BaseModel
 
-from .._async import run_sync
+from .._async import LoopSemaphore, run_sync
 from .._redaction import register_secret
 from ..errors import ConfigError, LLMCallError, ModelNotFoundError, StructuredOutputError
 from .backends import Backend, LiteLLMBackend, LlamaCppBackend, is_transient
@@ -138,8 +137,7 @@ class LLM:
         self.backend = backend or make_backend(model, api_base=api_base, api_key=api_key, n_ctx=n_ctx,
                                                timeout_s=timeout_s)
         self._rng = rng or random.Random(0)  # jitter only; never affects answers
-        self._semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = \
-            weakref.WeakKeyDictionary()
+        self._slots = LoopSemaphore(max_concurrency)  # shared by with_role() views: one limit per model
 
     def __repr__(self) -> str:
         return f"LLM(model={self.model!r}, role={self.role!r}, backend={self.backend!r})"
@@ -154,14 +152,6 @@ class LLM:
     def for_role(self, role: str) -> "LLM":
         """This LLM billed as ``role`` unless the caller already gave it a role of its own."""
         return self.with_role(role) if self.role == "default" else self
-
-    def _semaphore(self) -> asyncio.Semaphore:
-        # asyncio primitives belong to one event loop; the sync wrapper may create several.
-        loop = asyncio.get_running_loop()
-        sem = self._semaphores.get(loop)
-        if sem is None:
-            sem = self._semaphores[loop] = asyncio.Semaphore(self.max_concurrency)
-        return sem
 
     def _request(self, messages: Sequence[Message], **params: Any) -> Request:
         tokens = params.get("max_tokens")
@@ -196,7 +186,7 @@ class LLM:
             attempt += 1
             attempts[0] = attempt
             try:
-                async with self._semaphore():
+                async with self._slots.get():
                     completion = await self.backend.acomplete(request)
                 break
             except StructuredOutputError:
