@@ -12,13 +12,8 @@ import asyncio
 from typing import Any
 
 from promptlearn import LLM, Example, PromptOptimizer
+from promptlearn._templating import format_inputs
 from promptlearn.records import Candidate
-
-
-def _inputs(example: Example) -> str:
-    if len(example.inputs) == 1:
-        return str(next(iter(example.inputs.values())))
-    return "\n".join(f"{k}: {v}" for k, v in example.inputs.items())
 
 
 class PromptlearnAdapter:
@@ -37,7 +32,7 @@ class PromptlearnAdapter:
         results = [evaluation.results[e.id] for e in batch]
         trajectories = None
         if capture_traces:
-            trajectories = [{"input": _inputs(e), "output": r.rollout.output or f"(failed: {r.rollout.error})",
+            trajectories = [{"input": format_inputs(e), "output": r.rollout.output or f"(failed: {r.rollout.error})",
                              "feedback": " ".join(c.explanation or c.error or "" for c in r.critiques)}
                             for e, r in zip(batch, results)]
         return EvaluationBatch(outputs=[r.rollout.output for r in results], scores=[r.score for r in results],

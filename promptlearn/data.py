@@ -75,11 +75,16 @@ def _drop_missing_references(rows: list[dict[str, Any]], reference: str, origin:
     return kept
 
 
-def _read_text(path: Path) -> str:
+def not_utf8(path: Path, exc: UnicodeDecodeError) -> ConfigError:
+    return ConfigError(f"{path} is not UTF-8 text (byte {exc.start}: {exc.reason}); save it as UTF-8")
+
+
+def read_text(path: Path) -> str:
+    """A text file as UTF-8; a file in another encoding, or a folder, is a ConfigError naming it."""
     try:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path} is not UTF-8 text (byte {exc.start}: {exc.reason}); save it as UTF-8") from None
+        raise not_utf8(path, exc) from None
     except IsADirectoryError:
         raise ConfigError(f"{path} is a directory, not a data file") from None
 
@@ -94,7 +99,7 @@ def read_jsonl(path: str | Path) -> list[tuple[int, dict[str, Any]]]:
     if not path.exists():
         raise ConfigError(f"file not found: {path}")
     rows = []
-    for number, line in enumerate(_read_text(path).splitlines(), start=1):
+    for number, line in enumerate(read_text(path).splitlines(), start=1):
         if not line.strip():
             continue
         try:
@@ -116,7 +121,7 @@ def _rows(source: Any) -> tuple[list[dict[str, Any]], str]:
             return _jsonl_rows(path), str(path)
         if path.suffix == ".json":
             try:
-                data = json.loads(_read_text(path))
+                data = json.loads(read_text(path))
             except json.JSONDecodeError as exc:
                 raise ConfigError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") \
                     from None
@@ -131,8 +136,7 @@ def _rows(source: Any) -> tuple[list[dict[str, Any]], str]:
             try:
                 return pd.read_csv(path, encoding="utf-8").to_dict("records"), str(path)
             except UnicodeDecodeError as exc:
-                raise ConfigError(f"{path} is not UTF-8 text (byte {exc.start}: {exc.reason}); save it as UTF-8") \
-                    from None
+                raise not_utf8(path, exc) from None
             except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
                 raise ConfigError(f"{path}: not readable CSV ({str(exc).strip()})") from None
         raise ConfigError(f"unsupported dataset format {path.suffix!r}: use .jsonl, .json or .csv")

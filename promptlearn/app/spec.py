@@ -9,6 +9,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..config import OptimizeConfig
+from ..data import read_text
 from ..errors import ConfigError
 
 if TYPE_CHECKING:
@@ -84,12 +85,10 @@ class RunSpec(_Strict):
         if path.is_dir():
             raise ConfigError(f"{path} is a directory; give the path of a YAML config file")
         try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            raw = yaml.safe_load(read_text(path)) or {}
             if not isinstance(raw, dict):
                 raise ConfigError(f"{path} must hold a YAML mapping (data:, agent:, ...), got {type(raw).__name__}")
             spec = cls.model_validate(raw)
-        except UnicodeDecodeError as exc:
-            raise ConfigError(f"{path} is not UTF-8 text (byte {exc.start}: {exc.reason}); save it as UTF-8") from None
         except ValidationError as exc:
             problems = "\n".join(f"  {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
             raise ConfigError(f"{path} is not a valid promptlearn config:\n{problems}") from None
