@@ -109,3 +109,30 @@ def test_auto_mode_repairs_a_format_broken_seed_with_the_real_agent(tmp_path):
     assert row["accepted"] and result.best_val > result.seed_val
     assert "letter of the correct option, in parentheses" in result.best_prompt
     assert result.usage_by_role.get("optimizer", {}).get("calls", 0) == 0  # no rewriter call was needed
+
+
+def test_reasoning_strategy_runs_in_the_loop_with_the_real_agent(tmp_path):
+    """The reasoning strategy through the loop: an agent with answer extraction and room to think gets the
+    "work it out, then Answer: X" rule, and the child's rollouts are judged on the extracted answer."""
+    from promptlearn import LLM, ChatAgent, Example, NumericTolerance, PromptOptimizer
+    from promptlearn.edits import ANSWER_LINE_PATTERN, REASONING_INSTRUCTION, ReasoningProposer
+    from promptlearn.records import ExampleResult
+
+    sums = [(17, 25, 8), (46, 38, 11), (29, 57, 14), (63, 19, 22), (35, 48, 27), (52, 16, 39), (24, 67, 13),
+            (58, 33, 21), (41, 29, 36), (14, 72, 45)]
+    examples = [Example(id=f"s{i}", inputs={"input": f"What is {a} + {b} + {c}?"}, reference=str(a + b + c))
+                for i, (a, b, c) in enumerate(sums)]
+    agent = ChatAgent(LLM(AGENT, cache=tmp_path / "cache.sqlite"), "{{ input }}", max_tokens=96,
+                      answer_pattern=ANSWER_LINE_PATTERN)
+    optimizer = PromptOptimizer(agent, NumericTolerance(), proposer=ReasoningProposer(),
+                                config=OptimizeConfig(minibatch_size=4, max_iterations=1, explain_failures=0))
+    result = optimizer.optimize("Answer with only the number.", examples[:6], examples[6:], run_dir=tmp_path / "run")
+    row = result.history[0]
+    if row["outcome"] == "parent perfect on minibatch":
+        pytest.skip("the seed solved the whole minibatch; nothing for the reasoning strategy to do")
+    assert row["strategy"] == "reasoning" and row["child"]
+    assert result.candidates[row["child"]].rules[-1].text == REASONING_INSTRUCTION
+    child = [ExampleResult.model_validate(e["result"]) for e in read_events(tmp_path / "run")
+             if e["type"] == "result" and e["key"].startswith(f"result/{row['child']}/")]
+    assert len(child) >= 4 and all(r.rollout.error is None for r in child)
+    assert all(r.rollout.output == agent.answer(r.rollout.trace[-1]["content"]) for r in child)
