@@ -13,6 +13,7 @@ from .._redaction import redact
 from ..config import DEFAULT_AGENT_MODEL, DEFAULT_REWRITER_MODEL
 from ..errors import ConfigError, PromptlearnError
 from ..llm.cache import DEFAULT_CACHE_PATH
+from .bench_cli import add_bench_parser, normalize_argv
 
 DEFAULT_CACHE_FLAG = str(DEFAULT_CACHE_PATH)
 
@@ -262,6 +263,8 @@ def build_parser() -> argparse.ArgumentParser:
     jc.add_argument("--quiet", action="store_true", help="no progress bar")
     jc.set_defaults(fn=cmd_judges_calibrate)
 
+    add_bench_parser(sub, _positive_int, _positive_float)
+
     rep = sub.add_parser("report", help="re-render the HTML report of a finished run")
     rep.add_argument("run_dir")
     rep.add_argument("-o", "--output", default=None)
@@ -270,7 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(normalize_argv(list(sys.argv[1:] if argv is None else argv)))
     try:
         code: int = args.fn(args)
         return code

@@ -112,7 +112,6 @@ class RunSpec(_Strict):
         """
         from ..agents import ChatAgent, first_line
         from ..data import load_examples, split_examples
-        from ..judges import ExactMatch, JSONSchemaJudge, LLMJudge, NumericTolerance, RegexMatch
         from ..llm import LLM, Usage
         from ..optimizer import PromptOptimizer
 
@@ -139,36 +138,46 @@ class RunSpec(_Strict):
                       temperature=self.optimizer.temperature, usage=usage,
                       deadline_s=self.optimizer.deadline_s or deadline_s)
 
-        def judge_llm(j: JudgeSpec) -> LLM:
-            return LLM(j.model, role="judge", usage=usage, deadline_s=deadline_s) if j.model \
-                else opt_llm.with_role("judge")
-
-        judges: list[Judge] = []
-        weights: list[float] = []
-        for j in self.judges:
-            judge: Judge
-            if j.type == "exact_match":
-                judge = ExactMatch(name=j.name or "exact_match")
-            elif j.type == "regex":
-                if not j.pattern:
-                    raise ConfigError("a regex judge needs pattern")
-                judge = RegexMatch(j.pattern, name=j.name or "regex")
-            elif j.type == "numeric":
-                judge = NumericTolerance(name=j.name or "numeric", abs_tol=j.abs_tol)
-            elif j.type == "json_schema":
-                if not j.schema_:
-                    raise ConfigError("a json_schema judge needs schema")
-                judge = JSONSchemaJudge(j.schema_, name=j.name or "json_schema")
-            elif j.type == "library":
-                judge = _library_judge(j, judge_llm(j))
-            else:
-                if not j.rubric:
-                    raise ConfigError("an llm judge needs rubric")
-                judge = LLMJudge(judge_llm(j), j.rubric, name=j.name or "llm_judge")
-            judges.append(judge)
-            weights.append(j.weight)
+        judges, weights = build_judges(self.judges, default_llm=opt_llm, usage=usage, deadline_s=deadline_s)
         optimizer = PromptOptimizer(agent, judges, judge_weights=weights, optimizer_llm=opt_llm, config=self.optimize)
         return optimizer, train, val, test
+
+
+def build_judges(specs: list[JudgeSpec], *, default_llm: LLM, usage: Any = None, deadline_s: float | None = None
+                 ) -> tuple[list[Judge], list[float]]:
+    """The judges and weights that ``judges:`` entries describe; LLM judges default to ``default_llm``."""
+    from ..judges import ExactMatch, JSONSchemaJudge, LLMJudge, NumericTolerance, RegexMatch
+    from ..llm import LLM
+
+    def judge_llm(j: JudgeSpec) -> LLM:
+        return LLM(j.model, role="judge", usage=usage, deadline_s=deadline_s) if j.model \
+            else default_llm.with_role("judge")
+
+    judges: list[Judge] = []
+    weights: list[float] = []
+    for j in specs:
+        judge: Judge
+        if j.type == "exact_match":
+            judge = ExactMatch(name=j.name or "exact_match")
+        elif j.type == "regex":
+            if not j.pattern:
+                raise ConfigError("a regex judge needs pattern")
+            judge = RegexMatch(j.pattern, name=j.name or "regex")
+        elif j.type == "numeric":
+            judge = NumericTolerance(name=j.name or "numeric", abs_tol=j.abs_tol)
+        elif j.type == "json_schema":
+            if not j.schema_:
+                raise ConfigError("a json_schema judge needs schema")
+            judge = JSONSchemaJudge(j.schema_, name=j.name or "json_schema")
+        elif j.type == "library":
+            judge = _library_judge(j, judge_llm(j))
+        else:
+            if not j.rubric:
+                raise ConfigError("an llm judge needs rubric")
+            judge = LLMJudge(judge_llm(j), j.rubric, name=j.name or "llm_judge")
+        judges.append(judge)
+        weights.append(j.weight)
+    return judges, weights
 
 
 def _library_judge(j: JudgeSpec, llm: LLM) -> Judge:

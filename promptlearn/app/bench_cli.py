@@ -1,0 +1,102 @@
+"""``promptlearn bench``: run task suites against several methods, and report on the results."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+from ..config import DEFAULT_AGENT_MODEL, DEFAULT_REWRITER_MODEL
+from ..errors import ConfigError
+
+DEFAULT_RESULTS = "bench-results/results.jsonl"
+
+
+def _seeds(text: str) -> tuple[int, ...]:
+    try:
+        seeds = tuple(int(s) for s in text.replace(",", " ").split())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seeds like 0,1,2, got {text!r}") from None
+    if not seeds or any(s < 0 for s in seeds):
+        raise argparse.ArgumentTypeError(f"expected non-negative seeds like 0,1,2, got {text!r}")
+    return seeds
+
+
+def cmd_bench_run(args: argparse.Namespace) -> int:
+    from ..bench import BenchConfig, load_suite, resolve_methods, run_bench, write_report
+    from ..bench.runner import default_llm_factory
+
+    methods = resolve_methods([m.strip() for m in args.methods.split(",") if m.strip()])
+    tasks = load_suite(args.targets)
+    if args.tasks:
+        wanted = set(args.tasks.split(","))
+        unknown = wanted - {t.name for t in tasks}
+        if unknown:
+            raise ConfigError(f"--tasks names tasks not in the suite: {sorted(unknown)}")
+        tasks = [t for t in tasks if t.name in wanted]
+    missing = [f"{m.name}: {m.missing()}" for m in methods if m.missing()]
+    if missing and not args.keep_going:
+        raise ConfigError("methods need extras that are not installed: " + "; ".join(missing) +
+                          " (or pass --keep-going to record those cells as failed)")
+    config = BenchConfig(agent_model=args.agent, rewriter_model=args.rewriter, budget=args.budget, seeds=args.seeds,
+                         progress=not args.quiet, command="promptlearn bench " + shlex.join(sys.argv[2:]))
+    print(f"{len(tasks)} task(s) x {len(methods)} method(s) x {len(args.seeds)} seed(s); results: {args.results}")
+    records = run_bench(tasks, methods, results=args.results, config=config,
+                        make_llm=default_llm_factory(args.deadline))
+    failed = [r for r in records if r["status"] != "ok"]
+    for r in records:
+        if r["status"] == "ok":
+            print(f"  {r['task']:<28} {r['method']:<16} seed {r['seed']}: test {r['test']:.3f} "
+                  f"(seed prompt {r['seed_test']:.3f}, gain {r['gain'] * 100:+.1f} pts), {r['rollouts']} rollouts")
+        else:
+            print(f"  {r['task']:<28} {r['method']:<16} seed {r['seed']}: FAILED {r['error']}")
+    if len(failed) < len(records):
+        paths = write_report(args.results, args.report or Path(args.results).parent / "report")
+        print(f"report: {paths['markdown']} (plot {paths['plot']}, page {paths['html']})")
+    return 1 if failed else 0
+
+
+def cmd_bench_report(args: argparse.Namespace) -> int:
+    from ..bench import write_report
+
+    paths = write_report(args.results, args.out or Path(args.results).parent / "report", method=args.method)
+    print(paths["markdown"].read_text(encoding="utf-8"))
+    print(f"report: {paths['markdown']} (plot {paths['plot']}, page {paths['html']})")
+    return 0
+
+
+def add_bench_parser(sub: argparse._SubParsersAction, positive_int: object, positive_float: object) -> None:  # type: ignore[type-arg]
+    bench = sub.add_parser("bench", help="benchmark suites: promptlearn vs gepa, DSPy and the seed prompt",
+                           description="promptlearn bench TASK.yaml|SUITE.yaml|FOLDER ... runs a suite; "
+                                       "promptlearn bench report RESULTS.jsonl renders one.")
+    bsub = bench.add_subparsers(dest="sub", required=True)
+    run = bsub.add_parser("run", help="run (task, method, seed) cells; a killed run continues where it stopped")
+    run.add_argument("targets", nargs="+", help="task YAMLs, suite YAMLs (tasks: [...]) or folders of task YAMLs")
+    run.add_argument("--methods", default="seed,promptlearn,gepa",
+                     help="comma-separated: seed, promptlearn, promptlearn-rules, promptlearn-rewrite, gepa, "
+                          "dspy-gepa, dspy-miprov2, promptlearn:CONFIG.yaml")
+    run.add_argument("--seeds", type=_seeds, default=(0, 1, 2), help="e.g. 0,1,2 (each seed is its own split)")
+    run.add_argument("--budget", type=positive_int, default=200,
+                     help="rollouts per cell: agent calls on train or val examples")
+    run.add_argument("--tasks", default=None, help="only these task names (comma-separated)")
+    run.add_argument("--results", default=DEFAULT_RESULTS, help="append-only JSONL results file")
+    run.add_argument("--report", default=None, help="report folder (default: beside the results)")
+    run.add_argument("--agent", default=DEFAULT_AGENT_MODEL)
+    run.add_argument("--rewriter", default=DEFAULT_REWRITER_MODEL, help="rewriter, reflection and judge model")
+    run.add_argument("--deadline", type=positive_float, default=None, help="seconds one model call may take")
+    run.add_argument("--keep-going", action="store_true", help="record methods with missing extras as failed")
+    run.add_argument("--quiet", action="store_true", help="no progress bars")
+    run.set_defaults(fn=cmd_bench_run)
+    rep = bsub.add_parser("report", help="markdown table, head-to-head tests, plot and HTML from a results file")
+    rep.add_argument("results")
+    rep.add_argument("--out", default=None, help="folder (default: report/ beside the results)")
+    rep.add_argument("--method", default=None, help="the method compared head-to-head with every other")
+    rep.set_defaults(fn=cmd_bench_report)
+
+
+def normalize_argv(argv: list[str]) -> list[str]:
+    """``promptlearn bench TASK.yaml`` means ``promptlearn bench run TASK.yaml``."""
+    if len(argv) >= 2 and argv[0] == "bench" and argv[1] not in ("run", "report", "-h", "--help"):
+        return ["bench", "run", *argv[1:]]
+    return argv

@@ -1,0 +1,184 @@
+"""Methods a benchmark compares, behind one small Protocol.
+
+Contract: ``Method.run(setup) -> MethodOutcome``. Every method gets the same ``CellSetup``:
+the train and val examples of the cell's seed, the seed prompt, the agent (a ``CountingAgent``:
+one rollout = one agent call on one example, train or val, counted the same way for every
+method), the optimizer's judges, the rewriter model, and the rollout budget. It returns the
+system prompt it would ship; the runner scores that prompt on the held-out test set with the
+same agent code and the task's ground-truth metric, so methods differ only in their search.
+A method may raise: the runner records the cell as failed with the error and goes on.
+``missing()`` names the pip command when an optional dependency is absent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Protocol, Sequence
+
+from ..agents import Agent
+from ..callbacks import Callback
+from ..config import Budget, OptimizeConfig
+from ..errors import ConfigError
+from ..judges.base import Judge
+from ..llm import LLM
+from ..optimizer import PromptOptimizer
+from ..records import Candidate, Example, Rollout
+from .task import TaskSpec
+
+
+class CountingAgent:
+    """An agent that counts its calls: the one rollout meter every method is charged by."""
+
+    def __init__(self, agent: Agent):
+        self.inner = agent
+        self.rollouts = 0
+        self._lock = threading.Lock()
+
+    def count(self, n: int = 1) -> None:
+        with self._lock:
+            self.rollouts += n
+
+    async def arun(self, candidate: Candidate, example: Example) -> Rollout:
+        self.count()
+        return await self.inner.arun(candidate, example)
+
+    def __getattr__(self, name: str) -> Any:  # answer_pattern, max_tokens, preflight, messages ...
+        return getattr(self.inner, name)
+
+
+@dataclass
+class CellSetup:
+    """What one (task, method, seed) cell gives its method. Identical for every method of the cell."""
+
+    task: TaskSpec
+    seed: int
+    budget: int
+    train: list[Example]
+    val: list[Example]
+    agent: CountingAgent
+    judges: list[Judge]
+    judge_weights: list[float]
+    rewriter: LLM
+    work_dir: Path
+    callbacks: Sequence[Callback] = ()
+
+    @property
+    def seed_prompt(self) -> str:
+        return self.task.seed_prompt
+
+    def optimizer(self, config: OptimizeConfig | None = None) -> PromptOptimizer:
+        """A PromptOptimizer over this cell's agent, judges and rewriter (also the scorer peers use)."""
+        return PromptOptimizer(self.agent, self.judges, judge_weights=self.judge_weights, optimizer_llm=self.rewriter,
+                               config=config or OptimizeConfig(seed=self.seed), callbacks=list(self.callbacks))
+
+
+@dataclass
+class MethodOutcome:
+    """``best_prompt``: what the method ships. ``own_adapter_test``: for peers with their own agent code
+    (DSPy), their test score through it, so it is reported beside the one-contract score."""
+
+    best_prompt: str
+    val_score: float | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    own_adapter_test: Callable[[Sequence[Example]], float] | None = None
+
+
+class Method(Protocol):
+    name: str
+
+    def missing(self) -> str | None:
+        """None when the method can run here, else what to install (a pip command)."""
+        ...
+
+    def run(self, setup: CellSetup) -> MethodOutcome: ...
+
+
+class SeedMethod:
+    """No optimization: the seed prompt as shipped. Spends no rollouts."""
+
+    name = "seed"
+
+    def missing(self) -> str | None:
+        return None
+
+    def run(self, setup: CellSetup) -> MethodOutcome:
+        return MethodOutcome(best_prompt=setup.seed_prompt)
+
+
+class PromptlearnMethod:
+    """``PromptOptimizer`` with ``config`` (default: the shipped defaults) and the cell's budget.
+
+    The run directory lives in the cell's work dir, so a killed benchmark resumes the loop where it stopped.
+    """
+
+    def __init__(self, name: str = "promptlearn", config: OptimizeConfig | None = None):
+        self.name = name
+        self.config = config
+
+    def missing(self) -> str | None:
+        return None
+
+    def run(self, setup: CellSetup) -> MethodOutcome:
+        base = self.config or OptimizeConfig()
+        config = base.model_copy(update={
+            "seed": setup.seed, "budget": Budget(max_rollouts=setup.budget),
+            "task_description": base.task_description or setup.task.description})
+        optimizer = setup.optimizer(config)
+        result = optimizer.optimize(setup.seed_prompt, setup.train, setup.val,
+                                    run_dir=str(setup.work_dir / "run"), resume=True)
+        return MethodOutcome(best_prompt=result.best_prompt, val_score=result.best_val, details={
+            "stop_reason": result.stop_reason, "rounds": len(result.history),
+            "strategies": [r.strategy for r in result.history],
+            "accepted": sum(1 for r in result.history if r.accepted)})
+
+
+def score_batch(setup: CellSetup, prompt: str, batch: Sequence[Example]) -> list[Any]:
+    """Run ``prompt`` on ``batch`` with the cell's (counting) agent and judges: ExampleResults in batch order."""
+    optimizer = setup.optimizer()
+    evaluation = asyncio.run(optimizer.aevaluate(Candidate.create(prompt), list(batch), split="train"))
+    return [evaluation.results[e.id] for e in batch]
+
+
+def builtin_methods() -> dict[str, Method]:
+    """The methods ``promptlearn bench --methods`` knows by name."""
+    from .peers import DspyGepaMethod, DspyMiproMethod, GepaMethod
+
+    return {m.name: m for m in (
+        SeedMethod(), PromptlearnMethod(),
+        PromptlearnMethod("promptlearn-rules", OptimizeConfig(mode="rules")),
+        PromptlearnMethod("promptlearn-rewrite", OptimizeConfig(mode="rewrite")),
+        GepaMethod(), DspyGepaMethod(), DspyMiproMethod())}
+
+
+def resolve_methods(names: Sequence[str]) -> list[Method]:
+    """Methods by name; ``promptlearn:CONFIG.yaml`` is promptlearn with an OptimizeConfig from that file."""
+    known = builtin_methods()
+    methods: list[Method] = []
+    for name in names:
+        if name.startswith("promptlearn:"):
+            methods.append(PromptlearnMethod(name, _config_file(name.split(":", 1)[1])))
+        elif name in known:
+            methods.append(known[name])
+        else:
+            raise ConfigError(f"unknown method {name!r}; choose from {sorted(known)} or promptlearn:CONFIG.yaml")
+    if len({m.name for m in methods}) != len(methods):
+        raise ConfigError(f"methods repeat: {list(names)}")
+    return methods
+
+
+def _config_file(path_text: str) -> OptimizeConfig:
+    import yaml
+    from pydantic import ValidationError
+
+    from ..data import read_text
+
+    path = Path(path_text)
+    if not path.exists():
+        raise ConfigError(f"method config {path} does not exist")
+    try:
+        return OptimizeConfig.model_validate(yaml.safe_load(read_text(path)) or {})
+    except (ValidationError, yaml.YAMLError) as exc:
+        raise ConfigError(f"method config {path} is not a valid OptimizeConfig: {exc}") from None

@@ -1,0 +1,241 @@
+"""The field's optimizers as bench methods, each on the cell's one contract.
+
+- ``gepa``: ``gepa.optimize`` with an adapter that runs *our* agent (plain chat, same template,
+  max_tokens and parsing) and gives our judges' critiques as feedback; ``max_metric_calls``
+  is the rollout budget. Only the search differs from promptlearn.
+- ``dspy-gepa`` and ``dspy-miprov2``: ``dspy.GEPA`` and ``dspy.MIPROv2`` on the equivalent
+  ``dspy.Predict`` program (task inputs -> ``answer``), driven by the same two models through
+  our LLM layer and scored by our judges. Their instruction (and MIPROv2's demos) becomes a
+  system prompt our agent runs on the test set; the test score through DSPy's own adapter is
+  reported beside it (``details.own_adapter_test``) so both numbers are visible.
+No ``dspy.configure``: models are passed per call with ``dspy.context`` (thread-safe).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import logging
+import warnings
+from types import SimpleNamespace
+from typing import Any, Sequence
+
+from .._templating import format_inputs
+from ..llm import LLM
+from ..records import Example, Rollout
+from .methods import CellSetup, MethodOutcome, score_batch
+
+log = logging.getLogger("promptlearn")
+
+#: Extra tokens DSPy's ChatAdapter needs for its ``[[ ## answer ## ]]`` markers beyond the task's answer budget.
+DSPY_MARKUP_TOKENS = 32
+MIPRO_CANDIDATES = 4
+MIPRO_DEMOS = 2
+#: Feedback each reflective record carries at most (characters per field).
+FEEDBACK_CHARS = 600
+
+
+def _feedback(result: Any) -> str:
+    return " ".join(c.explanation or c.error or "" for c in result.critiques)
+
+
+class GepaAdapter:
+    """GEPA's adapter protocol over the cell's agent and judges; one component: ``system_prompt``."""
+
+    def __init__(self, setup: CellSetup):
+        self.setup = setup
+        self.propose_new_texts = None  # GEPA's own reflective proposer
+
+    def evaluate(self, batch: list[Example], candidate: dict[str, str], capture_traces: bool = False) -> Any:
+        from gepa.core.adapter import EvaluationBatch
+
+        results = score_batch(self.setup, candidate["system_prompt"], batch)
+        trajectories = None
+        if capture_traces:
+            trajectories = [{"input": format_inputs(e), "output": r.rollout.output or f"(failed: {r.rollout.error})",
+                             "feedback": _feedback(r)} for e, r in zip(batch, results)]
+        return EvaluationBatch(outputs=[r.rollout.output for r in results], scores=[r.score for r in results],
+                               trajectories=trajectories)
+
+    def make_reflective_dataset(self, candidate: dict[str, str], eval_batch: Any,
+                                components_to_update: list[str]) -> dict[str, list[dict[str, str]]]:
+        records = [{"Inputs": t["input"][:FEEDBACK_CHARS], "Generated Outputs": t["output"][:FEEDBACK_CHARS],
+                    "Feedback": t["feedback"][:FEEDBACK_CHARS]} for t in eval_batch.trajectories or []]
+        return {name: records for name in components_to_update}
+
+
+def _missing(module: str, pip: str) -> str | None:
+    return None if importlib.util.find_spec(module) is not None else pip
+
+
+class GepaMethod:
+    name = "gepa"
+
+    def missing(self) -> str | None:
+        return _missing("gepa", "pip install gepa")
+
+    def run(self, setup: CellSetup) -> MethodOutcome:
+        import gepa  # type: ignore[import-untyped,unused-ignore]
+
+        rewriter = setup.rewriter
+
+        def reflection_lm(prompt: str | list[dict[str, Any]]) -> str:
+            messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else prompt
+            return rewriter.complete(messages, max_tokens=700).text
+
+        adapter: Any = GepaAdapter(setup)  # duck-typed to GEPA's adapter protocol
+        result: Any = gepa.optimize(  # type: ignore[attr-defined,unused-ignore]
+            seed_candidate={"system_prompt": setup.seed_prompt}, trainset=setup.train, valset=setup.val,
+            adapter=adapter, reflection_lm=reflection_lm, max_metric_calls=setup.budget,
+            reflection_minibatch_size=min(8, len(setup.train)), seed=setup.seed,
+            run_dir=str(setup.work_dir / "gepa"), display_progress_bar=False)
+        best = result.best_idx
+        return MethodOutcome(best_prompt=result.best_candidate["system_prompt"],
+                             val_score=float(result.val_aggregate_scores[best]),
+                             details={"candidates": len(result.candidates)})
+
+
+def _dspy_lm(llm: LLM, *, max_tokens: int, on_call: Any = None) -> Any:
+    """Our LLM as a DSPy LM (DSPy 2.6-3.4's ``BaseLM.forward`` interface; 3.5 drops it, hence dspy<3.5)."""
+    import dspy
+
+    class PromptlearnLM(dspy.BaseLM):  # type: ignore[misc]
+        def forward(self, prompt: str | None = None, messages: list[dict[str, Any]] | None = None,
+                    **kwargs: Any) -> Any:
+            if on_call is not None:
+                on_call()
+            chat = messages or [{"role": "user", "content": prompt or ""}]
+            completion = llm.complete(chat, max_tokens=min(int(kwargs.get("max_tokens") or max_tokens), max_tokens))
+            message = SimpleNamespace(content=completion.text, tool_calls=None, reasoning_content=None)
+            return SimpleNamespace(choices=[SimpleNamespace(message=message, finish_reason="stop", logprobs=None)],
+                                   usage={"prompt_tokens": completion.prompt_tokens,
+                                          "completion_tokens": completion.completion_tokens},
+                                   model=llm.model, cache_hit=False)
+
+    return PromptlearnLM(model=f"promptlearn/{llm.model}", cache=False, max_tokens=max_tokens, temperature=0.0)
+
+
+class _DspyTask:
+    """The cell's task as a ``dspy.Predict`` program, examples and metric (our judges on ``pred.answer``)."""
+
+    def __init__(self, setup: CellSetup):
+        import dspy
+
+        self.setup = setup
+        self.fields = list(setup.train[0].inputs)
+        by_id = {e.id: e for e in [*setup.train, *setup.val]}
+        self.by_id = by_id
+        signature = dspy.make_signature({**{f: (str, dspy.InputField()) for f in self.fields},
+                                         "answer": (str, dspy.OutputField())}, setup.seed_prompt)
+        self.program = dspy.Predict(signature)
+        agent = setup.agent
+        self.agent_lm = _dspy_lm(agent.llm, max_tokens=(agent.max_tokens or 64) + DSPY_MARKUP_TOKENS,
+                                 on_call=agent.count)
+        self.rewriter_lm = _dspy_lm(setup.rewriter, max_tokens=700)
+
+    def examples(self, examples: Sequence[Example]) -> list[Any]:
+        import dspy
+
+        return [dspy.Example(pl_id=e.id, answer=str(e.reference or ""), **{f: str(e.inputs[f]) for f in self.fields}
+                             ).with_inputs(*self.fields) for e in examples]
+
+    def judge(self, gold: Any, pred: Any) -> tuple[float, str]:
+        example = self.by_id.get(gold.pl_id) or Example(id=gold.pl_id, inputs={f: gold[f] for f in self.fields},
+                                                         reference=gold.answer)
+        answer = str(getattr(pred, "answer", "") or "")
+        parse = getattr(self.setup.agent.inner, "parse", None)
+        output = parse(answer) if parse else answer
+        rollout = Rollout(example_id=example.id, candidate_id="dspy", output=output)
+        optimizer = self.setup.optimizer()
+        critiques, score = asyncio.run(optimizer.panel.acritique(example, rollout))
+        return score, " ".join(c.explanation or c.error or "" for c in critiques)
+
+    def prompt_of(self, program: Any) -> str:
+        """The compiled program as one system prompt: its instruction, then its demos as worked examples."""
+        predictor = program.predictors()[0]
+        prompt = str(predictor.signature.instructions).strip()
+        demos = [d for d in getattr(predictor, "demos", []) if all(f in d for f in [*self.fields, "answer"])]
+        if demos:
+            shown = "\n\n".join("\n".join(f"{f}: {d[f]}" for f in self.fields) + f"\nAnswer: {d['answer']}"
+                                for d in demos)
+            prompt += "\n\nExamples:\n" + shown
+        return prompt
+
+    def own_adapter_score(self, program: Any, test: Sequence[Example]) -> float:
+        """Test score of the compiled program through DSPy's own adapter (not counted as rollouts)."""
+        import dspy
+
+        scores = []
+        with dspy.context(lm=_dspy_lm(self.setup.agent.llm, max_tokens=(self.setup.agent.max_tokens or 64)
+                                      + DSPY_MARKUP_TOKENS)):
+            for gold in self.examples(test):
+                try:
+                    pred = program(**{f: gold[f] for f in self.fields})
+                    scores.append(self.judge(gold, pred)[0])
+                except Exception as exc:  # noqa: BLE001 - DSPy's adapter failing to parse is a 0, as in its Evaluate
+                    log.info("dspy program failed on %s: %s", gold.pl_id, exc)
+                    scores.append(0.0)
+        return sum(scores) / len(scores) if scores else 0.0
+
+
+class _DspyMethod:
+    name = ""
+
+    def missing(self) -> str | None:
+        return _missing("dspy", "pip install dspy")
+
+    def run(self, setup: CellSetup) -> MethodOutcome:
+        import dspy
+
+        task = _DspyTask(setup)
+        with warnings.catch_warnings(), dspy.context(lm=task.agent_lm):
+            warnings.simplefilter("ignore", DeprecationWarning)  # BaseLM.forward: see _dspy_lm
+            compiled = self.compile(task, setup)
+        setup.work_dir.mkdir(parents=True, exist_ok=True)
+        return MethodOutcome(best_prompt=task.prompt_of(compiled),
+                             details={"instruction": compiled.predictors()[0].signature.instructions},
+                             own_adapter_test=lambda test: task.own_adapter_score(compiled, test))
+
+    def compile(self, task: _DspyTask, setup: CellSetup) -> Any:
+        raise NotImplementedError
+
+
+class DspyGepaMethod(_DspyMethod):
+    name = "dspy-gepa"
+
+    def compile(self, task: _DspyTask, setup: CellSetup) -> Any:
+        import dspy
+
+        def metric(gold: Any, pred: Any, trace: Any = None, pred_name: Any = None, pred_trace: Any = None) -> Any:
+            score, feedback = task.judge(gold, pred)
+            return dspy.Prediction(score=score, feedback=feedback[:FEEDBACK_CHARS])
+
+        optimizer = dspy.GEPA(metric=metric, max_metric_calls=setup.budget, reflection_lm=task.rewriter_lm,
+                              reflection_minibatch_size=min(8, len(setup.train)), num_threads=1,
+                              log_dir=str(setup.work_dir / "dspy_gepa"), seed=setup.seed)
+        return optimizer.compile(task.program, trainset=task.examples(setup.train), valset=task.examples(setup.val))
+
+
+class DspyMiproMethod(_DspyMethod):
+    """MIPROv2 has no rollout budget; its trials are sized to fit it and the real count is reported."""
+
+    name = "dspy-miprov2"
+
+    def missing(self) -> str | None:
+        return _missing("dspy", "pip install dspy") or _missing("optuna", "pip install 'promptlearn[bench]'")
+
+    def compile(self, task: _DspyTask, setup: CellSetup) -> Any:
+        import dspy
+
+        def metric(gold: Any, pred: Any, trace: Any = None) -> float:
+            return task.judge(gold, pred)[0]
+
+        minibatch = min(10, len(setup.val))
+        bootstrap = MIPRO_CANDIDATES * min(len(setup.train), 3 * MIPRO_DEMOS)  # runs on train to find demos
+        trials = max(1, (setup.budget - 2 * len(setup.val) - bootstrap) // minibatch)
+        optimizer = dspy.MIPROv2(metric=metric, prompt_model=task.rewriter_lm, task_model=task.agent_lm, auto=None,
+                                 num_candidates=MIPRO_CANDIDATES, max_bootstrapped_demos=MIPRO_DEMOS,
+                                 max_labeled_demos=MIPRO_DEMOS, num_threads=1, seed=setup.seed, verbose=False)
+        return optimizer.compile(task.program, trainset=task.examples(setup.train), valset=task.examples(setup.val),
+                                 num_trials=trials, minibatch=len(setup.val) > minibatch, minibatch_size=minibatch,
+                                 minibatch_full_eval_steps=max(trials, 1))

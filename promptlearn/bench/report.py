@@ -1,0 +1,181 @@
+"""Read a results file and compare methods: tables, head-to-head tests, a plot, an HTML page.
+
+Head-to-head: for each task, the paired per-example test differences of two methods, pooled
+over the seeds both finished (each seed has its own test split; both methods were scored on
+it). A 95% bootstrap CI of the mean difference above 0 is a win, below 0 a loss, else a tie.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import random
+from pathlib import Path
+from typing import Any, Sequence
+
+from .._stats import bootstrap_ci, mean
+from ..errors import ConfigError
+from .store import ResultsStore
+
+
+def load_results(source: str | Path | Sequence[dict[str, Any]]) -> Any:
+    """The ``ok`` cells of a results file (or records) as a DataFrame, one row per cell (latest record wins)."""
+    import pandas as pd
+
+    if isinstance(source, (str, Path)):
+        if not Path(source).exists():
+            raise ConfigError(f"results file not found: {source}")
+        records = ResultsStore(source).records()
+    else:
+        records = list(source)
+    latest: dict[str, dict[str, Any]] = {}
+    for r in records:
+        if r.get("status") == "ok":
+            latest[r["key"]] = r
+    frame = pd.DataFrame(list(latest.values()))
+    if frame.empty:
+        raise ConfigError(f"no finished cells in {source if isinstance(source, (str, Path)) else 'the records'}")
+    return frame
+
+
+def failed_cells(source: str | Path) -> list[dict[str, Any]]:
+    """Failed cells with no later success: what a rerun will try again."""
+    records = ResultsStore(source).records()
+    ok = {r["key"] for r in records if r.get("status") == "ok"}
+    return [r for r in records if r.get("status") == "failed" and r.get("key") not in ok]
+
+
+def summary(frame: Any) -> Any:
+    """Per (task, method): means over seeds of the test score, gain over seed, rollouts and wall time."""
+    grouped = frame.groupby(["task", "method"], sort=True)
+    table = grouped.agg(seeds=("seed", "nunique"), test=("test", "mean"), seed_test=("seed_test", "mean"),
+                        gain=("gain", "mean"), rollouts=("rollouts", "mean"),
+                        optimize_s=("optimize_wall_s", "mean"))
+    if "own_adapter_test" in frame and frame["own_adapter_test"].notna().any():
+        table["own_adapter_test"] = grouped["own_adapter_test"].mean()
+    return table.reset_index()
+
+
+def head_to_head(frame: Any, method: str, peer: str, *, seed: int = 0) -> Any:
+    """Per task: mean paired test difference (method - peer) over shared seeds, its 95% CI, win/tie/loss."""
+    import pandas as pd
+
+    rows = []
+    for task, group in frame.groupby("task", sort=True):
+        mine = {r.seed: r.test_scores for r in group[group.method == method].itertuples()}
+        theirs = {r.seed: r.test_scores for r in group[group.method == peer].itertuples()}
+        diffs = [mine[s][i] - theirs[s][i] for s in sorted(set(mine) & set(theirs)) for i in mine[s] if i in theirs[s]]
+        if not diffs:
+            continue
+        lo, hi = bootstrap_ci(diffs, rng=random.Random(seed))
+        outcome = "win" if lo > 0 else "loss" if hi < 0 else "tie"
+        rows.append({"task": task, "method": method, "peer": peer, "seeds": len(set(mine) & set(theirs)),
+                     "diff": mean(diffs), "ci_lo": lo, "ci_hi": hi, "outcome": outcome})
+    return pd.DataFrame(rows, columns=["task", "method", "peer", "seeds", "diff", "ci_lo", "ci_hi", "outcome"])
+
+
+def _main_method(methods: Sequence[str]) -> str:
+    candidates = [m for m in methods if m.startswith("promptlearn")] or [m for m in methods if m != "seed"]
+    return (candidates or list(methods))[0]
+
+
+def markdown(frame: Any, *, method: str | None = None) -> str:
+    """The report as markdown: the summary table, then ``method`` head-to-head against every other method."""
+    method = method or _main_method(sorted(frame.method.unique()))
+    table = summary(frame)
+    lines = ["| task | method | seeds | test | seed | gain | rollouts | optimize s |" +
+             (" own adapter |" if "own_adapter_test" in table else ""),
+             "|---|---|---:|---:|---:|---:|---:|---:|" + ("---:|" if "own_adapter_test" in table else "")]
+    for r in table.itertuples():
+        own = f" {_pct(r.own_adapter_test)} |" if "own_adapter_test" in table else ""
+        lines.append(f"| {r.task} | {r.method} | {r.seeds} | {_pct(r.test)} | {_pct(r.seed_test)} | "
+                     f"{r.gain * 100:+.1f} | {r.rollouts:.0f} | {r.optimize_s:.0f} |{own}")
+    lines += ["", "Mean over tasks of the mean gain: " + ", ".join(
+        f"{m} {g * 100:+.1f} pts" for m, g in table.groupby("method")["gain"].mean().items())]
+    for peer in sorted(set(frame.method) - {method}):
+        h2h = head_to_head(frame, method, peer)
+        if h2h.empty:
+            continue
+        counts = h2h.outcome.value_counts()
+        lines += ["", f"### {method} vs {peer}: {counts.get('win', 0)} wins, {counts.get('tie', 0)} ties, "
+                      f"{counts.get('loss', 0)} losses",
+                  "", "| task | seeds | diff (pts) | 95% CI | |", "|---|---:|---:|---|---|"]
+        lines += [f"| {r.task} | {r.seeds} | {r.diff * 100:+.1f} | [{r.ci_lo * 100:+.1f}, {r.ci_hi * 100:+.1f}] | "
+                  f"{r.outcome} |" for r in h2h.itertuples()]
+    agreement = frame.dropna(subset=["judge_agreement"]) if "judge_agreement" in frame else frame.iloc[0:0]
+    if not agreement.empty:
+        lines += ["", "### Optimization judge vs ground truth on the test outputs", "",
+                  "| task | method | seed | accuracy | kappa |", "|---|---|---:|---:|---:|"]
+        lines += [f"| {r.task} | {r.method} | {r.seed} | {r.judge_agreement['accuracy']:.2f} | "
+                  f"{r.judge_agreement['kappa']:.2f} |" for r in agreement.itertuples()]
+    return "\n".join(lines) + "\n"
+
+
+def _pct(value: Any) -> str:
+    return "" if value is None or value != value else f"{value * 100:.1f}%"
+
+
+def plot_score_vs_rollouts(frame: Any, path: str | Path | None = None) -> Any:
+    """Held-out score against rollouts spent, one line per method (through each budget run), a panel per task.
+
+    Every line starts at the seed prompt's score with 0 rollouts. Returns the matplotlib Figure.
+    """
+    import matplotlib
+
+    if path is not None:
+        matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    tasks = sorted(frame.task.unique())
+    fig, axes = plt.subplots(1, len(tasks), figsize=(4.2 * len(tasks), 3.4), squeeze=False)
+    for ax, task in zip(axes[0], tasks):
+        group = frame[frame.task == task]
+        seed_score = group.seed_test.mean()
+        for method, rows in group[group.method != "seed"].groupby("method", sort=True):
+            points = rows.groupby("budget").agg(x=("rollouts", "mean"), y=("test", "mean")).sort_values("x")
+            ax.plot([0, *points.x], [seed_score, *points.y], marker="o", label=method)
+        ax.axhline(seed_score, color="grey", linestyle=":", label="seed")
+        ax.set_title(task, fontsize=9)
+        ax.set_xlabel("rollouts spent")
+        ax.set_ylim(-0.02, 1.02)
+    axes[0][0].set_ylabel("held-out test score")
+    axes[0][-1].legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=110)
+    return fig
+
+
+def write_report(results: str | Path, out_dir: str | Path, *, method: str | None = None) -> dict[str, Path]:
+    """report.md, score_vs_rollouts.png and report.html (the plot inlined, best prompts listed) in ``out_dir``."""
+    import matplotlib.pyplot as plt
+
+    frame = load_results(results)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    text = markdown(frame, method=method)
+    failed = failed_cells(results)
+    if failed:
+        text += "\n### Failed cells (a rerun tries them again)\n\n" + "\n".join(
+            f"- {r['task']} / {r['method']} / seed {r['seed']}: {r['error']}" for r in failed) + "\n"
+    paths = {"markdown": out / "report.md", "plot": out / "score_vs_rollouts.png", "html": out / "report.html"}
+    paths["markdown"].write_text(text, encoding="utf-8")
+    fig = plot_score_vs_rollouts(frame, paths["plot"])
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
+    plt.close(fig)
+    paths["html"].write_text(_html(text, frame, base64.b64encode(buffer.getvalue()).decode()), encoding="utf-8")
+    return paths
+
+
+def _html(text: str, frame: Any, png: str) -> str:
+    table = summary(frame).to_html(index=False, float_format=lambda v: f"{v:.3f}")
+    prompts = "".join(f"<h3>{html.escape(r.task)} / {html.escape(r.method)} / seed {r.seed}</h3>"
+                      f"<pre>{html.escape(r.best_prompt)}</pre>" for r in frame.sort_values(["task", "method", "seed"])
+                      .itertuples())
+    return ("<!doctype html><meta charset='utf-8'><title>promptlearn bench</title>"
+            "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}pre{white-space:pre-wrap;"
+            "background:#f4f4f4;padding:6px}td,th{padding:2px 8px}</style>"
+            f"<h1>promptlearn bench</h1>{table}<img src='data:image/png;base64,{png}' style='max-width:100%'>"
+            f"<h2>Report</h2><pre>{html.escape(text)}</pre><h2>Best prompts</h2>{prompts}")

@@ -1,0 +1,229 @@
+"""Run (task, method, seed) cells and store one record per cell.
+
+Each cell: split the task by seed, give the method a ``CellSetup`` (same splits, seed prompt,
+agent, judges, rewriter and rollout budget for every method), then score the seed prompt and
+the method's prompt on the held-out test set with the same agent code and the task's
+ground-truth metric. Optimization calls are cached per cell (a resumed cell replays its own
+calls); test calls are cached per (task, seed), so the seed prompt's test run is shared by
+every method of that seed. A failed cell is a record with its error; the suite goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from .._redaction import redact
+from .._stats import bootstrap_ci, mean
+from .._version import __version__
+from ..agents import ChatAgent, first_line
+from ..callbacks import Callback, ProgressBar
+from ..config import DEFAULT_AGENT_MODEL, DEFAULT_REWRITER_MODEL
+from ..errors import ConfigError
+from ..judges.calibration import calibrate_verdicts
+from ..llm import LLM, Usage
+from ..optimizer import PromptOptimizer
+from ..records import Example
+from .methods import CellSetup, CountingAgent, Method
+from .store import ResultsStore, cell_key
+from .task import TaskSpec, metric_judge
+
+log = logging.getLogger("promptlearn")
+
+DEFAULT_BENCH_BUDGET = 200
+DEFAULT_BENCH_SEEDS = (0, 1, 2)
+#: Judge types scored by code; any other optimization judge gets its agreement with the truth reported.
+CODE_JUDGES = ("exact_match", "regex", "numeric", "json_schema")
+
+#: ``(model, role, usage, cache_path) -> LLM``; tests pass one that builds FakeLLMs.
+LLMFactory = Callable[[str, str, Usage, Path | None], LLM]
+
+
+def default_llm_factory(deadline_s: float | None = None) -> LLMFactory:
+    def make(model: str, role: str, usage: Usage, cache: Path | None) -> LLM:
+        return LLM(model, role=role, usage=usage, cache=cache, deadline_s=deadline_s)
+    return make
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """One bench run's settings; the CLI's flags map onto these fields."""
+
+    agent_model: str = DEFAULT_AGENT_MODEL
+    rewriter_model: str = DEFAULT_REWRITER_MODEL
+    budget: int = DEFAULT_BENCH_BUDGET
+    seeds: tuple[int, ...] = DEFAULT_BENCH_SEEDS
+    progress: bool = True
+    command: str = ""
+    extra_callbacks: tuple[Callback, ...] = field(default=())
+
+
+def _agent(task: TaskSpec, llm: LLM) -> ChatAgent:
+    return ChatAgent(llm, task.agent.user_template, max_tokens=task.agent.max_tokens,
+                     parse=first_line if task.agent.parse == "first_line" else None,
+                     answer_pattern=task.agent.answer_pattern)
+
+
+def _judges(task: TaskSpec, rewriter: LLM, usage: Usage) -> tuple[list[Any], list[float]]:
+    from ..app.spec import JudgeSpec, build_judges
+
+    specs = [JudgeSpec.model_validate(j) for j in task.judges]
+    return build_judges(specs, default_llm=rewriter, usage=usage)
+
+
+def _cell_dir(store: ResultsStore, task: str, method: str, seed: int, budget: int) -> Path:
+    return store.path.parent / f"{store.path.stem}_cells" / task / method.replace(":", "_").replace("/", "_") \
+        / f"seed{seed}-budget{budget}"
+
+
+def run_cell(task: TaskSpec, method: Method, seed: int, *, config: BenchConfig, store: ResultsStore,
+             make_llm: LLMFactory) -> dict[str, Any]:
+    """One cell's record (``status`` ok or failed); raises only on KeyboardInterrupt."""
+    key = cell_key(task=task.name, task_fingerprint=task.fingerprint(), method=method.name, seed=seed,
+                   budget=config.budget, agent=config.agent_model, rewriter=config.rewriter_model)
+    record: dict[str, Any] = {
+        "key": key, "task": task.name, "kind": task.kind, "method": method.name, "seed": seed,
+        "budget": config.budget, "agent": config.agent_model, "rewriter": config.rewriter_model,
+        "task_fingerprint": task.fingerprint(), "promptlearn_version": __version__, "commit": _commit(),
+        "command": config.command}
+    missing = method.missing()
+    if missing:
+        return {**record, "status": "failed", "error": f"method {method.name!r} needs an extra: {missing}"}
+    work_dir = _cell_dir(store, task.name, method.name, seed, config.budget)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        train, val, test = task.splits(seed)
+        usage = Usage()
+        agent_llm = make_llm(config.agent_model, "agent", usage, work_dir / "cache.sqlite")
+        rewriter = make_llm(config.rewriter_model, "optimizer", usage, work_dir / "cache.sqlite")
+        judges, weights = _judges(task, rewriter, usage)
+        agent = CountingAgent(_agent(task, agent_llm))
+        callbacks = [*([ProgressBar()] if config.progress else []), *config.extra_callbacks]
+        setup = CellSetup(task=task, seed=seed, budget=config.budget, train=train, val=val, agent=agent,
+                          judges=judges, judge_weights=weights, rewriter=rewriter, work_dir=work_dir,
+                          callbacks=callbacks)
+        start = time.perf_counter()
+        outcome = method.run(setup)
+        optimize_s = time.perf_counter() - start
+        optimize_usage = usage.snapshot()
+        start = time.perf_counter()
+        test_part = _score_test(task, seed, outcome.best_prompt, test, store=store, make_llm=make_llm,
+                                config=config, judges=(judges, weights))
+        own = outcome.own_adapter_test(test) if outcome.own_adapter_test else None
+        eval_s = time.perf_counter() - start
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a failed cell is a record; the suite goes on
+        log.warning("cell %s / %s / seed %d failed: %s", task.name, method.name, seed, exc)
+        return {**record, "status": "failed", "error": redact(f"{type(exc).__name__}: {exc}")[:2000],
+                "finished_at": _now()}
+    return {**record, "status": "ok", "error": None,
+            "sizes": {"train": len(train), "val": len(val), "test": len(test)},
+            **test_part, "own_adapter_test": own,
+            "val": outcome.val_score, "rollouts": agent.rollouts, "usage_by_role": optimize_usage,
+            "llm_calls": sum(r.get("calls", 0) for r in optimize_usage.values()),
+            "tokens": sum(r.get("tokens", 0) for r in optimize_usage.values()),
+            "cost_usd": sum(r.get("cost_usd", 0.0) for r in optimize_usage.values()),
+            "optimize_wall_s": round(optimize_s, 2), "eval_wall_s": round(eval_s, 2),
+            "seed_prompt": task.seed_prompt, "best_prompt": outcome.best_prompt, "details": outcome.details,
+            "finished_at": _now()}
+
+
+def _commit() -> str:
+    """The git commit of the promptlearn code that ran ('' outside a checkout), '+dirty' if edited."""
+    import subprocess
+
+    here = Path(__file__).resolve().parent
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=here, capture_output=True, text=True,
+                              timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "."], cwd=here.parent, capture_output=True, text=True,
+                               timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return head + ("+dirty" if head and dirty else "")
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _score_test(task: TaskSpec, seed: int, prompt: str, test: Sequence[Example], *, store: ResultsStore,
+                make_llm: LLMFactory, config: BenchConfig, judges: tuple[list[Any], list[float]]) -> dict[str, Any]:
+    """Seed and method prompts on the test set: ground-truth scores, CIs, paired gain, judge agreement."""
+    cache = store.path.parent / f"{store.path.stem}_cells" / task.name / f"test-seed{seed}.sqlite"
+    usage = Usage()
+    llm = make_llm(config.agent_model, "agent", usage, cache)
+    scorer = PromptOptimizer(_agent(task, llm), metric_judge(task), optimizer_llm=llm)
+    seed_eval = scorer.evaluate(task.seed_prompt, test)
+    best_eval = seed_eval if prompt == task.seed_prompt else scorer.evaluate(prompt, test)
+    seed_scores = [seed_eval.results[e.id].score for e in test]
+    scores = [best_eval.results[e.id].score for e in test]
+    diffs = [b - a for a, b in zip(seed_scores, scores)]
+    rng = random.Random(seed)
+    part: dict[str, Any] = {
+        "test": mean(scores), "test_ci95": list(bootstrap_ci(scores, rng=rng)),
+        "seed_test": mean(seed_scores), "gain": mean(diffs), "gain_ci95": list(bootstrap_ci(diffs, rng=rng)),
+        "test_scores": {e.id: s for e, s in zip(test, scores)},
+        "test_failed_rollouts": sum(1 for e in test if best_eval.results[e.id].rollout.error),
+        "judge_agreement": None}
+    if any(isinstance(j, dict) and j.get("type") not in CODE_JUDGES for j in task.judges):
+        part["judge_agreement"] = _agreement(judges, best_eval, test)
+    return part
+
+
+def _agreement(judges: tuple[list[Any], list[float]], evaluation: Any, test: Sequence[Example]) -> dict[str, Any]:
+    """How often the optimization judges' verdict (score >= 0.5) matches the truth on the test outputs."""
+    from ..judges.base import JudgePanel
+
+    panel = JudgePanel(*judges)
+
+    async def verdicts() -> list[float]:
+        scored = await asyncio.gather(*(panel.acritique(e, evaluation.results[e.id].rollout) for e in test))
+        return [score for _, score in scored]
+
+    judged = asyncio.run(verdicts())
+    truth = [evaluation.results[e.id].score >= 0.5 for e in test]
+    return calibrate_verdicts(truth, [s >= 0.5 for s in judged])
+
+
+def run_bench(tasks: Sequence[TaskSpec], methods: Sequence[Method], *, results: str | Path,
+              config: BenchConfig = BenchConfig(), make_llm: LLMFactory | None = None) -> list[dict[str, Any]]:
+    """Run every (task, method, seed) cell not already finished in ``results``; return this call's records."""
+    if not tasks or not methods or not config.seeds:
+        raise ConfigError("a bench run needs at least one task, one method and one seed")
+    if config.budget < 1:
+        raise ConfigError(f"budget must be at least 1 rollout, got {config.budget}")
+    store = ResultsStore(results)
+    make_llm = make_llm or default_llm_factory()
+    done = store.finished()
+    cells = [(t, m, s) for t in tasks for s in config.seeds for m in methods]
+    out: list[dict[str, Any]] = []
+    bar = _bar(len(cells), config.progress)
+    try:
+        for task, method, seed in cells:
+            bar.set_description(f"{task.name} / {method.name} / seed {seed}")
+            key = cell_key(task=task.name, task_fingerprint=task.fingerprint(), method=method.name, seed=seed,
+                           budget=config.budget, agent=config.agent_model, rewriter=config.rewriter_model)
+            if key in done:
+                out.append(done[key])
+            else:
+                record = run_cell(task, method, seed, config=config, store=store, make_llm=make_llm)
+                store.append(record)
+                out.append(record)
+            bar.update(1)
+    finally:
+        bar.close()
+    return out
+
+
+def _bar(total: int, show: bool) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="cell", disable=not show, position=0)
