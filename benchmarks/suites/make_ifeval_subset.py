@@ -1,5 +1,5 @@
 """data/ifeval_supported.jsonl: the IFEval prompts (Apache-2.0, ../shared/data/ifeval) whose every
-instruction has a checker in benchmarks/ifeval_checks.py, so the ground truth is exact.
+instruction has a checker in benchmarks/judges/ifeval_checks.py, so the ground truth is exact.
 
     python benchmarks/suites/make_ifeval_subset.py
 """
@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE.parent / "judges"))
 
 from ifeval_checks import CHECKERS  # noqa: E402
 

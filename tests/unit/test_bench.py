@@ -1,0 +1,286 @@
+"""promptlearn bench on fake models: task YAMLs, every method on one contract, the results store, the report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from bench_fakes import bench_llm_factory, write_parity_task
+
+from promptlearn import ConfigError
+from promptlearn.app.cli import main
+from promptlearn.bench import (
+    BenchConfig,
+    MethodOutcome,
+    ResultsStore,
+    SeedMethod,
+    head_to_head,
+    load_results,
+    load_suite,
+    load_task,
+    markdown,
+    resolve_methods,
+    run_bench,
+    write_report,
+)
+
+ALL_METHODS = ["seed", "promptlearn", "promptlearn-rules", "gepa", "dspy-gepa", "dspy-miprov2"]
+
+
+def _config(**kw) -> BenchConfig:
+    return BenchConfig(**{"budget": 60, "seeds": (0,), "progress": False, **kw})
+
+
+# --- task YAMLs ---------------------------------------------------------------------------------------------
+
+def test_a_task_yaml_loads_with_paths_beside_it(tmp_path):
+    task = load_task(write_parity_task(tmp_path / "t"))
+    assert task.name == "parity" and Path(task.data.path).is_absolute()
+    train, val, test = task.splits(0)
+    assert (len(train), len(val), len(test)) == (10, 10, 16)
+    assert not {e.id for e in train} & {e.id for e in test}
+    assert [e.id for e in task.splits(1)[2]] != [e.id for e in test]  # each seed is its own split
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"seed_prompt": None}, "seed_prompt"),
+    ({"agent": {"user_template": "{{ colour }}"}}, "colour"),
+    ({"data": {"path": "nowhere.jsonl", "inputs": ["number"], "reference": "label"}}, "does not exist"),
+    ({"split": {"train": 30, "val": 30, "test": 30}}, "need 90 examples"),
+    ({"metric": "metrics.py:score"}, "does not exist"),
+    ({"metric": "bleu"}, "path/to/file.py:function"),
+    ({"judges": [{"type": "telepathy"}]}, "judges[0]"),
+    ({"data": {"path": "parity.jsonl", "inputs": ["number"], "reference": "label", "reference_pattern": "x"}},
+     "reference_pattern"),
+    ({"data": {"path": "parity.jsonl", "inputs": ["number"], "reference": "label", "labels": ["seven"]}},
+     "labels"),
+])
+def test_bad_task_yamls_name_the_problem(tmp_path, change, message):
+    path = write_parity_task(tmp_path / "t", **{k: v for k, v in change.items() if v is not None})
+    if change.get("seed_prompt", "") is None:
+        raw = yaml.safe_load(path.read_text())
+        del raw["seed_prompt"]
+        path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[")):
+        load_task(path)
+
+
+def test_a_code_metric_is_read_beside_the_task(tmp_path):
+    (tmp_path / "t").mkdir()
+    (tmp_path / "t" / "m.py").write_text("def last_digit(example, output):\n    return float(output == example.reference)\n")
+    task = load_task(write_parity_task(tmp_path / "t", metric="m.py:last_digit"))
+    assert task.metric == "m.py:last_digit"
+
+
+def test_suites_from_folders_and_lists(tmp_path):
+    first = write_parity_task(tmp_path / "a")
+    second = write_parity_task(tmp_path / "b", name="parity_two")
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(yaml.safe_dump({"tasks": [str(first), "b/parity.yaml"]}))
+    assert [t.name for t in load_suite([suite])] == ["parity", "parity_two"]
+    assert [t.name for t in load_suite([tmp_path / "b"])] == ["parity_two"]
+    with pytest.raises(ConfigError, match="unique"):
+        load_suite([first, first])
+    with pytest.raises(ConfigError, match="not found"):
+        load_suite([tmp_path / "missing.yaml"])
+    assert second.exists()
+
+
+def test_the_shipped_suites_load(request):
+    shared = Path(request.config.rootpath).parent / "shared" / "data"
+    if not shared.exists():
+        pytest.skip("../shared/data is not beside this checkout")
+    root = Path(request.config.rootpath) / "benchmarks" / "suites"
+    core = load_suite([root / "core.yaml"])
+    assert len(core) == 8 and len({t.kind for t in core}) >= 5
+    assert len(load_suite([root / "tasks"])) >= 28
+
+
+def test_unknown_methods_are_refused():
+    with pytest.raises(ConfigError, match="unknown method 'opro'"):
+        resolve_methods(["seed", "opro"])
+    with pytest.raises(ConfigError, match="does not exist"):
+        resolve_methods(["promptlearn:nowhere.yaml"])
+
+
+# --- every method on one contract -----------------------------------------------------------------------------
+
+def test_every_method_runs_on_the_same_splits_and_is_charged_per_agent_call(tmp_path):
+    task = load_task(write_parity_task(tmp_path / "t"))
+    made: list = []
+    base = bench_llm_factory()
+
+    def factory(model, role, usage, cache):
+        llm = base(model, role, usage, cache)
+        made.append((role, Path(cache).name if cache else None, llm))
+        return llm
+
+    records = run_bench([task], resolve_methods(ALL_METHODS), results=tmp_path / "r.jsonl", config=_config(),
+                        make_llm=factory)
+    assert [r["status"] for r in records] == ["ok"] * len(ALL_METHODS), [r.get("error") for r in records]
+    by_method = {r["method"]: r for r in records}
+    test_ids = {tuple(sorted(r["test_scores"])) for r in records}
+    assert len(test_ids) == 1  # one held-out test set for every method
+    assert {json.dumps(r["sizes"]) for r in records} == {json.dumps({"train": 10, "val": 10, "test": 16})}
+    assert by_method["seed"]["rollouts"] == 0 and by_method["seed"]["gain"] == 0
+    # rollouts = agent calls of the optimize phase (not the test phase), for every method alike
+    optimize_agents = [llm for role, cache, llm in made if role == "agent" and cache == "cache.sqlite"]
+    own_adapter_runs = [16 if r["own_adapter_test"] is not None else 0 for r in records]  # DSPy's test pass
+    assert [r["rollouts"] for r in records] == [len(llm.requests) - extra
+                                                for llm, extra in zip(optimize_agents, own_adapter_runs)]
+    for name in ("promptlearn", "promptlearn-rules", "gepa", "dspy-gepa", "dspy-miprov2"):
+        assert 0 < by_method[name]["rollouts"] <= 60 + 10, name  # gepa may finish the round it started
+        assert by_method[name]["test"] == 1.0, name  # every optimizer finds the parity rule with these fakes
+        assert by_method[name]["gain"] == pytest.approx(0.5, abs=0.2)
+    assert by_method["dspy-gepa"]["own_adapter_test"] == 1.0  # the DSPy program through DSPy's own adapter
+
+
+def test_a_failed_cell_is_recorded_and_the_suite_goes_on(tmp_path):
+    class Broken:
+        name = "broken"
+
+        def missing(self):
+            return None
+
+        def run(self, setup):
+            raise RuntimeError("the optimizer fell over")
+
+    class NeedsExtra(SeedMethod):
+        name = "needs-extra"
+
+        def missing(self):
+            return "pip install 'promptlearn[bench]'"
+
+    task = load_task(write_parity_task(tmp_path / "t"))
+    records = run_bench([task], [Broken(), NeedsExtra(), SeedMethod()], results=tmp_path / "r.jsonl",
+                        config=_config(), make_llm=bench_llm_factory())
+    assert [r["status"] for r in records] == ["failed", "failed", "ok"]
+    assert "fell over" in records[0]["error"] and "promptlearn[bench]" in records[1]["error"]
+    assert "broken" in (write_report(tmp_path / "r.jsonl", tmp_path / "rep")["markdown"].read_text())
+
+
+def test_a_killed_bench_continues_without_redoing_finished_cells(tmp_path):
+    calls: list[str] = []
+
+    class Interrupted(SeedMethod):
+        name = "interrupted"
+
+        def run(self, setup):
+            calls.append(self.name)
+            raise KeyboardInterrupt
+
+    task = load_task(write_parity_task(tmp_path / "t"))
+    results = tmp_path / "r.jsonl"
+    with pytest.raises(KeyboardInterrupt):
+        run_bench([task], [SeedMethod(), Interrupted()], results=results, config=_config(seeds=(0, 1)),
+                  make_llm=bench_llm_factory())
+    with open(results, "a") as handle:
+        handle.write('{"key": "cut by the ki')  # a write the kill cut short
+    assert len(ResultsStore(results).records()) == 1
+
+    class Counting(SeedMethod):
+        name = "interrupted"
+
+        def run(self, setup):
+            calls.append("resumed")
+            return MethodOutcome(best_prompt=setup.seed_prompt)
+
+    ran: list[str] = []
+    factory = bench_llm_factory(ran)
+    records = run_bench([task], [SeedMethod(), Counting()], results=results, config=_config(seeds=(0, 1)),
+                        make_llm=factory)
+    assert [r["status"] for r in records] == ["ok"] * 4
+    assert calls == ["interrupted", "resumed", "resumed"]
+    assert len(ran) == 3 * 3  # three new cells (agent, rewriter, test agent each); the finished one was skipped
+
+
+# --- report -----------------------------------------------------------------------------------------------------
+
+def _record(task, method, seed, scores, *, rollouts=100, budget=100):
+    seed_scores = [0.0] * len(scores)
+    return {"key": f"{task}{method}{seed}{budget}", "status": "ok", "task": task, "method": method, "seed": seed,
+            "budget": budget, "test": sum(scores) / len(scores), "seed_test": 0.0, "gain": sum(scores) / len(scores),
+            "rollouts": 0 if method == "seed" else rollouts, "optimize_wall_s": 1.0,
+            "test_scores": {f"e{i}": s for i, s in enumerate(scores)}, "best_prompt": "p", "judge_agreement": None,
+            "own_adapter_test": None, "seed_scores": seed_scores}
+
+
+def test_head_to_head_pools_paired_differences_over_seeds():
+    win = [1.0] * 30
+    records = [_record("a", "promptlearn", s, win) for s in (0, 1)] + \
+              [_record("a", "gepa", s, [0.0] * 30) for s in (0, 1)] + \
+              [_record("b", "promptlearn", 0, [1.0, 0.0] * 15), _record("b", "gepa", 0, [0.0, 1.0] * 15)] + \
+              [_record("c", "promptlearn", 0, [0.0] * 30), _record("c", "gepa", 0, [1.0] * 30)]
+    table = head_to_head(load_results(records), "promptlearn", "gepa")
+    assert dict(zip(table.task, table.outcome)) == {"a": "win", "b": "tie", "c": "loss"}
+    assert table.set_index("task").loc["a", "seeds"] == 2
+    text = markdown(load_results(records))
+    assert "promptlearn vs gepa: 1 wins, 1 ties, 1 losses" in text
+
+
+def test_the_report_writes_markdown_plot_and_html(tmp_path):
+    results = tmp_path / "r.jsonl"
+    rows = [_record("a", m, 0, [1.0, 0.0, 1.0], budget=b, rollouts=b) for m in ("promptlearn", "gepa")
+            for b in (50, 100)] + [_record("a", "seed", 0, [0.0] * 3)]
+    results.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    paths = write_report(results, tmp_path / "report")
+    assert paths["plot"].stat().st_size > 5000 and paths["plot"].read_bytes()[:4] == b"\x89PNG"
+    page = paths["html"].read_text()
+    assert "data:image/png;base64," in page and "<table" in page
+    assert "| a | gepa | 1 |" in paths["markdown"].read_text()
+
+
+# --- CLI --------------------------------------------------------------------------------------------------------
+
+def test_the_cli_runs_a_task_and_reports(tmp_path, monkeypatch, capsys):
+    import promptlearn.bench.runner as runner
+
+    monkeypatch.setattr(runner, "default_llm_factory", lambda deadline_s=None: bench_llm_factory())
+    task = write_parity_task(tmp_path / "t")
+    results = tmp_path / "out" / "r.jsonl"
+    code = main(["bench", str(task), "--methods", "seed,promptlearn", "--seeds", "0", "--budget", "60",
+                 "--results", str(results), "--quiet"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "parity" in out and (tmp_path / "out" / "report" / "report.md").exists()
+    assert main(["bench", "report", str(results)]) == 0
+    assert "| parity | promptlearn | 1 |" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["bench", "TASK", "--methods", "seed,opro"], "unknown method 'opro'"),
+    (["bench", "missing.yaml", "--methods", "seed"], "not found"),
+    (["bench", "report", "missing.jsonl"], "results file not found"),
+    (["bench", "TASK", "--seeds", "a,b"], None),
+])
+def test_cli_bad_input(tmp_path, capsys, argv, message):
+    task = str(write_parity_task(tmp_path / "t"))
+    argv = [task if a == "TASK" else a for a in argv]
+    if message is None:
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        assert exc.value.code == 2 and "seeds like 0,1,2" in capsys.readouterr().err
+        return
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_the_bench_public_api():
+    import promptlearn.bench as bench
+
+    assert sorted(bench.__all__) == sorted(set(bench.__all__))
+    for name in bench.__all__:
+        assert getattr(bench, name) is not None, name
+    assert {"load_task", "load_suite", "run_bench", "write_report", "Method", "BenchConfig"} <= set(bench.__all__)
+
+
+def test_importing_the_bench_does_not_import_dspy_or_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, promptlearn.bench; print('dspy' in sys.modules, 'torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120).stdout
+    assert out.split() == ["False", "False"]
