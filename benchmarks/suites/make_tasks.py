@@ -113,10 +113,28 @@ OTHERS = {
 }
 
 
+def arize_json_webpage() -> dict:
+    """Arize's JSON-webpage task (Elastic License 2.0: benchmarks only, never in the package). The optimizer sees
+    a per-rule LLM judge over the first rule set; the truth is the part of those rules code can check."""
+    import json
+
+    rules = json.loads((HERE / SHARED / "arize_json_webpage_generation" / "rules.json").resolve().read_text())["rules_10"]
+    return {"name": "arize_json_webpage", "kind": "judge_only",
+            "description": "answer a web-page request with a JSON page description that obeys a rule set",
+            "data": {"path": f"{SHARED}/arize_json_webpage_generation/root_train_6524cc5.csv", "inputs": "input",
+                     "id_column": "Unnamed: 0"},
+            "split": {"train": 15, "val": 15, "test": 20, "stratify": False},
+            "agent": {"user_template": "{{ input }}", "max_tokens": 600, "parse": "whole"},
+            "seed_prompt": "Generate a JSON description of the requested web page.",
+            "judges": [{"type": "library", "judge": "rule_compliance", "params": {"rules": rules}}],
+            "metric": "../metrics.py:json_webpage"}
+
+
 def main() -> None:
     HERE.mkdir(exist_ok=True)
     tasks = {f"bbh_{t}": bbh(t) for t in BBH}
     tasks.update({name: {"name": name, **spec} for name, spec in OTHERS.items()})
+    tasks["arize_json_webpage"] = arize_json_webpage()
     for name, spec in tasks.items():
         (HERE / f"{name}.yaml").write_text(yaml.safe_dump(spec, sort_keys=False, width=120))
     print(f"wrote {len(tasks)} tasks to {HERE}")
