@@ -7,6 +7,7 @@ models (splits, budgets, scoring, report), not who wins (that is benchmarks/READ
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -57,11 +58,16 @@ def test_a_tiny_suite_with_seed_promptlearn_and_gepa(tmp_path, capsys):
     assert len(frame) == 6 and set(frame.method) == {"seed", "promptlearn", "gepa"}
     for row in frame.itertuples():
         assert row.status == "ok" and 0.0 <= row.test <= 1.0
-        assert row.rollouts == 0 if row.method == "seed" else 0 < row.rollouts <= 24 + 8
+        if row.method == "seed":
+            assert row.rollouts == 0
+        else:  # gepa checks its budget before a round, so it may finish one round past it (minibatch + val)
+            assert 0 < row.rollouts <= 24 + 8 + row.sizes["val"], (row.method, row.rollouts)
         assert len(row.test_scores) == row.sizes["test"]
     seeds = frame[frame.method == "seed"].set_index("task").test
     for row in frame.itertuples():  # every method's paired gain is measured against the same seed run
         assert row.seed_test == pytest.approx(seeds[row.task])
     snips_seed = seeds["snips_tiny"]
     assert snips_seed > 0.2  # the labelled seed prompt works on SNIPS with the real 0.5B
-    assert (tmp_path / "report" / "report.md").read_text().count("| snips_tiny |") == 3
+    report = (tmp_path / "report" / "report.md").read_text()
+    assert len(re.findall(r"^\| snips_tiny \| (seed|promptlearn|gepa) \|", report, flags=re.M)) == 3
+    assert "### promptlearn vs gepa:" in report
