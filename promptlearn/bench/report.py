@@ -91,8 +91,12 @@ def markdown(frame: Any, *, method: str | None = None) -> str:
         own = f" {_pct(r.own_adapter_test)} |" if "own_adapter_test" in table else ""
         lines.append(f"| {r.task} | {r.method} | {r.seeds} | {_pct(r.test)} | {_pct(r.seed_test)} | "
                      f"{r.gain * 100:+.1f} | {r.rollouts:.0f} | {r.optimize_s:.0f} |{own}")
-    lines += ["", "Mean over tasks of the mean gain: " + ", ".join(
-        f"{m} {g * 100:+.1f} pts" for m, g in table.groupby("method")["gain"].mean().items())]
+    methods = set(table.method)
+    shared = [t for t, g in table.groupby("task") if set(g.method) == methods]  # compare means on common tasks only
+    if shared:
+        means = table[table.task.isin(shared)].groupby("method")["gain"].mean()
+        lines += ["", f"Mean gain over the {len(shared)} task(s) every method finished: " +
+                  ", ".join(f"{m} {g * 100:+.1f} pts" for m, g in means.items())]
     for peer in sorted(set(frame.method) - {method}):
         h2h = head_to_head(frame, method, peer)
         if h2h.empty:
