@@ -35,7 +35,7 @@ def cmd_bench_run(args: argparse.Namespace) -> int:
         if unknown:
             raise ConfigError(f"--tasks names tasks not in the suite: {sorted(unknown)}")
         tasks = [t for t in tasks if t.name in wanted]
-    missing = [f"{m.name}: {m.missing()}" for m in methods if m.missing()]
+    missing = [f"{m.name}: {need}" for m in methods if (need := m.missing())]
     if missing and not args.keep_going:
         raise ConfigError("methods need extras that are not installed: " + "; ".join(missing) +
                           " (or pass --keep-going to record those cells as failed)")

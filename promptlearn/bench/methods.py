@@ -12,7 +12,6 @@ A method may raise: the runner records the cell as failed with the error and goe
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -133,13 +132,6 @@ class PromptlearnMethod:
             "stop_reason": result.stop_reason, "rounds": len(result.history),
             "strategies": [r.strategy for r in result.history],
             "accepted": sum(1 for r in result.history if r.accepted)})
-
-
-def score_batch(setup: CellSetup, prompt: str, batch: Sequence[Example]) -> list[Any]:
-    """Run ``prompt`` on ``batch`` with the cell's (counting) agent and judges: ExampleResults in batch order."""
-    optimizer = setup.optimizer()
-    evaluation = asyncio.run(optimizer.aevaluate(Candidate.create(prompt), list(batch), split="train"))
-    return [evaluation.results[e.id] for e in batch]
 
 
 def builtin_methods() -> dict[str, Method]:

@@ -21,9 +21,10 @@ from types import SimpleNamespace
 from typing import Any, Sequence
 
 from .._templating import format_inputs
+from ..judges.base import JudgePanel
 from ..llm import LLM
-from ..records import Example, Rollout
-from .methods import CellSetup, MethodOutcome, score_batch
+from ..records import Candidate, Example, Rollout
+from .methods import CellSetup, MethodOutcome
 
 log = logging.getLogger("promptlearn")
 
@@ -35,25 +36,28 @@ MIPRO_DEMOS = 2
 FEEDBACK_CHARS = 600
 
 
-def _feedback(result: Any) -> str:
-    return " ".join(c.explanation or c.error or "" for c in result.critiques)
+def _feedback(critiques: Sequence[Any]) -> str:
+    """The judges' critiques as the feedback text a reflective optimizer reads."""
+    return " ".join(c.explanation or c.error or "" for c in critiques)
 
 
 class GepaAdapter:
     """GEPA's adapter protocol over the cell's agent and judges; one component: ``system_prompt``."""
 
     def __init__(self, setup: CellSetup):
-        self.setup = setup
+        self.scorer = setup.optimizer()  # the cell's counting agent and judges
         self.propose_new_texts = None  # GEPA's own reflective proposer
 
     def evaluate(self, batch: list[Example], candidate: dict[str, str], capture_traces: bool = False) -> Any:
         from gepa.core.adapter import EvaluationBatch
 
-        results = score_batch(self.setup, candidate["system_prompt"], batch)
+        evaluation = asyncio.run(self.scorer.aevaluate(Candidate.create(candidate["system_prompt"]), batch,
+                                                       split="train"))
+        results = [evaluation.results[e.id] for e in batch]
         trajectories = None
         if capture_traces:
             trajectories = [{"input": format_inputs(e), "output": r.rollout.output or f"(failed: {r.rollout.error})",
-                             "feedback": _feedback(r)} for e, r in zip(batch, results)]
+                             "feedback": _feedback(r.critiques)} for e, r in zip(batch, results)]
         return EvaluationBatch(outputs=[r.rollout.output for r in results], scores=[r.score for r in results],
                                trajectories=trajectories)
 
@@ -128,9 +132,9 @@ class _DspyTask:
         signature = dspy.make_signature({**{f: (str, dspy.InputField()) for f in self.fields},
                                          "answer": (str, dspy.OutputField())}, setup.seed_prompt)
         self.program = dspy.Predict(signature)
-        agent = setup.agent
-        self.agent_lm = _dspy_lm(agent.llm, max_tokens=(agent.max_tokens or 64) + DSPY_MARKUP_TOKENS,
-                                 on_call=agent.count)
+        self.panel = JudgePanel(setup.judges, setup.judge_weights)
+        self.agent_tokens = (setup.agent.max_tokens or 64) + DSPY_MARKUP_TOKENS
+        self.agent_lm = _dspy_lm(setup.agent.llm, max_tokens=self.agent_tokens, on_call=setup.agent.count)
         self.rewriter_lm = _dspy_lm(setup.rewriter, max_tokens=700)
 
     def examples(self, examples: Sequence[Example]) -> list[Any]:
@@ -146,9 +150,8 @@ class _DspyTask:
         parse = getattr(self.setup.agent.inner, "parse", None)
         output = parse(answer) if parse else answer
         rollout = Rollout(example_id=example.id, candidate_id="dspy", output=output)
-        optimizer = self.setup.optimizer()
-        critiques, score = asyncio.run(optimizer.panel.acritique(example, rollout))
-        return score, " ".join(c.explanation or c.error or "" for c in critiques)
+        critiques, score = asyncio.run(self.panel.acritique(example, rollout))
+        return score, _feedback(critiques)
 
     def prompt_of(self, program: Any) -> str:
         """The compiled program as one system prompt: its instruction, then its demos as worked examples."""
@@ -166,8 +169,7 @@ class _DspyTask:
         import dspy
 
         scores = []
-        with dspy.context(lm=_dspy_lm(self.setup.agent.llm, max_tokens=(self.setup.agent.max_tokens or 64)
-                                      + DSPY_MARKUP_TOKENS)):
+        with dspy.context(lm=_dspy_lm(self.setup.agent.llm, max_tokens=self.agent_tokens)):
             for gold in self.examples(test):
                 try:
                     pred = program(**{f: gold[f] for f in self.fields})
@@ -191,7 +193,6 @@ class _DspyMethod:
         with warnings.catch_warnings(), dspy.context(lm=task.agent_lm):
             warnings.simplefilter("ignore", DeprecationWarning)  # BaseLM.forward: see _dspy_lm
             compiled = self.compile(task, setup)
-        setup.work_dir.mkdir(parents=True, exist_ok=True)
         return MethodOutcome(best_prompt=task.prompt_of(compiled),
                              details={"instruction": compiled.predictors()[0].signature.instructions},
                              own_adapter_test=lambda test: task.own_adapter_score(compiled, test))

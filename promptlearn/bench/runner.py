@@ -78,17 +78,19 @@ def _judges(task: TaskSpec, rewriter: LLM, usage: Usage) -> tuple[list[Any], lis
 
 
 def _cell_dir(store: ResultsStore, task: str, method: str, seed: int, budget: int) -> Path:
-    return store.path.parent / f"{store.path.stem}_cells" / task / method.replace(":", "_").replace("/", "_") \
-        / f"seed{seed}-budget{budget}"
+    return store.cells_dir / task / method.replace(":", "_").replace("/", "_") / f"seed{seed}-budget{budget}"
+
+
+def _key(task: TaskSpec, method: Method, seed: int, config: BenchConfig) -> str:
+    return cell_key(task=task.name, task_fingerprint=task.fingerprint(), method=method.name, seed=seed,
+                    budget=config.budget, agent=config.agent_model, rewriter=config.rewriter_model)
 
 
 def run_cell(task: TaskSpec, method: Method, seed: int, *, config: BenchConfig, store: ResultsStore,
              make_llm: LLMFactory) -> dict[str, Any]:
     """One cell's record (``status`` ok or failed); raises only on KeyboardInterrupt."""
-    key = cell_key(task=task.name, task_fingerprint=task.fingerprint(), method=method.name, seed=seed,
-                   budget=config.budget, agent=config.agent_model, rewriter=config.rewriter_model)
     record: dict[str, Any] = {
-        "key": key, "task": task.name, "kind": task.kind, "method": method.name, "seed": seed,
+        "key": _key(task, method, seed, config), "task": task.name, "kind": task.kind, "method": method.name, "seed": seed,
         "budget": config.budget, "agent": config.agent_model, "rewriter": config.rewriter_model,
         "task_fingerprint": task.fingerprint(), "promptlearn_version": __version__, "commit": _commit(),
         "command": config.command}
@@ -111,7 +113,7 @@ def run_cell(task: TaskSpec, method: Method, seed: int, *, config: BenchConfig, 
         start = time.perf_counter()
         outcome = method.run(setup)
         optimize_s = time.perf_counter() - start
-        optimize_usage = usage.snapshot()
+        optimize_usage, optimize_total = usage.snapshot(), usage.total()
         start = time.perf_counter()
         test_part = _score_test(task, seed, outcome.best_prompt, test, store=store, make_llm=make_llm,
                                 config=config, judges=(judges, weights))
@@ -127,9 +129,7 @@ def run_cell(task: TaskSpec, method: Method, seed: int, *, config: BenchConfig, 
             "sizes": {"train": len(train), "val": len(val), "test": len(test)},
             **test_part, "own_adapter_test": own,
             "val": outcome.val_score, "rollouts": agent.rollouts, "usage_by_role": optimize_usage,
-            "llm_calls": sum(r.get("calls", 0) for r in optimize_usage.values()),
-            "tokens": sum(r.get("tokens", 0) for r in optimize_usage.values()),
-            "cost_usd": sum(r.get("cost_usd", 0.0) for r in optimize_usage.values()),
+            "llm_calls": optimize_total.calls, "tokens": optimize_total.tokens, "cost_usd": optimize_total.cost_usd,
             "optimize_wall_s": round(optimize_s, 2), "eval_wall_s": round(eval_s, 2),
             "seed_prompt": task.seed_prompt, "best_prompt": outcome.best_prompt, "details": outcome.details,
             "finished_at": _now()}
@@ -157,7 +157,7 @@ def _now() -> str:
 def _score_test(task: TaskSpec, seed: int, prompt: str, test: Sequence[Example], *, store: ResultsStore,
                 make_llm: LLMFactory, config: BenchConfig, judges: tuple[list[Any], list[float]]) -> dict[str, Any]:
     """Seed and method prompts on the test set: ground-truth scores, CIs, paired gain, judge agreement."""
-    cache = store.path.parent / f"{store.path.stem}_cells" / task.name / f"test-seed{seed}.sqlite"
+    cache = store.cells_dir / task.name / f"test-seed{seed}.sqlite"
     usage = Usage()
     llm = make_llm(config.agent_model, "agent", usage, cache)
     scorer = PromptOptimizer(_agent(task, llm), metric_judge(task), optimizer_llm=llm)
@@ -209,8 +209,7 @@ def run_bench(tasks: Sequence[TaskSpec], methods: Sequence[Method], *, results: 
     try:
         for task, method, seed in cells:
             bar.set_description(f"{task.name} / {method.name} / seed {seed}")
-            key = cell_key(task=task.name, task_fingerprint=task.fingerprint(), method=method.name, seed=seed,
-                           budget=config.budget, agent=config.agent_model, rewriter=config.rewriter_model)
+            key = _key(task, method, seed, config)
             if key in done:
                 out.append(done[key])
             else:

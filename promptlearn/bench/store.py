@@ -32,6 +32,11 @@ class ResultsStore:
             raise ConfigError(f"results path {self.path} is a folder; give a .jsonl file path")
         self.path.parent.mkdir(parents=True, exist_ok=True)
 
+    @property
+    def cells_dir(self) -> Path:
+        """Where cells keep run state and caches (``<stem>_cells/`` beside the results file)."""
+        return self.path.parent / f"{self.path.stem}_cells"
+
     def records(self) -> list[dict[str, Any]]:
         """Every readable record, oldest first; unreadable lines are logged and skipped."""
         if not self.path.exists():

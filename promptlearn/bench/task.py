@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from .._templating import render
 from ..data import load_examples, read_text, split_examples
@@ -71,6 +71,7 @@ class TaskSpec(_Strict):
     metric_abs_tol: float = 1e-6
     kind: str = Field("", description="free label for reports: classification, multiple_choice, numeric, ...")
     source: str = ""
+    _fingerprint: str | None = PrivateAttr(None)  # the data file is hashed once per loaded task
 
     def examples(self) -> list[Example]:
         d = self.data
@@ -108,15 +109,17 @@ class TaskSpec(_Strict):
                 except ConfigError as exc:
                     raise ConfigError(f"task {self.name!r}, example {example.id!r}: {exc}") from None
         metric_judge(self)
-        if self.metric in ("exact_match", "numeric", "contains") and self.data.reference is None:
+        if self.metric in BUILTIN_METRICS and self.data.reference is None:
             raise ConfigError(f"task {self.name!r}: metric {self.metric!r} needs data.reference (the truth column)")
 
     def fingerprint(self) -> str:
         """Changes when anything that decides a score changes (the data file's bytes included)."""
-        body = self.model_dump(exclude={"source"})
-        digest = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode())
-        digest.update(Path(self.data.path).read_bytes())
-        return digest.hexdigest()[:16]
+        if self._fingerprint is None:
+            body = self.model_dump(exclude={"source"})
+            digest = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode())
+            digest.update(Path(self.data.path).read_bytes())
+            self._fingerprint = digest.hexdigest()[:16]
+        return self._fingerprint
 
 
 def _extract_reference(example: Example, pattern: str, task: str) -> Example:
