@@ -200,8 +200,12 @@ class RunStore:
 
 def scan_events(run_dir: str | Path) -> EventScan:
     """Read ``events.jsonl`` whole: unreadable lines are reported by number and skipped."""
+    return scan_jsonl(Path(run_dir) / EVENTS_FILE)
+
+
+def scan_jsonl(path: Path) -> EventScan:
+    """Read an append-only JSONL file whole: objects by line; unreadable lines and a cut last line are noted."""
     scan = EventScan()
-    path = Path(run_dir) / EVENTS_FILE
     if not path.exists():
         return scan
     with path.open(encoding="utf-8", errors="replace") as fh:

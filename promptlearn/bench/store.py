@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..store import scan_jsonl
 
 log = logging.getLogger("promptlearn")
 
@@ -39,29 +40,26 @@ class ResultsStore:
 
     def records(self) -> list[dict[str, Any]]:
         """Every readable record, oldest first; unreadable lines are logged and skipped."""
-        if not self.path.exists():
-            return []
-        rows = []
-        for n, line in enumerate(self.path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                log.warning("%s:%d is not a JSON record (a write cut by a kill?); skipped", self.path, n)
-                continue
-            if isinstance(row, dict):
-                rows.append(row)
-        return rows
+        scan = scan_jsonl(self.path)
+        for n in scan.bad_lines:
+            log.warning("%s:%d is not a JSON record; skipped", self.path, n)
+        if scan.partial_last_line:
+            log.warning("%s: the last line was cut by a kill; that cell runs again", self.path)
+        return scan.events
 
     def finished(self) -> dict[str, dict[str, Any]]:
         """The latest ``ok`` record of each cell key."""
         return {r["key"]: r for r in self.records() if r.get("status") == "ok" and "key" in r}
 
     def append(self, record: dict[str, Any]) -> None:
-        line = json.dumps(record, default=str) + "\n"
-        with open(self.path, "a", encoding="utf-8") as handle:
+        line = (json.dumps(record, default=str) + "\n").encode("utf-8")
+        with open(self.path, "ab+") as handle:  # bytes: seeking back one byte is exact
             fcntl.flock(handle, fcntl.LOCK_EX)  # two bench processes on one file write whole lines
+            end = handle.seek(0, os.SEEK_END)
+            if end > 0:
+                handle.seek(end - 1)
+                if handle.read(1) != b"\n":
+                    line = b"\n" + line  # end a line a kill cut short, or this record would be glued onto it
             handle.write(line)
             handle.flush()
             os.fsync(handle.fileno())

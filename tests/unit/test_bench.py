@@ -193,6 +193,7 @@ def test_a_killed_bench_continues_without_redoing_finished_cells(tmp_path):
                         make_llm=factory)
     assert [r["status"] for r in records] == ["ok"] * 4
     assert calls == ["interrupted", "resumed", "resumed"]
+    assert len(ResultsStore(results).finished()) == 4  # the new records were not glued onto the cut line
     assert len(ran) == 3 * 3  # three new cells (agent, rewriter, test agent each); the finished one was skipped
 
 
