@@ -76,13 +76,14 @@ class CellSetup:
 
 @dataclass
 class MethodOutcome:
-    """``best_prompt``: what the method ships. ``own_adapter_test``: for peers with their own agent code
-    (DSPy), their test score through it, so it is reported beside the one-contract score."""
+    """``best_prompt``: what the method ships. ``own_adapter_outputs``: for peers with their own agent code
+    (DSPy), their test outputs by example id (None where it failed); the runner scores them with the task's
+    metric and reports that beside the one-contract score."""
 
     best_prompt: str
     val_score: float | None = None
     details: dict[str, Any] = field(default_factory=dict)
-    own_adapter_test: Callable[[Sequence[Example]], float] | None = None
+    own_adapter_outputs: Callable[[Sequence[Example]], dict[str, str | None]] | None = None
 
 
 class Method(Protocol):

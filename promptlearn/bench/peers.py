@@ -6,8 +6,9 @@
 - ``dspy-gepa`` and ``dspy-miprov2``: ``dspy.GEPA`` and ``dspy.MIPROv2`` on the equivalent
   ``dspy.Predict`` program (task inputs -> ``answer``), driven by the same two models through
   our LLM layer and scored by our judges. Their instruction (and MIPROv2's demos) becomes a
-  system prompt our agent runs on the test set; the test score through DSPy's own adapter is
-  reported beside it (``details.own_adapter_test``) so both numbers are visible.
+  system prompt our agent runs on the test set; the compiled program's test outputs through DSPy's
+  own adapter are scored by the same ground-truth metric and reported beside it (``own_adapter_test``),
+  so both numbers are visible.
 No ``dspy.configure``: models are passed per call with ``dspy.context`` (thread-safe).
 """
 
@@ -146,12 +147,15 @@ class _DspyTask:
     def judge(self, gold: Any, pred: Any) -> tuple[float, str]:
         example = self.by_id.get(gold.pl_id) or Example(id=gold.pl_id, inputs={f: gold[f] for f in self.fields},
                                                          reference=gold.answer)
-        answer = str(getattr(pred, "answer", "") or "")
-        parse = getattr(self.setup.agent.inner, "parse", None)
-        output = parse(answer) if parse else answer
-        rollout = Rollout(example_id=example.id, candidate_id="dspy", output=output)
+        rollout = Rollout(example_id=example.id, candidate_id="dspy", output=self.output(pred))
         critiques, score = asyncio.run(self.panel.acritique(example, rollout))
         return score, _feedback(critiques)
+
+    def output(self, pred: Any) -> str:
+        """The prediction's answer, parsed as our agent parses a reply (e.g. its first line)."""
+        answer = str(getattr(pred, "answer", "") or "")
+        parse = getattr(self.setup.agent.inner, "parse", None)
+        return str(parse(answer)) if parse else answer
 
     def prompt_of(self, program: Any) -> str:
         """The compiled program as one system prompt: its instruction, then its demos as worked examples."""
@@ -164,20 +168,19 @@ class _DspyTask:
             prompt += "\n\nExamples:\n" + shown
         return prompt
 
-    def own_adapter_score(self, program: Any, test: Sequence[Example]) -> float:
-        """Test score of the compiled program through DSPy's own adapter (not counted as rollouts)."""
+    def own_adapter_outputs(self, program: Any, test: Sequence[Example]) -> dict[str, str | None]:
+        """The compiled program's test outputs through DSPy's own adapter (None where it failed; not rollouts)."""
         import dspy
 
-        scores = []
+        outputs: dict[str, str | None] = {}
         with dspy.context(lm=_dspy_lm(self.setup.agent.llm, max_tokens=self.agent_tokens)):
             for gold in self.examples(test):
                 try:
-                    pred = program(**{f: gold[f] for f in self.fields})
-                    scores.append(self.judge(gold, pred)[0])
+                    outputs[gold.pl_id] = self.output(program(**{f: gold[f] for f in self.fields}))
                 except Exception as exc:  # noqa: BLE001 - DSPy's adapter failing to parse is a 0, as in its Evaluate
                     log.info("dspy program failed on %s: %s", gold.pl_id, exc)
-                    scores.append(0.0)
-        return sum(scores) / len(scores) if scores else 0.0
+                    outputs[gold.pl_id] = None
+        return outputs
 
 
 class _DspyMethod:
@@ -195,7 +198,7 @@ class _DspyMethod:
             compiled = self.compile(task, setup)
         return MethodOutcome(best_prompt=task.prompt_of(compiled),
                              details={"instruction": compiled.predictors()[0].signature.instructions},
-                             own_adapter_test=lambda test: task.own_adapter_score(compiled, test))
+                             own_adapter_outputs=lambda test: task.own_adapter_outputs(compiled, test))
 
     def compile(self, task: _DspyTask, setup: CellSetup) -> Any:
         raise NotImplementedError

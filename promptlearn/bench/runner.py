@@ -29,7 +29,7 @@ from ..errors import ConfigError
 from ..judges.calibration import calibrate_verdicts
 from ..llm import LLM, Usage
 from ..optimizer import PromptOptimizer
-from ..records import Example
+from ..records import Example, Rollout
 from .methods import CellSetup, CountingAgent, Method
 from .store import ResultsStore, cell_key
 from .task import TaskSpec, metric_judge
@@ -117,7 +117,7 @@ def run_cell(task: TaskSpec, method: Method, seed: int, *, config: BenchConfig, 
         start = time.perf_counter()
         test_part = _score_test(task, seed, outcome.best_prompt, test, store=store, make_llm=make_llm,
                                 config=config, judges=(judges, weights))
-        own = outcome.own_adapter_test(test) if outcome.own_adapter_test else None
+        own = _metric_score(task, outcome.own_adapter_outputs(test), test) if outcome.own_adapter_outputs else None
         eval_s = time.perf_counter() - start
     except KeyboardInterrupt:
         raise
@@ -176,6 +176,21 @@ def _score_test(task: TaskSpec, seed: int, prompt: str, test: Sequence[Example],
     if any(isinstance(j, dict) and j.get("type") not in CODE_JUDGES for j in task.judges):
         part["judge_agreement"] = _agreement(judges, best_eval, test)
     return part
+
+
+def _metric_score(task: TaskSpec, outputs: dict[str, str | None], test: Sequence[Example]) -> float:
+    """The task's ground-truth metric on outputs some other agent code produced (None: failed, scored 0)."""
+    from ..judges.base import JudgePanel
+
+    panel = JudgePanel([metric_judge(task)])
+
+    async def scores() -> list[float]:
+        rollouts = [Rollout(example_id=e.id, candidate_id="own-adapter", output=outputs.get(e.id),
+                            error=None if outputs.get(e.id) is not None else "no output") for e in test]
+        scored = await asyncio.gather(*(panel.acritique(e, r) for e, r in zip(test, rollouts)))
+        return [score for _, score in scored]
+
+    return mean(asyncio.run(scores()))
 
 
 def _agreement(judges: tuple[list[Any], list[float]], evaluation: Any, test: Sequence[Example]) -> dict[str, Any]:
