@@ -3,46 +3,17 @@
 Same split, seed prompt, agent (ChatAgent: same user template, max_tokens and first-line parse),
 judges (their critiques are GEPA's feedback), reflection model (the 1.5B through our LLM layer)
 and rollout budget (``max_metric_calls``: every agent call on a train or val example). Only the
-search differs, so the held-out test scores compare the optimisers, not their adapters.
+search differs, so the held-out test scores compare the optimisers, not their adapters. The adapter
+is ``promptlearn.bench.peers.GepaAdapter``, the one ``promptlearn bench --methods gepa`` uses.
 """
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from promptlearn import LLM, Example, PromptOptimizer
-from promptlearn._templating import format_inputs
-from promptlearn.records import Candidate
-
-
-class PromptlearnAdapter:
-    """GEPA's adapter protocol over a promptlearn optimizer's agent and judges (one component: the prompt)."""
-
-    def __init__(self, optimizer: PromptOptimizer):
-        self.optimizer = optimizer
-        self.rollouts = 0
-        self.propose_new_texts = None  # use GEPA's own reflective proposer
-
-    def evaluate(self, batch: list[Example], candidate: dict[str, str], capture_traces: bool = False) -> Any:
-        from gepa.core.adapter import EvaluationBatch
-
-        evaluation = asyncio.run(self.optimizer.aevaluate(Candidate.create(candidate["system_prompt"]), batch))
-        self.rollouts += len(batch)
-        results = [evaluation.results[e.id] for e in batch]
-        trajectories = None
-        if capture_traces:
-            trajectories = [{"input": format_inputs(e), "output": r.rollout.output or f"(failed: {r.rollout.error})",
-                             "feedback": " ".join(c.explanation or c.error or "" for c in r.critiques)}
-                            for e, r in zip(batch, results)]
-        return EvaluationBatch(outputs=[r.rollout.output for r in results], scores=[r.score for r in results],
-                               trajectories=trajectories)
-
-    def make_reflective_dataset(self, candidate: dict[str, str], eval_batch: Any,
-                                components_to_update: list[str]) -> dict[str, list[dict[str, str]]]:
-        records = [{"Inputs": t["input"][:600], "Generated Outputs": t["output"][:600], "Feedback": t["feedback"][:600]}
-                   for t in eval_batch.trajectories or []]
-        return {name: records for name in components_to_update}
+from promptlearn.bench import CountingAgent
+from promptlearn.bench.peers import GepaAdapter
 
 
 def run_gepa(optimizer: PromptOptimizer, rewriter: LLM, seed_prompt: str, train: list[Example], val: list[Example],
@@ -54,9 +25,11 @@ def run_gepa(optimizer: PromptOptimizer, rewriter: LLM, seed_prompt: str, train:
         messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else prompt
         return rewriter.complete(messages, max_tokens=700).text
 
-    adapter = PromptlearnAdapter(optimizer)
+    agent = CountingAgent(optimizer.agent)
+    scorer = PromptOptimizer(agent, optimizer.panel.judges, judge_weights=optimizer.panel.weights,
+                             optimizer_llm=rewriter, config=optimizer.config)
     result = gepa.optimize(seed_candidate={"system_prompt": seed_prompt}, trainset=train, valset=val,
-                           adapter=adapter, reflection_lm=reflection_lm, max_metric_calls=budget,
+                           adapter=GepaAdapter(scorer), reflection_lm=reflection_lm, max_metric_calls=budget,
                            reflection_minibatch_size=minibatch, seed=seed, run_dir=run_dir,
                            display_progress_bar=True)
-    return result.best_candidate["system_prompt"], adapter.rollouts
+    return result.best_candidate["system_prompt"], agent.rollouts

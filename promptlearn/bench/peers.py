@@ -24,6 +24,7 @@ from typing import Any, Sequence
 from .._templating import format_inputs
 from ..judges.base import JudgePanel
 from ..llm import LLM
+from ..optimizer import PromptOptimizer
 from ..records import Candidate, Example, Rollout
 from .methods import CellSetup, MethodOutcome
 
@@ -43,10 +44,10 @@ def _feedback(critiques: Sequence[Any]) -> str:
 
 
 class GepaAdapter:
-    """GEPA's adapter protocol over the cell's agent and judges; one component: ``system_prompt``."""
+    """GEPA's adapter protocol over a PromptOptimizer's agent and judges; one component: ``system_prompt``."""
 
-    def __init__(self, setup: CellSetup):
-        self.scorer = setup.optimizer()  # the cell's counting agent and judges
+    def __init__(self, scorer: PromptOptimizer):
+        self.scorer = scorer
         self.propose_new_texts = None  # GEPA's own reflective proposer
 
     def evaluate(self, batch: list[Example], candidate: dict[str, str], capture_traces: bool = False) -> Any:
@@ -88,7 +89,7 @@ class GepaMethod:
             messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else prompt
             return rewriter.complete(messages, max_tokens=700).text
 
-        adapter: Any = GepaAdapter(setup)  # duck-typed to GEPA's adapter protocol
+        adapter: Any = GepaAdapter(setup.optimizer())  # the cell's counting agent and judges; duck-typed
         result: Any = gepa.optimize(  # type: ignore[attr-defined,unused-ignore]
             seed_candidate={"system_prompt": setup.seed_prompt}, trainset=setup.train, valset=setup.val,
             adapter=adapter, reflection_lm=reflection_lm, max_metric_calls=setup.budget,
