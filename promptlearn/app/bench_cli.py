@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import shlex
-import sys
 from pathlib import Path
 
 from ..config import DEFAULT_AGENT_MODEL, DEFAULT_REWRITER_MODEL
@@ -40,7 +39,7 @@ def cmd_bench_run(args: argparse.Namespace) -> int:
         raise ConfigError("methods need extras that are not installed: " + "; ".join(missing) +
                           " (or pass --keep-going to record those cells as failed)")
     config = BenchConfig(agent_model=args.agent, rewriter_model=args.rewriter, budget=args.budget, seeds=args.seeds,
-                         progress=not args.quiet, command="promptlearn bench " + shlex.join(sys.argv[2:]))
+                         progress=not args.quiet, command="promptlearn " + shlex.join(args.argv))
     print(f"{len(tasks)} task(s) x {len(methods)} method(s) x {len(args.seeds)} seed(s); results: {args.results}")
     records = run_bench(tasks, methods, results=args.results, config=config,
                         make_llm=default_llm_factory(args.deadline))

@@ -273,7 +273,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(normalize_argv(list(sys.argv[1:] if argv is None else argv)))
+    argv = normalize_argv(list(sys.argv[1:] if argv is None else argv))
+    args = build_parser().parse_args(argv)
+    args.argv = argv  # recorded with bench results as the command that made them
     try:
         code: int = args.fn(args)
         return code

@@ -246,6 +246,9 @@ def test_the_cli_runs_a_task_and_reports(tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert code == 0, out
     assert "parity" in out and (tmp_path / "out" / "report" / "report.md").exists()
+    commands = {r["command"] for r in ResultsStore(results).records()}
+    assert commands == {f"promptlearn bench run {task} --methods seed,promptlearn --seeds 0 --budget 60 "
+                        f"--results {results} --quiet"}  # the command as given, whatever ran Python
     assert main(["bench", "report", str(results)]) == 0
     assert "| parity | promptlearn | 1 |" in capsys.readouterr().out
 
