@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from ._fingerprint import changed_parts
 from .errors import ConfigError
@@ -18,11 +18,19 @@ log = logging.getLogger("promptlearn")
 
 
 def as_candidate(prompt: Any) -> Candidate:
-    """A prompt string (or a Candidate) as a Candidate; anything else is a ConfigError."""
+    """A prompt string, a mapping of named prompts, or a Candidate, as a Candidate; else ConfigError."""
     if isinstance(prompt, Candidate):
         return prompt
+    if isinstance(prompt, Mapping):
+        if not prompt:
+            raise ConfigError("the seed has no components; give {name: prompt} for each prompt the agent reads")
+        bad = [k for k, v in prompt.items() if not isinstance(k, str) or not isinstance(v, str) or not v.strip()]
+        if bad:
+            raise ConfigError(f"seed components {bad}: each needs a name and a non-empty prompt string")
+        return Candidate.from_components(dict(prompt))
     if not isinstance(prompt, str):
-        raise ConfigError(f"the seed prompt must be a string or a Candidate, got {type(prompt).__name__}")
+        raise ConfigError(f"the seed prompt must be a string, a mapping of named prompts or a Candidate, "
+                          f"got {type(prompt).__name__}")
     if not prompt.strip():
         raise ConfigError("the seed prompt is empty; start from a one-line task instruction")
     return Candidate.create(prompt)

@@ -16,6 +16,7 @@ import logging
 import re
 import threading
 import time
+from contextvars import ContextVar
 from typing import Any, Awaitable, Callable, Protocol, Sequence, runtime_checkable
 
 from ._async import LoopSemaphore
@@ -23,7 +24,7 @@ from ._redaction import redact
 from ._templating import has_markup, render
 from .errors import ConfigError
 from .llm import LLM, usage_scope
-from .records import Candidate, Example, Rollout
+from .records import MAIN_COMPONENT, Candidate, Example, Rollout, reading_components
 
 DEFAULT_ROLLOUT_TIMEOUT_S = 300.0
 DEFAULT_SYNC_WORKERS = 8
@@ -32,6 +33,28 @@ MAX_ABANDONED_CALLS = 64
 
 
 log = logging.getLogger("promptlearn")
+_STEPS: ContextVar[list[dict[str, Any]] | None] = ContextVar("promptlearn_steps", default=None)
+
+
+def record_step(component: str, input: str, output: str) -> None:
+    """Inside an agent function: record what one step (the one that uses prompt ``component``) got and
+    gave. The rollout's trace keeps it, and the rewriter sees it when it edits that component.
+    Outside a rollout this does nothing."""
+    steps = _STEPS.get()
+    if steps is not None:
+        steps.append({"component": component, "input": str(input), "output": str(output)})
+
+
+def component_for(candidate: Candidate, name: str | None) -> str:
+    """The component a one-prompt agent reads: ``name`` if given, else the only one, else ``"system"``."""
+    if name is not None:
+        return name
+    if len(candidate.components) == 1:
+        return candidate.main
+    if MAIN_COMPONENT in candidate.components:
+        return MAIN_COMPONENT
+    raise ConfigError(f"this agent reads one prompt, but the candidate has components {list(candidate.names)} "
+                      f"and none is named {MAIN_COMPONENT!r}; pass component= to the agent")
 
 
 def _error_text(exc: BaseException) -> str:
@@ -113,6 +136,27 @@ def first_line(text: str) -> str:
     return text.strip()
 
 
+def compile_answer_pattern(pattern: str | None) -> re.Pattern[str] | None:
+    """An ``answer_pattern`` checked: a valid regex with one group around the answer (ConfigError if not)."""
+    if not pattern:
+        return None
+    try:
+        compiled = re.compile(pattern)
+    except re.error as exc:
+        raise ConfigError(f"answer_pattern {pattern!r} is not a valid regular expression ({exc})") from None
+    if compiled.groups < 1:
+        raise ConfigError(f"answer_pattern {pattern!r} needs one group around the answer, like r'Answer:\\s*(.+)'")
+    return compiled
+
+
+def extract_answer(pattern: re.Pattern[str] | None, text: str) -> str:
+    """The last match's group, else the whole reply (judged as it is)."""
+    if pattern is None:
+        return text
+    matches = list(pattern.finditer(text))
+    return matches[-1].group(1).strip() if matches else text
+
+
 class ChatAgent:
     """One chat call: the candidate's prompt as system message, ``user_template`` rendered with the inputs.
 
@@ -121,35 +165,31 @@ class ChatAgent:
     trace keeps the whole reply, and a reply without a match is judged as it is. In ``auto``
     mode a pattern plus ``max_tokens >= 64`` lets the loop try a "work it out, then answer" rule.
     ``parse`` may post-process the answer (e.g. take the first line); if it raises, the
-    rollout records the error.
+    rollout records the error. ``component`` names the candidate component used as the system
+    prompt (default: the only one, or ``"system"``).
     """
 
     def __init__(self, llm: LLM, user_template: str = "{{ input }}", *, max_tokens: int | None = None,
                  parse: Callable[[str], str] | None = None, timeout_s: float = DEFAULT_ROLLOUT_TIMEOUT_S,
-                 answer_pattern: str | None = None):
+                 answer_pattern: str | None = None, component: str | None = None):
         self.llm = llm.for_role("agent")
+        self.component = component
         self.user_template = user_template
         self.max_tokens = max_tokens
         self.parse = parse
         self.timeout_s = timeout_s
         self.answer_pattern = answer_pattern
-        try:
-            self._answer_re = re.compile(answer_pattern) if answer_pattern else None
-        except re.error as exc:
-            raise ConfigError(f"answer_pattern {answer_pattern!r} is not a valid regular expression ({exc})") from None
-        if self._answer_re is not None and self._answer_re.groups < 1:
-            raise ConfigError(f"answer_pattern {answer_pattern!r} needs one group around the answer, like "
-                              r"r'Answer:\s*(.+)'")
+        self._answer_re = compile_answer_pattern(answer_pattern)
 
     def answer(self, text: str) -> str:
         """The final answer in a reply: the last ``answer_pattern`` match, else the whole reply."""
-        if self._answer_re is None:
-            return text
-        matches = list(self._answer_re.finditer(text))
-        return matches[-1].group(1).strip() if matches else text
+        return extract_answer(self._answer_re, text)
 
     def messages(self, candidate: Candidate, example: Example) -> list[dict[str, str]]:
-        prompt = candidate.prompt
+        try:
+            prompt = candidate[component_for(candidate, self.component)]
+        except KeyError as exc:
+            raise ConfigError(str(exc.args[0])) from None
         # Render only real jinja markup: prompts often hold literal JSON braces.
         system = render(prompt, example.inputs, what="system prompt") if has_markup(prompt) else prompt
         user = render(self.user_template, example.inputs, what="user template")
@@ -178,7 +218,8 @@ class ChatAgent:
                     raise ConfigError(f"parse returned {type(output).__name__}, not a string")
                 return Rollout(example_id=example.id, candidate_id=candidate.id, output=output,
                                trace=(*trace, {"role": "assistant", "content": completion.text}),
-                               latency_s=time.perf_counter() - start, cost=scope.cost)
+                               latency_s=time.perf_counter() - start, cost=scope.cost,
+                               components_read=(component_for(candidate, self.component),))
             except Exception as exc:  # a failed rollout is a record, not a crash
                 return Rollout(example_id=example.id, candidate_id=candidate.id, trace=trace,
                                error=_error_text(exc), latency_s=time.perf_counter() - start,
@@ -188,8 +229,10 @@ class ChatAgent:
 class FunctionAgent:
     """Any callable ``fn(candidate, example) -> output`` (sync or async) as an agent.
 
-    Use it for tool-using or multi-step agents: read ``candidate.prompt`` for the
-    system prompt and make model calls through an ``LLM`` so usage is counted.
+    Use it for tool-using or multi-step agents: read ``candidate.prompt`` for the system
+    prompt, or ``candidate["planner"]`` for one of several components, make model calls
+    through an ``LLM`` so usage is counted, and call ``record_step`` so the rewriter sees
+    what each step got and gave. The rollout records which components the function read.
     Sync functions run on worker threads (at most ``max_workers`` at once); one that
     hangs past ``timeout_s`` is recorded as a timeout and abandoned (see SyncCallRunner).
     """
@@ -204,19 +247,23 @@ class FunctionAgent:
 
     async def arun(self, candidate: Candidate, example: Example) -> Rollout:
         start = time.perf_counter()
-        with usage_scope() as scope:
-            try:
-                if inspect.iscoroutinefunction(self.fn):
-                    result = await asyncio.wait_for(self.fn(candidate, example), self.timeout_s)
-                else:
-                    result = await self._runner.run(self.fn, candidate, example, timeout_s=self.timeout_s)
-                return Rollout(example_id=example.id, candidate_id=candidate.id,
-                               output=None if result is None else str(result),
-                               error=None if result is not None else "agent returned None",
-                               latency_s=time.perf_counter() - start, cost=scope.cost)
-            except Exception as exc:
-                return Rollout(example_id=example.id, candidate_id=candidate.id, error=_error_text(exc),
-                               latency_s=time.perf_counter() - start, cost=scope.cost)
+        steps: list[dict[str, Any]] = []
+        token = _STEPS.set(steps)
+        try:
+            with usage_scope() as scope, reading_components() as read:
+                try:
+                    if inspect.iscoroutinefunction(self.fn):
+                        result = await asyncio.wait_for(self.fn(candidate, example), self.timeout_s)
+                    else:
+                        result = await self._runner.run(self.fn, candidate, example, timeout_s=self.timeout_s)
+                    output, error = (None, "agent returned None") if result is None else (str(result), None)
+                except Exception as exc:
+                    output, error = None, _error_text(exc)
+                return Rollout(example_id=example.id, candidate_id=candidate.id, output=output, error=error,
+                               trace=tuple(steps), latency_s=time.perf_counter() - start, cost=scope.cost,
+                               components_read=tuple(sorted(read)))
+        finally:
+            _STEPS.reset(token)
 
 
 def as_agent(agent: Any) -> Agent:

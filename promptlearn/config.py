@@ -64,6 +64,9 @@ class OptimizeConfig(BaseModel):
                                 "or each in turn)")
     max_demos: int = Field(DEFAULT_MAX_DEMOS, ge=0, description="auto mode: worked examples kept in the prompt at most "
                                                                 "(training examples only)")
+    component_selection: Literal["round_robin", "credit"] = Field(
+        "round_robin", description="candidates with several components: which one a round changes (each in "
+                                   "turn, or the one the failing rollouts' traces blame most)")
     minibatch_size: int = Field(DEFAULT_MINIBATCH_SIZE, ge=1, description="training examples per iteration")
     max_iterations: int = Field(DEFAULT_MAX_ITERATIONS, ge=0, description="proposal rounds at most")
     patience: int = Field(DEFAULT_PATIENCE, ge=1,

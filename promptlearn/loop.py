@@ -101,9 +101,11 @@ class Run:
         cases = await self.steps.explain(parent, worst)
         row["format_failures"] = sum(c.is_format_failure for c in cases)
         self._check_budget()
-        self._emit(LoopEvent("step", iteration, "proposing"))
+        component = self.steps.choose_component(parent, cases, self.rng)
+        row["component"] = component
+        self._emit(LoopEvent("step", iteration, "proposing" + (f" ({component})" if component else "")))
         proposal = await self.steps.propose(parent, cases, iteration, batch, candidates=self.candidates,
-                                            pool=self.val_pool, rng=self.rng)
+                                            pool=self.val_pool, rng=self.rng, component=component)
         child = proposal.child
         row.update(rejections=proposal.rejections, strategy=proposal.strategy or None)
         if child is None or child.id in self.candidates:
@@ -162,6 +164,10 @@ class Run:
                 self.store.append({"type": "error", "error": problem})
                 raise RunError(f"stopped before optimising: {problem}")
             self.val_pool[self.seed.id] = {eid: r.score for eid, r in seed_val.items()}
+            if unread := self.steps.check_reads(self.seed, list(seed_val)):
+                warning = f"the agent never read component(s) {unread}: optimising them cannot change anything"
+                log.warning(warning)
+                self.store.append({"type": "warning", "warning": warning})
             self._emit(LoopEvent("seed", val=self.val_mean(self.seed.id)))
             without_gain = 0
             for iteration in range(1, self.config.max_iterations + 1):

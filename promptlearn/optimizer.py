@@ -8,7 +8,7 @@ here, before the first call: examples, the budget, templates, the judges' needs.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from ._async import run_sync
 from ._checks import as_candidate, check_examples, check_rollout_budget
@@ -29,11 +29,13 @@ from .store import RunStore
 from .strategies import (
     ACCEPTANCES,
     CHOOSERS,
+    COMPONENT_SELECTORS,
     SAMPLERS,
     SELECTORS,
     Acceptance,
     BootstrapAcceptance,
     CandidateSelector,
+    ComponentSelector,
     MinibatchSampler,
     StrategyChooser,
 )
@@ -63,7 +65,10 @@ class PromptOptimizer:
     ``agent``: an Agent (e.g. ``ChatAgent``) or a callable ``(candidate, example) -> output``.
     ``judges``: judges whose weighted score (higher is better) the loop maximises.
     ``optimizer_llm``: the rewriter; also the failure explainer unless ``explainer`` is given.
-    ``selector``, ``sampler``, ``acceptance``: policy objects overriding the config's named ones.
+    ``selector``, ``sampler``, ``acceptance``, ``component_selector``: policy objects overriding the
+    config's named ones.
+    The seed may be a prompt string, a mapping of named prompts (``{"plan": ..., "answer": ...}``)
+    for an agent with several (see ``PipelineAgent``), or a Candidate.
     """
 
     def __init__(self, agent: Agent | Any, judges: Judge | Sequence[Judge], *, optimizer_llm: LLM | None = None,
@@ -71,7 +76,7 @@ class PromptOptimizer:
                  proposer: Proposer | None = None, explainer: LLMExplainer | None = None,
                  callbacks: Sequence[Callback] = (), meta_prompt_dir: str | None = None,
                  selector: CandidateSelector | None = None, sampler: MinibatchSampler | None = None,
-                 acceptance: Acceptance | None = None):
+                 acceptance: Acceptance | None = None, component_selector: ComponentSelector | None = None):
         self.config = config or OptimizeConfig()
         cfg = self.config
         self.agent = as_agent(agent)
@@ -89,21 +94,24 @@ class PromptOptimizer:
         self.selector: CandidateSelector = selector or SELECTORS[cfg.selector]()
         self.sampler: MinibatchSampler = sampler or SAMPLERS[cfg.sampler]()
         self.chooser: StrategyChooser = CHOOSERS[cfg.strategy_chooser]()
+        self.component_selector: ComponentSelector = component_selector or COMPONENT_SELECTORS[cfg.component_selection]()
         self.acceptance: Acceptance = acceptance or (
             BootstrapAcceptance(cfg.acceptance_confidence) if cfg.acceptance == "bootstrap" else ACCEPTANCES[cfg.acceptance]())
 
     def parts(self) -> LoopParts:
         return LoopParts(agent=self.agent, panel=self.panel, proposers=self.proposers, explainer=self.explainer,
                          selector=self.selector, sampler=self.sampler, acceptance=self.acceptance,
-                         chooser=self.chooser,
+                         chooser=self.chooser, component_selector=self.component_selector,
                          config=self.config, callbacks=tuple(self.callbacks))
 
-    def optimize(self, seed_prompt: str | Candidate, train: Sequence[Example], val: Sequence[Example], *,
+    def optimize(self, seed_prompt: str | Mapping[str, str] | Candidate, train: Sequence[Example],
+                 val: Sequence[Example], *,
                  run_dir: str | None = None, resume: bool = False) -> OptimizationResult:
         """Sync wrapper of ``aoptimize`` for scripts and notebooks."""
         return run_sync(self.aoptimize(seed_prompt, train, val, run_dir=run_dir, resume=resume))
 
-    async def aoptimize(self, seed_prompt: str | Candidate, train: Sequence[Example], val: Sequence[Example], *,
+    async def aoptimize(self, seed_prompt: str | Mapping[str, str] | Candidate, train: Sequence[Example],
+                        val: Sequence[Example], *,
                         run_dir: str | None = None, resume: bool = False) -> OptimizationResult:
         """Optimise ``seed_prompt``. Checks that need no model call come first (ConfigError)."""
         seed = as_candidate(seed_prompt)
@@ -140,13 +148,15 @@ class PromptOptimizer:
         return Evaluation(candidate_id=candidate.id, split=split, results={e.id: r for e, r in zip(examples, results)})
 
 
-def optimize(agent: Agent | Any, seed_prompt: str | Candidate, train: Sequence[Example], val: Sequence[Example], *,
+def optimize(agent: Agent | Any, seed_prompt: str | Mapping[str, str] | Candidate, train: Sequence[Example],
+             val: Sequence[Example], *,
              judges: Judge | Sequence[Judge], optimizer_llm: LLM | None = None, config: OptimizeConfig | None = None,
              run_dir: str | None = None, resume: bool = False, progress: bool = True,
              judge_weights: Sequence[float] | None = None, proposer: Proposer | None = None,
              explainer: LLMExplainer | None = None, callbacks: Sequence[Callback] = (),
              meta_prompt_dir: str | None = None, selector: CandidateSelector | None = None,
-             sampler: MinibatchSampler | None = None, acceptance: Acceptance | None = None) -> OptimizationResult:
+             sampler: MinibatchSampler | None = None, acceptance: Acceptance | None = None,
+             component_selector: ComponentSelector | None = None) -> OptimizationResult:
     """One call: optimise ``seed_prompt`` for ``agent`` on ``train``, keeping what wins on ``val``.
 
     Sync; from async code use ``PromptOptimizer(...).aoptimize``. The keywords after ``progress``
@@ -156,5 +166,5 @@ def optimize(agent: Agent | Any, seed_prompt: str | Candidate, train: Sequence[E
                                 proposer=proposer, explainer=explainer,
                                 callbacks=[*callbacks, *([ProgressBar()] if progress else [])],
                                 meta_prompt_dir=meta_prompt_dir, selector=selector, sampler=sampler,
-                                acceptance=acceptance)
+                                acceptance=acceptance, component_selector=component_selector)
     return optimizer.optimize(seed_prompt, train, val, run_dir=run_dir, resume=resume)

@@ -39,6 +39,7 @@ class Case:
     critiques: tuple[Critique, ...]
     score: float
     failure: str | None = None  # the contract's verdict: "content" or a format failure (see contracts.py)
+    component: str | None = None  # the component being edited, when the candidate has several
 
     @property
     def is_format_failure(self) -> bool:
@@ -54,8 +55,12 @@ class Case:
         output = self.rollout.output if self.rollout.error is None else f"(failed: {self.rollout.error})"
         ref = self.example.reference
         expected = "" if ref is None or len(str(ref)) > MAX_CASE_CHARS else escape_markers(str(ref))
+        steps = self.rollout.steps(self.component) if self.component else []
+        step = steps[-1] if steps else {}
         return {"input": escape_markers(text[:MAX_CASE_CHARS]), "output": escape_markers((output or "")[:MAX_CASE_CHARS]),
-                "expected": expected, "critique": escape_markers(self.critique_text[:MAX_CASE_CHARS])}
+                "expected": expected, "critique": escape_markers(self.critique_text[:MAX_CASE_CHARS]),
+                "step_input": escape_markers(str(step.get("input", ""))[:MAX_CASE_CHARS]),
+                "step_output": escape_markers(str(step.get("output", ""))[:MAX_CASE_CHARS])}
 
 
 def critique_words(cases: Sequence[Case]) -> str:
@@ -95,6 +100,7 @@ class ProposalContext:
     candidates: Mapping[str, Candidate] = field(default_factory=dict)
     pool: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     reasoning_room: bool = False  # the agent extracts a final "Answer:" line and has tokens to reason
+    component: str | None = None  # the component being edited, when the candidate has several
 
 
 class Proposer(Protocol):
@@ -181,6 +187,7 @@ class _LLMProposer:
 
     def _variables(self, parent: Candidate, cases: Sequence[Case], context: ProposalContext) -> dict[str, Any]:
         return {"task_description": context.task_description, "output_contract": context.output_contract,
+                "component": context.component,
                 "base_prompt": escape_markers(parent.system_prompt), "rules": [r.text for r in parent.rules],
                 "cases": [c.as_template_data() for c in cases], "variables": sorted(placeholders(parent.prompt))}
 

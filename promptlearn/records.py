@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+import json
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, Iterator, Mapping
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ._stats import mean
 from .llm.types import Cost as Cost  # re-exported: every record carries its cost
+
+MAIN_COMPONENT = "system"  # the one component of a single-prompt candidate
 
 
 class Record(BaseModel):
@@ -48,47 +53,163 @@ class Demo(Record):
     iteration: int = 0
 
 
-class Candidate(Record):
-    """A prompt under test: a base system prompt plus numbered rules and demonstrations.
+class Component(Record):
+    """One named prompt of a candidate: its base text, numbered rules and worked examples."""
 
-    The id is a hash of the rendered prompt, so two identical prompts are one candidate.
+    text: str
+    rules: tuple[Rule, ...] = ()
+    demos: tuple[Demo, ...] = ()
+
+    @property
+    def prompt(self) -> str:
+        """The text the agent sees for this component."""
+        return render_prompt(self.text, self.rules, self.demos)
+
+
+def render_prompt(text: str, rules: tuple[Rule, ...] = (), demos: tuple[Demo, ...] = ()) -> str:
+    if rules:
+        lines = "\n".join(f"{i}. {rule.text}" for i, rule in enumerate(rules, start=1))
+        text = f"{text.rstrip()}\n\nRules:\n{lines}"
+    if demos:
+        shown = "\n\n".join(f"Input: {d.input}\nAnswer: {d.answer}" for d in demos)
+        text = f"{text.rstrip()}\n\nExamples:\n{shown}"
+    return text
+
+
+# Which components the agent reads during one rollout (see ``reading_components``); None: nobody is counting.
+_READS: ContextVar[set[str] | None] = ContextVar("promptlearn_component_reads", default=None)
+
+
+@contextmanager
+def reading_components() -> Iterator[set[str]]:
+    """Collects the names of the components read (``candidate[name]``) inside the block, on any thread
+    that inherited this context (agents use it to learn which prompts a rollout actually used)."""
+    names: set[str] = set()
+    token = _READS.set(names)
+    try:
+        yield names
+    finally:
+        _READS.reset(token)
+
+
+class Candidate(Record):
+    """A prompt under test: one or more named components, each a base prompt plus rules and demos.
+
+    A single-prompt candidate has one component, ``"system"``; ``system_prompt``, ``rules`` and
+    ``demos`` read it (for several components: the first one). Agents with several prompts read
+    ``candidate["planner"]``. The id is a hash of the rendered components, so two identical
+    prompts are one candidate (and a single-prompt id is the hash of its prompt, as before
+    components existed).
     """
 
     id: str
-    system_prompt: str
-    rules: tuple[Rule, ...] = ()
-    demos: tuple[Demo, ...] = ()
+    components: dict[str, Component]
     parent_ids: tuple[str, ...] = ()
     iteration: int = 0
     rationale: str = ""
     strategy: str = ""  # the proposal strategy that made it ("" for the seed)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _single_prompt_form(cls, data: Any) -> Any:
+        """Records written before components existed (``system_prompt``, ``rules``, ``demos``) still load."""
+        if isinstance(data, dict) and "components" not in data and "system_prompt" in data:
+            data = dict(data)
+            data["components"] = {MAIN_COMPONENT: {"text": data.pop("system_prompt"), "rules": data.pop("rules", ()),
+                                                   "demos": data.pop("demos", ())}}
+        return data
+
+    @model_validator(mode="after")
+    def _has_components(self) -> "Candidate":
+        if not self.components:
+            raise ValueError("a candidate needs at least one component")
+        return self
+
     @staticmethod
     def render_prompt(system_prompt: str, rules: tuple[Rule, ...], demos: tuple[Demo, ...] = ()) -> str:
-        text = system_prompt
-        if rules:
-            lines = "\n".join(f"{i}. {rule.text}" for i, rule in enumerate(rules, start=1))
-            text = f"{text.rstrip()}\n\nRules:\n{lines}"
-        if demos:
-            shown = "\n\n".join(f"Input: {d.input}\nAnswer: {d.answer}" for d in demos)
-            text = f"{text.rstrip()}\n\nExamples:\n{shown}"
-        return text
+        return render_prompt(system_prompt, rules, demos)
+
+    # ------------------------------------------------------------ the components
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(self.components)
+
+    @property
+    def main(self) -> str:
+        """The first component's name (``"system"`` for a single prompt)."""
+        return next(iter(self.components))
+
+    def __getitem__(self, name: str) -> str:
+        """The rendered prompt of component ``name`` (what an agent with several prompts reads)."""
+        if name not in self.components:
+            raise KeyError(f"candidate {self.id} has no component {name!r}; it has {list(self.components)}")
+        reads = _READS.get()
+        if reads is not None:
+            reads.add(name)
+        return self.components[name].prompt
+
+    @property
+    def system_prompt(self) -> str:
+        return self.components[self.main].text
+
+    @property
+    def rules(self) -> tuple[Rule, ...]:
+        return self.components[self.main].rules
+
+    @property
+    def demos(self) -> tuple[Demo, ...]:
+        return self.components[self.main].demos
 
     @property
     def prompt(self) -> str:
-        """The system prompt the agent actually sees."""
-        return self.render_prompt(self.system_prompt, self.rules, self.demos)
+        """The system prompt the agent sees; with several components, all of them under their names."""
+        if len(self.components) == 1:
+            return self.components[self.main].prompt
+        return "\n\n".join(f"### {name}\n{c.prompt}" for name, c in self.components.items())
+
+    # ------------------------------------------------------------ making candidates
 
     @classmethod
     def create(cls, system_prompt: str, rules: tuple[Rule, ...] = (), demos: tuple[Demo, ...] = (),
                **kw: Any) -> "Candidate":
-        rendered = cls.render_prompt(system_prompt, rules, demos)
-        return cls(id="c-" + hashlib.sha256(rendered.encode()).hexdigest()[:10], system_prompt=system_prompt,
-                   rules=tuple(rules), demos=tuple(demos), **kw)
+        """A single-prompt candidate (one component, ``"system"``)."""
+        return cls.from_components({MAIN_COMPONENT: Component(text=system_prompt, rules=tuple(rules),
+                                                              demos=tuple(demos))}, **kw)
+
+    @classmethod
+    def from_components(cls, components: Mapping[str, "str | Component"], **kw: Any) -> "Candidate":
+        """A candidate from named prompts (``{"planner": "...", "answer": "..."}``) or Components."""
+        parts = {name: c if isinstance(c, Component) else Component(text=c) for name, c in components.items()}
+        return cls(id=candidate_id(parts), components=parts, **kw)
+
+    def with_component(self, name: str, component: Component, **kw: Any) -> "Candidate":
+        """A new candidate with component ``name`` replaced (other components and their order kept)."""
+        return self.from_components({**self.components, name: component}, **kw)
+
+    def focus(self, name: str) -> "Candidate":
+        """Component ``name`` alone, as a single-prompt candidate that keeps this candidate's id: what a
+        proposer edits when the loop changes one component of several."""
+        return type(self)(id=self.id, components={name: self.components[name]}, parent_ids=self.parent_ids,
+                          iteration=self.iteration, rationale=self.rationale, strategy=self.strategy)
+
+
+def candidate_id(components: Mapping[str, Component]) -> str:
+    if list(components) == [MAIN_COMPONENT]:  # the id single prompts always had
+        rendered = components[MAIN_COMPONENT].prompt
+    else:
+        rendered = json.dumps({name: c.prompt for name, c in components.items()})
+    return "c-" + hashlib.sha256(rendered.encode()).hexdigest()[:10]
 
 
 class Rollout(Record):
-    """One run of a candidate on an example. A failure is data: ``error`` is set, ``output`` is None."""
+    """One run of a candidate on an example. A failure is data: ``error`` is set, ``output`` is None.
+
+    ``trace`` holds chat messages (``role``/``content``) and, for agents with several steps, one
+    entry per step: ``{"component": name, "input": ..., "output": ...}`` (see ``agents.record_step``),
+    which the rewriter sees when it edits that component. ``components_read`` names the components
+    the agent read (empty: not known).
+    """
 
     example_id: str
     candidate_id: str
@@ -97,6 +218,11 @@ class Rollout(Record):
     error: str | None = None
     latency_s: float = 0.0
     cost: Cost = Cost()
+    components_read: tuple[str, ...] = ()
+
+    def steps(self, component: str) -> list[dict[str, Any]]:
+        """The trace entries of one component's step(s)."""
+        return [t for t in self.trace if t.get("component") == component]
 
 
 class Critique(Record):
@@ -160,6 +286,7 @@ class RoundRecord(Record):
     batch: tuple[str, ...] = ()
     parent_minibatch: float | None = None
     strategy: str | None = None
+    component: str | None = None  # the component this round changed (candidates with several)
     format_failures: int | None = None  # parent's minibatch failures that broke the answer contract
     rejections: tuple[str, ...] | None = None
     child: str | None = None

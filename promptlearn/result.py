@@ -61,8 +61,8 @@ class OptimizationResult:
         return [(p, c.id) for c in self.candidates.values() for p in c.parent_ids]
 
     def rules(self) -> list[Rule]:
-        """The best prompt's rules, each with the critiques and examples that produced it."""
-        return list(self.best.rules)
+        """The best prompt's rules (of every component), each with the critiques and examples that produced it."""
+        return [rule for component in self.best.components.values() for rule in component.rules]
 
     def summary(self) -> str:
         if self.seed.id not in self.val_scores:

@@ -12,7 +12,7 @@ import copy
 import hashlib
 import logging
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Mapping, Sequence
 
 from ._meter import Meter
@@ -27,7 +27,8 @@ from .judges.llm import LLMExplainer
 from .proposers import Case, ProposalContext, Proposer
 from .records import Candidate, Cost, Critique, Example, ExampleResult, Proposal, RoundRecord
 from .store import RunStore
-from .strategies import Acceptance, CandidateSelector, MinibatchSampler, StrategyChooser
+from .strategies import Acceptance, CandidateSelector, ComponentSelector, MinibatchSampler, StrategyChooser
+from .strategies.components import RoundRobinComponents
 
 log = logging.getLogger("promptlearn")
 MIN_REASONING_TOKENS = 64  # fewer and there is no room to work anything out before the answer line
@@ -47,6 +48,7 @@ class LoopParts:
     chooser: StrategyChooser
     config: OptimizeConfig
     callbacks: tuple[Callback, ...] = ()
+    component_selector: ComponentSelector = RoundRobinComponents()  # copied per run; only multi-component runs
 
     async def score(self, candidate: Candidate, example: Example) -> ExampleResult:
         """One rollout of ``candidate`` on ``example``, judged by the panel."""
@@ -58,7 +60,7 @@ class LoopParts:
         """The policies actually used: a policy passed as an object is recorded by its own name."""
         names = {role: str(getattr(obj, "name", type(obj).__name__)) for role, obj in (
             ("selector", self.selector), ("sampler", self.sampler), ("acceptance", self.acceptance),
-            ("chooser", self.chooser))}
+            ("chooser", self.chooser), ("components", self.component_selector))}
         return {**names, "proposers": ",".join(f"{n}:{type(p).__name__}" for n, p in self.proposers.items())}
 
     def reasoning_room(self) -> bool:
@@ -88,6 +90,8 @@ class Steps:
         self.by_id = {e.id: e for e in [*train, *val]}
         self.results: dict[tuple[str, str], ExampleResult] = {}
         self.chooser = copy.deepcopy(parts.chooser)  # strategy statistics belong to this run
+        self.component_selector = copy.deepcopy(parts.component_selector)
+        self.unread: set[str] = set()  # components the agent was never seen to read (set after the seed runs)
 
     @property
     def contract_text(self) -> str | None:
@@ -189,26 +193,52 @@ class Steps:
         if len(self.parts.proposers) > 1 and strategy in self.parts.proposers:
             self.chooser.update(strategy, accepted, rollouts)
 
+    def check_reads(self, seed: Candidate, example_ids: Sequence[str]) -> list[str]:
+        """Components of a multi-component seed that no rollout read (when the agent reports reads at all):
+        the loop warns about them and never picks them, since changing them cannot change anything."""
+        if len(seed.components) < 2:
+            return []
+        read = {name for eid in example_ids if (seed.id, eid) in self.results
+                for name in self.results[(seed.id, eid)].rollout.components_read}
+        self.unread = {n for n in seed.names if n not in read} if read else set()
+        return [n for n in seed.names if n in self.unread]
+
+    def choose_component(self, parent: Candidate, cases: Sequence[Case], rng: random.Random) -> str | None:
+        """The component this round edits; None for a single-prompt candidate."""
+        if len(parent.components) < 2:
+            return None
+        names = [n for n in parent.names if n not in self.unread] or list(parent.names)
+        return names[0] if len(names) == 1 else self.component_selector.select(names, cases, rng)
+
     async def propose(self, parent: Candidate, cases: list[Case], iteration: int, batch: list[str], *,
                       candidates: Mapping[str, Candidate], pool: Mapping[str, Mapping[str, float]],
-                      rng: random.Random) -> Proposal:
+                      rng: random.Random, component: str | None = None) -> Proposal:
+        """A child of ``parent``; with ``component`` set, only that component changes: proposers see it
+        as a single prompt (and each case's trace of that step), and the edit is spliced back."""
+        view = parent
+        if component is not None:
+            view = parent.focus(component)
+            cases = [replace(c, component=component) for c in cases]
+            candidates = {cid: c.focus(component) for cid, c in candidates.items() if component in c.components}
         context = ProposalContext(iteration=iteration, train=self.train, task_description=self.config.task_description,
                                   output_contract=self.contract_text, contract=self.contract, candidates=candidates, pool=pool,
-                                  reasoning_room=self.parts.reasoning_room())
-        strategy = self.choose_strategy(parent, cases, context, rng)
+                                  reasoning_room=self.parts.reasoning_room(), component=component)
+        strategy = self.choose_strategy(view, cases, context, rng)
         if strategy is None:
             return Proposal(child=None, rejections=("no proposal strategy applies",))
         proposer = self.parts.proposers[strategy]
 
         async def compute() -> Proposal:
             try:
-                return (await proposer.apropose(parent, cases, context)).model_copy(update={"strategy": strategy})
+                proposal = (await proposer.apropose(view, cases, context)).model_copy(update={"strategy": strategy})
             except (LLMCallError, StructuredOutputError) as exc:  # the rewriter failed for good: record, go on
                 return Proposal(child=None, rejections=(redact(f"proposer failed: {exc}")[:500],), strategy=strategy)
+            return proposal if component is None else splice(parent, component, proposal)
 
         digest = hashlib.sha256("|".join(batch).encode()).hexdigest()[:10]
         # One strategy keeps the key runs were stored under before strategies existed.
         suffix = f"/{strategy}" if len(self.parts.proposers) > 1 else ""
+        suffix += f"/{component}" if component is not None else ""
         proposal = await self.store.memo(f"proposal/{iteration}/{parent.id}/{digest}{suffix}", "proposal", compute,
                                          dump=lambda p: {"parent": parent.id, **p.model_dump()},
                                          load=lambda e: Proposal.model_validate({k: e[k] for k in Proposal.model_fields
@@ -216,3 +246,16 @@ class Steps:
         assert proposal is not None
         self.meter.charge("optimizer", proposal.cost)
         return proposal
+
+
+def splice(parent: Candidate, component: str, proposal: Proposal) -> Proposal:
+    """A proposal made on ``parent.focus(component)``, as a child of the whole ``parent``."""
+    sub = proposal.child
+    if sub is None:
+        return proposal
+    child = parent.with_component(component, sub.components[sub.main], parent_ids=sub.parent_ids,
+                                  iteration=sub.iteration, rationale=sub.rationale, strategy=sub.strategy)
+    if child.id == parent.id:
+        return proposal.model_copy(update={"child": None, "rejections": (
+            *proposal.rejections, f"the edit leaves component {component!r} unchanged")})
+    return proposal.model_copy(update={"child": child})

@@ -61,20 +61,23 @@ def write_report(result: "OptimizationResult", path: str | Path) -> Path:
     parts.append("<h2>Best prompt</h2><pre>" + _e(result.best_prompt) + "</pre>")
     parts.append("<h2>Seed prompt</h2><pre>" + _e(result.seed.prompt) + "</pre>")
 
-    if result.best.rules:
-        parts.append("<h2>Rules and where they came from</h2><table><tr><th>#</th><th>rule</th><th>round</th>"
-                     "<th>critiques that produced it</th></tr>")
-        for i, rule in enumerate(result.best.rules, start=1):
-            prov = "<br>".join(f"<b>{_e(p.example_id)}</b> ({_e(p.judge)}): {_e(p.critique)}" for p in rule.provenance)
-            parts.append(f"<tr><td>{i}</td><td>{_e(rule.text)}</td><td>{rule.iteration}</td><td>{prov}</td></tr>")
-        parts.append("</table>")
-    if result.best.demos:
-        parts.append("<h2>Worked examples in the prompt (training data only)</h2><table><tr><th>example</th>"
-                     "<th>input</th><th>answer</th><th>round</th></tr>")
-        for demo in result.best.demos:
-            parts.append(f"<tr><td>{_e(demo.example_id)}</td><td>{_e(demo.input)}</td><td>{_e(demo.answer)}</td>"
-                         f"<td>{demo.iteration}</td></tr>")
-        parts.append("</table>")
+    for name, component in result.best.components.items():
+        where = f" ({_e(name)})" if len(result.best.components) > 1 else ""
+        if component.rules:
+            parts.append(f"<h2>Rules and where they came from{where}</h2><table><tr><th>#</th><th>rule</th>"
+                         "<th>round</th><th>critiques that produced it</th></tr>")
+            for i, rule in enumerate(component.rules, start=1):
+                prov = "<br>".join(f"<b>{_e(p.example_id)}</b> ({_e(p.judge)}): {_e(p.critique)}"
+                                   for p in rule.provenance)
+                parts.append(f"<tr><td>{i}</td><td>{_e(rule.text)}</td><td>{rule.iteration}</td><td>{prov}</td></tr>")
+            parts.append("</table>")
+        if component.demos:
+            parts.append(f"<h2>Worked examples in the prompt{where} (training data only)</h2><table><tr>"
+                         "<th>example</th><th>input</th><th>answer</th><th>round</th></tr>")
+            for demo in component.demos:
+                parts.append(f"<tr><td>{_e(demo.example_id)}</td><td>{_e(demo.input)}</td><td>{_e(demo.answer)}</td>"
+                             f"<td>{demo.iteration}</td></tr>")
+            parts.append("</table>")
     strategies = [r.strategy for r in result.history if r.strategy]
     if strategies:
         rows = "".join(f"<tr><td>{_e(name)}</td><td>{strategies.count(name)}</td>"
@@ -115,9 +118,10 @@ def write_report(result: "OptimizationResult", path: str | Path) -> Path:
 
     frame = result.history_df()
     if not frame.empty:
-        cols = [c for c in ["iteration", "strategy", "parent", "child", "parent_minibatch", "child_minibatch",
+        cols = [c for c in ["iteration", "strategy", "component", "parent", "child", "parent_minibatch", "child_minibatch",
                             "format_failures", "accepted",
-                            "margin", "child_val", "best_val", "outcome", "rollouts", "llm_calls"] if c in frame]
+                            "margin", "child_val", "best_val", "outcome", "rollouts", "llm_calls"]
+                if c in frame and (c != "component" or frame[c].notna().any())]
         parts.append("<h2>Rounds</h2>" + frame[cols].to_html(index=False, na_rep="",
                                                                         float_format=lambda x: f"{x:.3f}"))
     if result.usage_by_role:

@@ -1,6 +1,7 @@
 """Policies of the loop, each a small Protocol with a few implementations."""
 
 from .acceptance import ACCEPTANCES, Acceptance, BootstrapAcceptance, Decision, SignTestAcceptance, StrictImprovement
+from .components import COMPONENT_SELECTORS, ComponentSelector, CreditComponents, RoundRobinComponents
 from .portfolio import CHOOSERS, RoundRobinChooser, StrategyChooser, ThompsonChooser
 from .sampling import SAMPLERS, EpochSampler, FailureFocusedSampler, MinibatchSampler
 from .selection import SELECTORS, BestSelector, CandidateSelector, ParetoSelector, pareto_front
@@ -8,4 +9,5 @@ from .selection import SELECTORS, BestSelector, CandidateSelector, ParetoSelecto
 __all__ = ["ACCEPTANCES", "Acceptance", "BootstrapAcceptance", "Decision", "SignTestAcceptance", "StrictImprovement",
            "SAMPLERS", "EpochSampler", "FailureFocusedSampler", "MinibatchSampler", "SELECTORS", "BestSelector",
            "CandidateSelector", "ParetoSelector", "pareto_front", "CHOOSERS", "StrategyChooser", "ThompsonChooser",
-           "RoundRobinChooser"]
+           "RoundRobinChooser", "COMPONENT_SELECTORS", "ComponentSelector", "CreditComponents",
+           "RoundRobinComponents"]
