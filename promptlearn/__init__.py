@@ -5,7 +5,7 @@ rules or rewrites; a rewrite is kept only if it wins on held-out data.
 """
 
 from ._version import __version__
-from .agents import Agent, ChatAgent, FunctionAgent
+from .agents import Agent, ChatAgent, FunctionAgent, record_step
 from .callbacks import Callback, EventLog, LoopEvent, ProgressBar, RunView
 from .config import Budget, OptimizeConfig
 from .data import load_examples, split_examples
@@ -33,7 +33,20 @@ from .judges import (
 )
 from .llm import LLM, FakeLLM, Usage
 from .optimizer import PromptOptimizer, optimize
-from .records import Candidate, Cost, Critique, Evaluation, Example, ExampleResult, Proposal, Rollout, RoundRecord, Rule
+from .pipeline import PipelineAgent, Step
+from .records import (
+                     Candidate,
+                     Component,
+                     Cost,
+                     Critique,
+                     Evaluation,
+                     Example,
+                     ExampleResult,
+                     Proposal,
+                     Rollout,
+                     RoundRecord,
+                     Rule,
+)
 from .result import OptimizationResult
 
 __all__ = [
@@ -41,11 +54,11 @@ __all__ = [
     # models
     "LLM", "FakeLLM", "Usage",
     # records and data
-    "Example", "Candidate", "Rule", "Rollout", "Critique", "ExampleResult", "Evaluation", "Cost", "Proposal",
+    "Example", "Candidate", "Component", "Rule", "Rollout", "Critique", "ExampleResult", "Evaluation", "Cost", "Proposal",
     "RoundRecord",
     "load_examples", "split_examples",
     # agents and judges
-    "Agent", "ChatAgent", "FunctionAgent",
+    "Agent", "ChatAgent", "FunctionAgent", "PipelineAgent", "Step", "record_step",
     "Judge", "JudgePanel", "ExactMatch", "RegexMatch", "NumericTolerance", "JSONSchemaJudge", "FunctionJudge",
     "LLMJudge", "LLMExplainer",
     # the loop

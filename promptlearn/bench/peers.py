@@ -18,7 +18,6 @@ import asyncio
 import importlib.util
 import logging
 import warnings
-from types import SimpleNamespace
 from typing import Any, Sequence
 
 from .._templating import format_inputs
@@ -102,23 +101,9 @@ class GepaMethod:
 
 
 def _dspy_lm(llm: LLM, *, max_tokens: int, on_call: Any = None) -> Any:
-    """Our LLM as a DSPy LM (DSPy 2.6-3.4's ``BaseLM.forward`` interface; 3.5 drops it, hence dspy<3.5)."""
-    import dspy
+    from ..dspy import dspy_lm
 
-    class PromptlearnLM(dspy.BaseLM):  # type: ignore[misc]
-        def forward(self, prompt: str | None = None, messages: list[dict[str, Any]] | None = None,
-                    **kwargs: Any) -> Any:
-            if on_call is not None:
-                on_call()
-            chat = messages or [{"role": "user", "content": prompt or ""}]
-            completion = llm.complete(chat, max_tokens=min(int(kwargs.get("max_tokens") or max_tokens), max_tokens))
-            message = SimpleNamespace(content=completion.text, tool_calls=None, reasoning_content=None)
-            return SimpleNamespace(choices=[SimpleNamespace(message=message, finish_reason="stop", logprobs=None)],
-                                   usage={"prompt_tokens": completion.prompt_tokens,
-                                          "completion_tokens": completion.completion_tokens},
-                                   model=llm.model, cache_hit=False)
-
-    return PromptlearnLM(model=f"promptlearn/{llm.model}", cache=False, max_tokens=max_tokens, temperature=0.0)
+    return dspy_lm(llm, max_tokens=max_tokens, on_call=on_call)
 
 
 class _DspyTask:

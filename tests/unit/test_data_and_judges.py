@@ -120,7 +120,7 @@ def test_public_api():
     expected = {"optimize", "PromptOptimizer", "OptimizeConfig", "Budget", "LLM", "FakeLLM", "ChatAgent",
                 "FunctionAgent", "Example", "Candidate", "Rollout", "Critique", "Evaluation", "ExactMatch", "LLMJudge",
                 "OptimizationResult", "load_examples", "split_examples", "RunError", "RoundRecord", "LoopEvent",
-                "RunView", "Cost", "TransientError", "JudgeError"}
+                "RunView", "Cost", "TransientError", "JudgeError", "Component", "PipelineAgent", "Step", "record_step"}
     assert expected <= set(promptlearn.__all__)
     assert "BudgetExceeded" not in promptlearn.__all__  # never raised: removed
     assert issubclass(promptlearn.TransientError, promptlearn.PromptlearnError)  # one error hierarchy
@@ -128,3 +128,7 @@ def test_public_api():
     import sys
 
     assert "torch" not in sys.modules  # heavy libraries stay out of the core import
+    import subprocess
+
+    check = "import sys, promptlearn; assert not {'dspy', 'torch', 'litellm'} & set(sys.modules), sys.modules.keys()"
+    subprocess.run([sys.executable, "-c", check], check=True)  # DSPy only through promptlearn.dspy
