@@ -34,8 +34,9 @@ def _provenance(cases: Sequence[Case], why: str) -> tuple[Provenance, ...]:
 
 
 def _child(parent: Candidate, context: ProposalContext, strategy: str, *, rules: tuple[Rule, ...] | None = None,
-           demos: tuple[Demo, ...] | None = None, rationale: str, extra_parents: tuple[str, ...] = ()) -> Proposal:
-    child = Candidate.create(parent.system_prompt, parent.rules if rules is None else rules,
+           demos: tuple[Demo, ...] | None = None, rationale: str, extra_parents: tuple[str, ...] = (),
+           text: str | None = None) -> Proposal:
+    child = Candidate.create(parent.system_prompt if text is None else text, parent.rules if rules is None else rules,
                              parent.demos if demos is None else demos, parent_ids=(parent.id, *extra_parents),
                              iteration=context.iteration, rationale=rationale, strategy=strategy)
     if child.id == parent.id:
@@ -111,7 +112,8 @@ class DemoProposer:
 
 class MergeProposer:
     """Combines the parent with another Pareto-front candidate that wins on other validation examples:
-    the union of their rules and demonstrations (GEPA's merge, component-wise)."""
+    the union of their rules and demonstrations. For one component of several, a partner whose
+    version of that component was rewritten lends it whole (GEPA's component-wise merge)."""
 
     name = "merge"
 
@@ -127,10 +129,12 @@ class MergeProposer:
         best, best_wins = None, 0
         for cid in pareto_front(pool):
             other = context.candidates.get(cid)
-            if other is None or cid == parent.id or other.system_prompt != parent.system_prompt:
+            if other is None or cid == parent.id:
                 continue
-            texts = {r.text for r in parent.rules}
-            if not any(r.text not in texts for r in other.rules) and \
+            if other.system_prompt != parent.system_prompt:
+                if context.component is None or other.prompt == parent.prompt:  # a rewrite: nothing to unite
+                    continue
+            elif not any(r.text not in {x.text for x in parent.rules} for r in other.rules) and \
                     not any(d.example_id not in {x.example_id for x in parent.demos} for d in other.demos):
                 continue
             wins = sum(score > mine.get(eid, 0.0) for eid, score in pool[cid].items())
@@ -145,6 +149,10 @@ class MergeProposer:
         other = self._partner(parent, context)
         if other is None:
             return Proposal(child=None, rejections=("merge: no partner on the Pareto front",), strategy=self.name)
+        if other.system_prompt != parent.system_prompt:  # one component of several: take the other's version whole
+            return _child(parent, context, self.name, rules=other.rules, demos=other.demos,
+                          rationale=f"take {context.component!r} from {other.id}, which leads on other validation "
+                                    f"examples", extra_parents=(other.id,), text=other.system_prompt)
         texts = {r.text for r in parent.rules}
         next_id = _next_rule_id(parent)
         added = []

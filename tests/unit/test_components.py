@@ -197,3 +197,24 @@ def test_a_mapping_seed_is_checked():
     with pytest.raises(ConfigError, match="no components"):
         optimize(pipeline(), {}, TRAIN, VAL, judges=ExactMatch(), optimizer_llm=FakeLLM(plan_rule_rewriter),
                  progress=False)
+
+
+def test_merge_lends_a_rewritten_component_whole():
+    from promptlearn.edits import MergeProposer
+    from promptlearn.proposers import ProposalContext
+    from promptlearn.steps import splice
+
+    seed = Candidate.from_components(SEED)
+    mine = seed.with_component("answer", Component(text=SEED["answer"], rules=(Rule(id=1, text="Be terse."),)))
+    theirs = seed.with_component("plan", Component(text="Say whether the last digit is even."))
+    pool = {mine.id: {"a": 1.0, "b": 0.0}, theirs.id: {"a": 0.0, "b": 1.0}}
+    candidates = {c.id: c.focus("plan") for c in (mine, theirs)}
+    context = ProposalContext(iteration=3, train=TRAIN, task_description="", output_contract=None,
+                              candidates=candidates, pool=pool, component="plan")
+    proposal = asyncio.run(MergeProposer().apropose(mine.focus("plan"), [], context))
+    child = splice(mine, "plan", proposal).child
+    assert child["plan"] == "Say whether the last digit is even." and child["answer"] == mine["answer"]
+    assert child.parent_ids == (mine.id, theirs.id) and child.strategy == "merge"
+    single = ProposalContext(iteration=3, train=TRAIN, task_description="", output_contract=None,
+                             candidates=candidates, pool=pool)
+    assert not MergeProposer().applicable(mine.focus("plan"), [], single)  # one prompt: a rewrite has no union
