@@ -7,7 +7,7 @@ one train/val example = one DSPy metric call), and the same held-out test scorin
 ground-truth metric on the program's ``answer``; an adapter failure scores 0).
 
     python benchmarks/dspy_program/run.py benchmarks/suites/tasks/bbh_sports_understanding.yaml \
-        --seed 0 --budget 150 --methods seed,promptlearn,dspy-gepa
+        --seed 0 --budget 150 --test 60 --methods seed,promptlearn,dspy-gepa
 
 Results append to ``benchmarks/dspy_program/results.jsonl``; a (task, method, seed, budget) already
 there is skipped, and model calls are cached, so an interrupted run continues where it stopped.
@@ -85,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--budget", type=int, default=150)
     parser.add_argument("--methods", default="seed,promptlearn,dspy-gepa")
+    parser.add_argument("--test", type=int, default=None, help="score on the first N test examples only")
     parser.add_argument("--out", default=str(HERE / "results.jsonl"))
     parser.add_argument("--agent", default="local/qwen2.5-coder-0.5b")
     parser.add_argument("--rewriter", default="local/qwen2.5-coder-1.5b")
@@ -92,17 +93,19 @@ def main(argv: list[str] | None = None) -> int:
 
     task = load_task(args.task)
     train, val, test = task.splits(args.seed)
+    test = test[: args.test] if args.test else test
     field = task.data.inputs[0]
     out = Path(args.out)
     done = set()
     if out.exists():
-        done = {(r["task"], r["method"], r["seed"], r["budget"]) for r in map(json.loads, out.read_text().splitlines())}
+        done = {(r["task"], r["method"], r["seed"], r["budget"], r["sizes"]["test"])
+                for r in map(json.loads, out.read_text().splitlines())}
     cache = HERE / "cache.sqlite"
     agent_llm = LLM(args.agent, role="agent", cache=cache)
     rewriter = LLM(args.rewriter, role="optimizer", cache=cache, temperature=0.0)
     seed_program = NotesThenAnswer(task.seed_prompt)
     for method in args.methods.split(","):
-        if (task.name, method, args.seed, args.budget) in done:
+        if (task.name, method, args.seed, args.budget, len(test)) in done:
             print(f"{task.name} {method} seed {args.seed}: already in {out}")
             continue
         rollouts = {"n": 0}
