@@ -63,14 +63,14 @@ def feedback_metric(gold: Any, pred: Any, trace: Any = None, pred_name: Any = No
     return dspy.Prediction(score=critique.score, feedback=critique.explanation)
 
 
-def test_scores(program: Any, test: list[Any], task: Any, lm: Any) -> list[float]:
+def test_scores(program: Any, test: list[Any], task: Any, field: str, lm: Any) -> list[float]:
     judge = metric_judge(task)
     scores = []
     with warnings.catch_warnings(), dspy.context(lm=lm):
         warnings.simplefilter("ignore", DeprecationWarning)
         for example in test:
             try:
-                output = first_line(str(program(question=str(example.inputs[task.data.inputs[0]])).answer))
+                output = first_line(str(program(question=str(example.inputs[field])).answer))
             except Exception:  # noqa: BLE001 - DSPy's adapter could not parse the reply: a wrong answer
                 scores.append(0.0)
                 continue
@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     task = load_task(args.task)
     train, val, test = task.splits(args.seed)
     test = test[: args.test] if args.test else test
-    field = task.data.inputs[0]
+    field = task.data.inputs if isinstance(task.data.inputs, str) else task.data.inputs[0]
     out = Path(args.out)
     done = set()
     if out.exists():
@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"unknown method {method!r}", file=sys.stderr)
             return 2
         optimize_s = time.time() - start
-        scores = test_scores(program, test, task, dspy_lm(agent_llm, max_tokens=MAX_TOKENS))
+        scores = test_scores(program, test, task, field, dspy_lm(agent_llm, max_tokens=MAX_TOKENS))
         mean = sum(scores) / len(scores)
         low, high = bootstrap_ci(scores, rng=random.Random(args.seed))
         row = {"task": task.name, "method": method, "seed": args.seed, "budget": args.budget, "test": mean,
