@@ -22,10 +22,12 @@ import random
 import sys
 import time
 import warnings
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import dspy
+from dspy.utils.exceptions import AdapterParseError
 
 from promptlearn import LLM, Budget, ExactMatch, OptimizeConfig, Rollout
 from promptlearn._stats import bootstrap_ci
@@ -63,20 +65,23 @@ def feedback_metric(gold: Any, pred: Any, trace: Any = None, pred_name: Any = No
     return dspy.Prediction(score=critique.score, feedback=critique.explanation)
 
 
-def test_scores(program: Any, test: list[Any], task: Any, field: str, lm: Any) -> list[float]:
+def test_scores(program: Any, test: list[Any], task: Any, field: str, lm: Any) -> tuple[list[float], dict[str, int]]:
+    """Ground-truth scores on the test set, and how many runs failed, by exception type (each scores 0)."""
     judge = metric_judge(task)
-    scores = []
+    scores, failures = [], Counter[str]()
     with warnings.catch_warnings(), dspy.context(lm=lm):
         warnings.simplefilter("ignore", DeprecationWarning)
         for example in test:
+            question = str(example.inputs[field])  # a KeyError here is a bug in this script, not a wrong answer
             try:
-                output = first_line(str(program(question=str(example.inputs[field])).answer))
-            except Exception:  # noqa: BLE001 - DSPy's adapter could not parse the reply: a wrong answer
+                output = first_line(str(program(question=question).answer))
+            except (AdapterParseError, AttributeError) as exc:  # DSPy could not parse the reply into the fields
+                failures[type(exc).__name__] += 1
                 scores.append(0.0)
                 continue
             rollout = Rollout(example_id=example.id, candidate_id="p", output=output)
             scores.append(asyncio.run(judge.acritique(example, rollout)).score)
-    return scores
+    return scores, dict(failures)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -137,13 +142,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"unknown method {method!r}", file=sys.stderr)
             return 2
         optimize_s = time.time() - start
-        scores = test_scores(program, test, task, field, dspy_lm(agent_llm, max_tokens=MAX_TOKENS))
+        scores, failures = test_scores(program, test, task, field, dspy_lm(agent_llm, max_tokens=MAX_TOKENS))
         mean = sum(scores) / len(scores)
         low, high = bootstrap_ci(scores, rng=random.Random(args.seed))
         row = {"task": task.name, "method": method, "seed": args.seed, "budget": args.budget, "test": mean,
                "test_ci95": [low, high], "rollouts": rollouts["n"], "optimize_wall_s": round(optimize_s, 1),
                "instructions": {n: str(p.signature.instructions) for n, p in program.named_predictors()},
                "sizes": {"train": len(train), "val": len(val), "test": len(test)}, "test_scores": scores,
+               "test_failures": failures,
                "command": " ".join(["python", "benchmarks/dspy_program/run.py", *(argv or sys.argv[1:])])}
         with out.open("a") as handle:
             handle.write(json.dumps(row) + "\n")
