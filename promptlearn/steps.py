@@ -21,6 +21,7 @@ from .agents import Agent
 from .callbacks import Callback
 from .config import OptimizeConfig
 from .contracts import AnswerContract
+from .edits import FORMAT_SHARE
 from .errors import LLMCallError, StructuredOutputError
 from .judges.base import JudgePanel
 from .judges.llm import LLMExplainer
@@ -204,10 +205,13 @@ class Steps:
         return [n for n in seed.names if n in self.unread]
 
     def choose_component(self, parent: Candidate, cases: Sequence[Case], rng: random.Random) -> str | None:
-        """The component this round edits; None for a single-prompt candidate."""
+        """The component this round edits; None for a single-prompt candidate. When most failures break the
+        answer contract, the last component (the step that writes the answer); else the selector's pick."""
         if len(parent.components) < 2:
             return None
         names = [n for n in parent.names if n not in self.unread] or list(parent.names)
+        if cases and sum(c.is_format_failure for c in cases) >= FORMAT_SHARE * len(cases):
+            return names[-1]  # a broken answer format is the last step's to fix: it writes the answer
         return names[0] if len(names) == 1 else self.component_selector.select(names, cases, rng)
 
     async def propose(self, parent: Candidate, cases: list[Case], iteration: int, batch: list[str], *,

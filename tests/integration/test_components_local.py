@@ -36,15 +36,17 @@ def test_a_two_step_pipeline_is_optimised_one_component_at_a_time(tmp_path):
                           parse=first_line)
     seed = {"plan": "Write one line of notes on the question.", "answer": "Answer the question."}
     optimizer = PromptOptimizer(agent, ExactMatch(), optimizer_llm=llm, config=OptimizeConfig(
-        mode="rules", minibatch_size=3, max_iterations=1, explain_failures=0, budget=Budget(max_rollouts=15)))
+        minibatch_size=3, max_iterations=1, explain_failures=0, budget=Budget(max_rollouts=15)))
     result = optimizer.optimize(seed, train, val, run_dir=tmp_path / "run")
     rollout = next(iter(result.val_results[result.seed.id].values())).rollout
     assert [t["component"] for t in rollout.trace] == ["plan", "answer"] and rollout.components_read == ("plan", "answer")
     row = result.history[0]
     if row["outcome"] != "parent perfect on minibatch":
-        assert row["component"] == "plan"  # round robin starts with the first step
-        for cand in result.candidates.values():
-            assert cand["answer"] == seed["answer"]  # only the chosen component ever changes
+        assert row["component"] in {"plan", "answer"}
+        if row.get("strategy") == "format":
+            assert row["component"] == "answer"  # the answering step gets the format fix
+        for cand in result.candidates.values():  # one round: at most the chosen component changed
+            assert [n for n in seed if cand[n] != seed[n]] in ([], [row["component"]])
 
 
 def test_a_dspy_program_through_the_real_model(tmp_path):

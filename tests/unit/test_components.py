@@ -218,3 +218,16 @@ def test_merge_lends_a_rewritten_component_whole():
     single = ProposalContext(iteration=3, train=TRAIN, task_description="", output_contract=None,
                              candidates=candidates, pool=pool)
     assert not MergeProposer().applicable(mine.focus("plan"), [], single)  # one prompt: a rewrite has no union
+
+
+def test_a_broken_answer_format_sends_the_round_to_the_answering_step():
+    def chatty(request):
+        if "Notes:" not in request.messages[-1]["content"]:
+            return "notes"
+        return "even" if "exactly one of these labels" in request.messages[0]["content"] else "I think it is even."
+
+    result = optimize(pipeline(chatty), SEED, TRAIN, VAL, judges=ExactMatch(), optimizer_llm=FakeLLM(plan_rule_rewriter),
+                      config=OptimizeConfig(max_iterations=1, minibatch_size=6, explain_failures=0), progress=False)
+    row = result.history[0]
+    assert row["strategy"] == "format" and row["component"] == "answer" and row["accepted"]
+    assert "exactly one of these labels" in result.best["answer"] and result.best["plan"] == SEED["plan"]
