@@ -16,6 +16,7 @@ is passed per call with ``dspy.context``.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import threading
@@ -142,7 +143,9 @@ class MetricJudge:
         if rollout.error:
             return failed_rollout_critique(self.name, rollout)
         prediction = dspy.Prediction(**json.loads(rollout.output or "{}"))
-        score, feedback = metric_score(self.metric(self.gold[example.id], prediction), self.name)
+        # A worker thread: a DSPy metric is sync code and may block or run its own event loop.
+        value = await asyncio.to_thread(self.metric, self.gold[example.id], prediction)
+        score, feedback = metric_score(value, self.name)
         return Critique(judge=self.name, score=score, label="pass" if score >= 0.5 else "fail",
                         explanation=feedback or f"{self.name} scored {score:g}.")
 

@@ -1,5 +1,6 @@
 """promptlearn.dspy: a DSPy program's predictors optimised by our loop, on function-backed fakes."""
 
+import asyncio
 import json
 import re
 
@@ -48,6 +49,7 @@ def data(numbers):
 
 
 def exact(gold, pred, trace=None, pred_name=None, pred_trace=None):
+    asyncio.run(asyncio.sleep(0))  # a metric may run its own event loop (the loop calls it from a thread)
     right = gold.answer == pred.answer
     return dspy.Prediction(score=float(right), feedback="" if right else
                            f"Expected {gold.answer!r}, got {pred.answer!r}; the notes were unhelpful.")
