@@ -1,0 +1,50 @@
+"""Weight tuning on the same tasks, judges and budget as prompt tuning (the ``weights`` extra).
+
+torch and transformers are imported only inside this package, and only when a function here
+runs; without the extra, ``require()`` raises a ConfigError naming ``pip install "promptlearn[weights]"``.
+
+- ``hf_model(name)``: a Hugging Face folder for a model: any causal-LM folder as is, or the
+  embedded GGUF models converted once into ``~/.cache/promptlearn/hf/`` (so every arm tunes and
+  scores the same Qwen2.5-Coder weights).
+- ``TransformersAgent``: an Agent over a model folder plus an optional LoRA adapter; prompt arms
+  and weight arms of one comparison are scored by it, so the engine and base weights match.
+- ``train_sft`` (LoRA SFT on reference answers or on judge-approved samples), ``train_grpo``
+  (TRL's GRPOTrainer, rewards from the same judges), each with a TRL-style config dataclass,
+  checkpoints, resume and a final adapter folder.
+- ``compare_prompt_vs_weights``: one table and one chart, held-out score vs rollouts per method.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+from ..errors import ConfigError
+from .config import GRPOSettings, LoRASettings, SFTSettings
+
+WEIGHTS_EXTRA = 'pip install "promptlearn[weights]"'
+REQUIRED = ("torch", "transformers", "peft")
+
+
+def require(*modules: str) -> None:
+    """ConfigError naming the install command when the weights extra (or one of ``modules``) is missing."""
+    missing = [m for m in (modules or REQUIRED) if importlib.util.find_spec(m) is None]
+    if missing:
+        raise ConfigError(f"weight tuning needs {', '.join(missing)}: {WEIGHTS_EXTRA}")
+
+
+
+def __getattr__(name: str) -> object:
+    """The torch-backed parts load on first use, so ``import promptlearn.weights`` works without the extra."""
+    lazy = {"TransformersAgent": ".agent", "hf_model": ".models", "train_sft": ".sft", "TrainingSummary": ".sft",
+            "TrainingError": ".sft", "train_grpo": ".grpo", "compare_prompt_vs_weights": ".compare",
+            "plot_comparison": ".compare"}
+    if name in lazy:
+        import importlib
+
+        return getattr(importlib.import_module(lazy[name], __name__), name)
+    raise AttributeError(name)
+
+
+__all__ = ["require", "WEIGHTS_EXTRA", "SFTSettings", "GRPOSettings", "LoRASettings", "TransformersAgent", "hf_model",
+           "train_sft", "train_grpo", "TrainingSummary", "TrainingError", "compare_prompt_vs_weights",
+           "plot_comparison"]
