@@ -39,7 +39,7 @@ def cmd_bench_run(args: argparse.Namespace) -> int:
         raise ConfigError("methods need extras that are not installed: " + "; ".join(missing) +
                           " (or pass --keep-going to record those cells as failed)")
     config = BenchConfig(agent_model=args.agent, rewriter_model=args.rewriter, budget=args.budget, seeds=args.seeds,
-                         progress=not args.quiet, command="promptlearn " + shlex.join(args.argv))
+                         progress=not args.quiet, command="promptlearn " + shlex.join(args.argv), engine=args.engine)
     print(f"{len(tasks)} task(s) x {len(methods)} method(s) x {len(args.seeds)} seed(s); results: {args.results}")
     records = run_bench(tasks, methods, results=args.results, config=config,
                         make_llm=default_llm_factory(args.deadline))
@@ -83,6 +83,9 @@ def add_bench_parser(sub: argparse._SubParsersAction, positive_int: object, posi
     run.add_argument("--report", default=None, help="report folder (default: beside the results)")
     run.add_argument("--agent", default=DEFAULT_AGENT_MODEL)
     run.add_argument("--rewriter", default=DEFAULT_REWRITER_MODEL, help="rewriter, reflection and judge model")
+    run.add_argument("--engine", choices=["llama.cpp", "transformers"], default="llama.cpp",
+                     help="what scores every method's test set; weight methods (sft, grpo, promptlearn+sft) need "
+                          "transformers (the weights extra)")
     run.add_argument("--deadline", type=positive_float, default=None, help="seconds one model call may take")
     run.add_argument("--keep-going", action="store_true", help="record methods with missing extras as failed")
     run.add_argument("--quiet", action="store_true", help="no progress bars")

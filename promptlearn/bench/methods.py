@@ -63,6 +63,7 @@ class CellSetup:
     rewriter: LLM
     work_dir: Path
     callbacks: Sequence[Callback] = ()
+    engine_model: str | None = None  # --engine transformers: the model weight methods tune (and all arms score on)
 
     @property
     def seed_prompt(self) -> str:
@@ -84,6 +85,8 @@ class MethodOutcome:
     val_score: float | None = None
     details: dict[str, Any] = field(default_factory=dict)
     own_adapter_outputs: Callable[[Sequence[Example]], dict[str, str | None]] | None = None
+    adapter: str | None = None  # weight methods: a LoRA adapter folder the test set is scored with
+    rollouts: int | None = None  # generations the method made itself, when not through the cell's agent
 
 
 class Method(Protocol):
@@ -138,12 +141,13 @@ class PromptlearnMethod:
 def builtin_methods() -> dict[str, Method]:
     """The methods ``promptlearn bench --methods`` knows by name."""
     from .peers import DspyGepaMethod, DspyMiproMethod, GepaMethod
+    from .weight_methods import GRPOMethod, PromptlearnSFTMethod, SFTMethod
 
     return {m.name: m for m in (
         SeedMethod(), PromptlearnMethod(),
         PromptlearnMethod("promptlearn-rules", OptimizeConfig(mode="rules")),
         PromptlearnMethod("promptlearn-rewrite", OptimizeConfig(mode="rewrite")),
-        GepaMethod(), DspyGepaMethod(), DspyMiproMethod())}
+        GepaMethod(), DspyGepaMethod(), DspyMiproMethod(), SFTMethod(), GRPOMethod(), PromptlearnSFTMethod())}
 
 
 def resolve_methods(names: Sequence[str]) -> list[Method]:

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Literal, Sequence
 
 from .._redaction import redact
 from .._stats import bootstrap_ci, mean
@@ -59,15 +59,27 @@ class BenchConfig:
     rewriter_model: str = DEFAULT_REWRITER_MODEL
     budget: int = DEFAULT_BENCH_BUDGET
     seeds: tuple[int, ...] = DEFAULT_BENCH_SEEDS
+    engine: Literal["llama.cpp", "transformers"] = "llama.cpp"  # what scores the test set (weight methods: transformers)
     progress: bool = True
     command: str = ""
     extra_callbacks: tuple[Callback, ...] = field(default=())
+
+
+WEIGHT_METHODS = ("sft", "grpo", "promptlearn+sft")
 
 
 def _agent(task: TaskSpec, llm: LLM) -> ChatAgent:
     return ChatAgent(llm, task.agent.user_template, max_tokens=task.agent.max_tokens,
                      parse=first_line if task.agent.parse == "first_line" else None,
                      answer_pattern=task.agent.answer_pattern)
+
+
+def _transformers_agent(task: TaskSpec, model: str, adapter: str | None) -> Any:
+    from ..weights import TransformersAgent
+
+    return TransformersAgent(model, task.agent.user_template, adapter=adapter, max_tokens=task.agent.max_tokens,
+                             parse=first_line if task.agent.parse == "first_line" else None,
+                             answer_pattern=task.agent.answer_pattern)
 
 
 def _judges(task: TaskSpec, rewriter: LLM, usage: Usage) -> tuple[list[Any], list[float]]:
@@ -83,7 +95,7 @@ def _cell_dir(store: ResultsStore, task: str, method: str, seed: int, budget: in
 
 def _key(task: TaskSpec, method: Method, seed: int, config: BenchConfig) -> str:
     return cell_key(task=task.name, task_fingerprint=task.fingerprint(), method=method.name, seed=seed,
-                    budget=config.budget, agent=config.agent_model, rewriter=config.rewriter_model)
+                    budget=config.budget, agent=config.agent_model, rewriter=config.rewriter_model, engine=config.engine)
 
 
 def run_cell(task: TaskSpec, method: Method, seed: int, *, config: BenchConfig, store: ResultsStore,
@@ -91,7 +103,7 @@ def run_cell(task: TaskSpec, method: Method, seed: int, *, config: BenchConfig, 
     """One cell's record (``status`` ok or failed); raises only on KeyboardInterrupt."""
     record: dict[str, Any] = {
         "key": _key(task, method, seed, config), "task": task.name, "kind": task.kind, "method": method.name, "seed": seed,
-        "budget": config.budget, "agent": config.agent_model, "rewriter": config.rewriter_model,
+        "budget": config.budget, "agent": config.agent_model, "rewriter": config.rewriter_model, "engine": config.engine,
         "task_fingerprint": task.fingerprint(), "promptlearn_version": __version__, "commit": _commit(),
         "command": config.command}
     missing = method.missing()
@@ -109,14 +121,15 @@ def run_cell(task: TaskSpec, method: Method, seed: int, *, config: BenchConfig, 
         callbacks = [*([ProgressBar()] if config.progress else []), *config.extra_callbacks]
         setup = CellSetup(task=task, seed=seed, budget=config.budget, train=train, val=val, agent=agent,
                           judges=judges, judge_weights=weights, rewriter=rewriter, work_dir=work_dir,
-                          callbacks=callbacks)
+                          callbacks=callbacks,
+                          engine_model=config.agent_model if config.engine == "transformers" else None)
         start = time.perf_counter()
         outcome = method.run(setup)
         optimize_s = time.perf_counter() - start
         optimize_usage, optimize_total = usage.snapshot(), usage.total()
         start = time.perf_counter()
         test_part = _score_test(task, seed, outcome.best_prompt, test, store=store, make_llm=make_llm,
-                                config=config, judges=(judges, weights))
+                                config=config, judges=(judges, weights), adapter=outcome.adapter)
         own = _metric_score(task, outcome.own_adapter_outputs(test), test) if outcome.own_adapter_outputs else None
         eval_s = time.perf_counter() - start
     except KeyboardInterrupt:
@@ -128,7 +141,8 @@ def run_cell(task: TaskSpec, method: Method, seed: int, *, config: BenchConfig, 
     return {**record, "status": "ok", "error": None,
             "sizes": {"train": len(train), "val": len(val), "test": len(test)},
             **test_part, "own_adapter_test": own,
-            "val": outcome.val_score, "rollouts": agent.rollouts, "usage_by_role": optimize_usage,
+            "val": outcome.val_score, "rollouts": agent.rollouts if outcome.rollouts is None else outcome.rollouts,
+            "adapter": outcome.adapter, "usage_by_role": optimize_usage,
             "llm_calls": optimize_total.calls, "tokens": optimize_total.tokens, "cost_usd": optimize_total.cost_usd,
             "optimize_wall_s": round(optimize_s, 2), "eval_wall_s": round(eval_s, 2),
             "seed_prompt": task.seed_prompt, "best_prompt": outcome.best_prompt, "details": outcome.details,
@@ -155,14 +169,24 @@ def _now() -> str:
 
 
 def _score_test(task: TaskSpec, seed: int, prompt: str, test: Sequence[Example], *, store: ResultsStore,
-                make_llm: LLMFactory, config: BenchConfig, judges: tuple[list[Any], list[float]]) -> dict[str, Any]:
-    """Seed and method prompts on the test set: ground-truth scores, CIs, paired gain, judge agreement."""
+                make_llm: LLMFactory, config: BenchConfig, judges: tuple[list[Any], list[float]],
+                adapter: str | None = None) -> dict[str, Any]:
+    """Seed and method prompts (or the seed prompt on base + ``adapter``) on the test set, by the run's engine:
+    ground-truth scores, CIs, paired gain, judge agreement."""
     cache = store.cells_dir / task.name / f"test-seed{seed}.sqlite"
     usage = Usage()
     llm = make_llm(config.agent_model, "agent", usage, cache)
-    scorer = PromptOptimizer(_agent(task, llm), metric_judge(task), optimizer_llm=llm)
-    seed_eval = scorer.evaluate(task.seed_prompt, test)
-    best_eval = seed_eval if prompt == task.seed_prompt else scorer.evaluate(prompt, test)
+    if config.engine == "transformers":
+        seed_scorer = PromptOptimizer(_transformers_agent(task, config.agent_model, None), metric_judge(task),
+                                      optimizer_llm=llm)
+        scorer = seed_scorer if adapter is None else PromptOptimizer(
+            _transformers_agent(task, config.agent_model, adapter), metric_judge(task), optimizer_llm=llm)
+    else:
+        if adapter is not None:
+            raise ConfigError("a LoRA adapter can only be scored with --engine transformers")
+        seed_scorer = scorer = PromptOptimizer(_agent(task, llm), metric_judge(task), optimizer_llm=llm)
+    seed_eval = seed_scorer.evaluate(task.seed_prompt, test)
+    best_eval = seed_eval if prompt == task.seed_prompt and adapter is None else scorer.evaluate(prompt, test)
     seed_scores = [seed_eval.results[e.id].score for e in test]
     scores = [best_eval.results[e.id].score for e in test]
     diffs = [b - a for a, b in zip(seed_scores, scores)]
@@ -215,6 +239,9 @@ def run_bench(tasks: Sequence[TaskSpec], methods: Sequence[Method], *, results: 
         raise ConfigError("a bench run needs at least one task, one method and one seed")
     if config.budget < 1:
         raise ConfigError(f"budget must be at least 1 rollout, got {config.budget}")
+    if config.engine != "transformers" and (tuned := [m.name for m in methods if m.name in WEIGHT_METHODS]):
+        raise ConfigError(f"{tuned} tune weights: add --engine transformers, so every method's test set is scored by "
+                          f"the same engine and base weights")
     store = ResultsStore(results)
     make_llm = make_llm or default_llm_factory()
     done = store.finished()

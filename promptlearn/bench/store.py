@@ -21,8 +21,9 @@ log = logging.getLogger("promptlearn")
 
 
 def cell_key(*, task: str, task_fingerprint: str, method: str, seed: int, budget: int, agent: str,
-             rewriter: str) -> str:
-    body = json.dumps([task, task_fingerprint, method, seed, budget, agent, rewriter])
+             rewriter: str, engine: str = "llama.cpp") -> str:
+    parts: list[object] = [task, task_fingerprint, method, seed, budget, agent, rewriter]
+    body = json.dumps(parts if engine == "llama.cpp" else [*parts, engine])  # llama.cpp keys predate engines
     return hashlib.sha256(body.encode()).hexdigest()[:16]
 
 

@@ -17,6 +17,7 @@ runs; without the extra, ``require()`` raises a ConfigError naming ``pip install
 from __future__ import annotations
 
 import importlib.util
+from typing import Any
 
 from ..errors import ConfigError
 from .config import GRPOSettings, LoRASettings, SFTSettings
@@ -33,7 +34,7 @@ def require(*modules: str) -> None:
 
 
 
-def __getattr__(name: str) -> object:
+def __getattr__(name: str) -> Any:
     """The torch-backed parts load on first use, so ``import promptlearn.weights`` works without the extra."""
     lazy = {"TransformersAgent": ".agent", "hf_model": ".models", "train_sft": ".sft", "TrainingSummary": ".sft",
             "TrainingError": ".sft", "train_grpo": ".grpo", "compare_prompt_vs_weights": ".compare",

@@ -98,6 +98,13 @@ def test_the_shipped_suites_load(request):
     assert len(load_suite([root / "tasks"])) >= 28
 
 
+def test_weight_methods_are_known_and_need_one_scoring_engine(tmp_path):
+    task = load_task(write_parity_task(tmp_path / "t"))
+    methods = resolve_methods(["seed", "sft", "grpo", "promptlearn+sft"])
+    with pytest.raises(ConfigError, match=r"\['sft', 'grpo', 'promptlearn\+sft'\] tune weights: add --engine transformers"):
+        run_bench([task], methods, results=tmp_path / "r.jsonl", config=_config())
+
+
 def test_unknown_methods_are_refused():
     with pytest.raises(ConfigError, match="unknown method 'opro'"):
         resolve_methods(["seed", "opro"])
@@ -258,6 +265,7 @@ def test_the_cli_runs_a_task_and_reports(tmp_path, monkeypatch, capsys):
     (["bench", "missing.yaml", "--methods", "seed"], "not found"),
     (["bench", "report", "missing.jsonl"], "results file not found"),
     (["bench", "TASK", "--seeds", "a,b"], None),
+    (["bench", "TASK", "--methods", "seed,sft", "--keep-going"], "add --engine transformers"),
 ])
 def test_cli_bad_input(tmp_path, capsys, argv, message):
     task = str(write_parity_task(tmp_path / "t"))

@@ -65,10 +65,37 @@ def test_bad_inputs_are_clear(task, tmp_path):
     with pytest.raises(ConfigError, match="not a causal language model"):
         train_sft(tmp_path / "bert", train, tmp_path / "out", progress=False)
     with pytest.raises(ConfigError, match="nothing to train"):
-        train_sft(MODEL, train[:2], tmp_path / "out", settings=SFTSettings(max_steps=0), progress=False)
+        train_sft(MODEL, train[:2], tmp_path / "out", user_template=SNIPS_USER_TEMPLATE,
+                  settings=SFTSettings(max_steps=0), progress=False)
     with pytest.raises(ConfigError, match="needs judges"):
-        train_sft(MODEL, train[:2], tmp_path / "out", settings=SFTSettings(source="judged"), progress=False)
+        train_sft(MODEL, train[:2], tmp_path / "out", user_template=SNIPS_USER_TEMPLATE,
+                  settings=SFTSettings(source="judged"), progress=False)
+    with pytest.raises(ConfigError, match="user template needs"):
+        train_sft(MODEL, train[:2], tmp_path / "out", settings=SFTSettings(max_steps=1), progress=False)
     with pytest.raises(ConfigError, match="at least 2"):
         train_grpo(MODEL, train, tmp_path / "g", judges=ExactMatch(), settings=GRPOSettings(num_generations=1))
     with pytest.raises(ConfigError, match="not a LoRA adapter"):
         TransformersAgent(MODEL, adapter=tmp_path)
+
+
+def test_bench_scores_seed_and_sft_with_one_engine(tmp_path):
+    """`promptlearn bench --methods seed,sft --engine transformers` on a tiny SNIPS task."""
+    from promptlearn.app.cli import main
+    from promptlearn.app.quickstart import SNIPS_SEED_PROMPT as seed_prompt
+
+    train, val, test = snips_task(n_train=6, n_val=4, n_test=6, seed=1)
+    rows = [{"id": e.id, "text": e.inputs["text"], "label": e.reference} for e in [*train, *val, *test]]
+    (tmp_path / "data.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+    (tmp_path / "task.yaml").write_text(json.dumps({
+        "name": "snips_tiny", "description": "classify requests", "data": {"path": "data.jsonl", "inputs": "text",
+                                                                           "reference": "label", "id_column": "id"},
+        "split": {"train": 6, "val": 4, "test": 6, "stratify": False}, "seed_prompt": seed_prompt,
+        "agent": {"user_template": SNIPS_USER_TEMPLATE, "max_tokens": 8}}))
+    results = tmp_path / "r.jsonl"
+    assert main(["bench", str(tmp_path / "task.yaml"), "--methods", "seed,sft", "--seeds", "0", "--budget", "4",
+                 "--engine", "transformers", "--results", str(results), "--quiet"]) == 0
+    records = {r["method"]: r for r in map(json.loads, results.read_text().splitlines())}
+    assert records["sft"]["status"] == "ok" and records["sft"]["adapter"], records["sft"].get("error")
+    assert records["sft"]["engine"] == records["seed"]["engine"] == "transformers"
+    assert records["sft"]["seed_test"] == records["seed"]["test"]  # the same base model scored the seed prompt
+    assert records["sft"]["details"]["examples_seen"] == 4
