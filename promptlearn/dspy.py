@@ -154,16 +154,21 @@ class ProgramAgent:
     """Runs a DSPy program with a candidate's instructions; each predictor call is a traced step."""
 
     def __init__(self, program: Any, lm: LLM, *, max_tokens: int = DEFAULT_PREDICTOR_TOKENS):
-        self.program = program
+        # Public attributes are what a run's fingerprint records (resume compares them); the program and
+        # DSPy's LM stay private: their reprs hold addresses and a call history that change every run.
+        self.program_class = f"{type(program).__module__}.{type(program).__qualname__}"
         self.names = predictor_names(program)
-        self.lm = dspy_lm(lm.for_role("agent"), max_tokens=max_tokens)
+        self.model = lm.for_role("agent")
+        self.max_tokens = max_tokens
+        self._program = program
+        self._lm = dspy_lm(self.model, max_tokens=max_tokens)
         self._copies: dict[str, tuple[Any, dict[int, str]]] = {}
         self._lock = threading.Lock()
 
     def _program_for(self, candidate: Candidate) -> tuple[Any, dict[int, str]]:
         with self._lock:
             if candidate.id not in self._copies:
-                program = with_instructions(self.program, candidate)
+                program = with_instructions(self._program, candidate)
                 self._copies[candidate.id] = (program, {id(p): n for n, p in program.named_predictors()})
             return self._copies[candidate.id]
 
@@ -171,7 +176,7 @@ class ProgramAgent:
         import dspy
 
         program, name_of = self._program_for(candidate)
-        with warnings.catch_warnings(), dspy.context(lm=self.lm, trace=[]):
+        with warnings.catch_warnings(), dspy.context(lm=self._lm, trace=[]):
             warnings.simplefilter("ignore", DeprecationWarning)  # BaseLM.forward: see dspy_lm
             prediction = program(**example.inputs)
             trace = list(dspy.settings.trace)

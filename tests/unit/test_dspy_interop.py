@@ -113,3 +113,18 @@ def test_bad_programs_metrics_and_examples_are_clear():
         optimize_program(NotesThenAnswer(), data(range(10)), data(range(100, 104)), metric=lambda g, p: None,
                          lm=FakeLLM(program_llm), optimizer_llm=FakeLLM(rewriter), progress=False,
                          config=OptimizeConfig(max_iterations=1, minibatch_size=4))
+
+
+def test_a_stopped_run_resumes_in_a_new_process_state(tmp_path):
+    """The agent's fingerprint must not depend on object addresses or DSPy's call history."""
+    def run():
+        return optimize_program(NotesThenAnswer(), data(range(20)), data(range(100, 110)), metric=exact,
+                                lm=FakeLLM(program_llm), optimizer_llm=FakeLLM(rewriter), progress=False,
+                                run_dir=str(tmp_path / "run"), resume=True,
+                                config=OptimizeConfig(mode="rules", max_iterations=1, minibatch_size=6,
+                                                      explain_failures=0))
+
+    first = run()
+    again = run()  # a new program object, a new DSPy LM with an empty history: the same run
+    assert [(r.child, r.outcome) for r in again.result.history] == [(r.child, r.outcome) for r in first.result.history]
+    assert again.instructions == first.instructions
