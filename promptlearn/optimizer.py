@@ -131,10 +131,10 @@ class PromptOptimizer:
             check(seed, examples)
         self.panel.preflight(examples)
 
-    def evaluate(self, prompt: str | Candidate, examples: Sequence[Example]) -> Evaluation:
+    def evaluate(self, prompt: str | Mapping[str, str] | Candidate, examples: Sequence[Example]) -> Evaluation:
         return run_sync(self.aevaluate(prompt, examples))
 
-    async def aevaluate(self, prompt: str | Candidate, examples: Sequence[Example], *, split: str = "test"
+    async def aevaluate(self, prompt: str | Mapping[str, str] | Candidate, examples: Sequence[Example], *, split: str = "test"
                         ) -> Evaluation:
         """Score a prompt on examples (e.g. a held-out test set) with this optimizer's agent and judges."""
         candidate = as_candidate(prompt)

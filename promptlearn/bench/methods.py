@@ -66,7 +66,15 @@ class CellSetup:
     engine_model: str | None = None  # --engine transformers: the model weight methods tune (and all arms score on)
 
     @property
-    def seed_prompt(self) -> str:
+    def seed_prompt(self) -> str | dict[str, str]:
+        """A string, or for a multi-step task each component's seed prompt by name."""
+        return self.task.seed_prompt
+
+    def single_prompt(self, method: str) -> str:
+        """The seed prompt of a single-prompt task; ConfigError for a multi-step one (``method`` cannot run it)."""
+        if not isinstance(self.task.seed_prompt, str):
+            raise ConfigError(f"{method} runs single-prompt tasks; {self.task.name!r} has steps "
+                              f"{list(self.task.seed_prompt)}")
         return self.task.seed_prompt
 
     def optimizer(self, config: OptimizeConfig | None = None) -> PromptOptimizer:
@@ -81,7 +89,7 @@ class MethodOutcome:
     (DSPy), their test outputs by example id (None where it failed); the runner scores them with the task's
     metric and reports that beside the one-contract score."""
 
-    best_prompt: str
+    best_prompt: str | dict[str, str]  # a dict for a multi-step task: each component's prompt
     val_score: float | None = None
     details: dict[str, Any] = field(default_factory=dict)
     own_adapter_outputs: Callable[[Sequence[Example]], dict[str, str | None]] | None = None
@@ -132,7 +140,9 @@ class PromptlearnMethod:
         optimizer = setup.optimizer(config)
         result = optimizer.optimize(setup.seed_prompt, setup.train, setup.val,
                                     run_dir=str(setup.work_dir / "run"), resume=True)
-        return MethodOutcome(best_prompt=result.best_prompt, val_score=result.best_val, details={
+        best: str | dict[str, str] = result.best_prompt if isinstance(setup.seed_prompt, str) else \
+            {name: c.prompt for name, c in result.best.components.items()}
+        return MethodOutcome(best_prompt=best, val_score=result.best_val, details={
             "stop_reason": result.stop_reason, "rounds": len(result.history),
             "strategies": [r.strategy for r in result.history],
             "accepted": sum(1 for r in result.history if r.accepted)})

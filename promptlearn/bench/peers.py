@@ -33,6 +33,7 @@ log = logging.getLogger("promptlearn")
 DSPY_MARKUP_TOKENS = 32
 MIPRO_CANDIDATES = 4
 MIPRO_DEMOS = 2
+GEPA_SINGLE = "system_prompt"
 #: Feedback each reflective record carries at most (characters per field).
 FEEDBACK_CHARS = 600
 
@@ -42,8 +43,17 @@ def _feedback(critiques: Sequence[Any]) -> str:
     return " ".join(c.explanation or c.error or "" for c in critiques)
 
 
+def as_candidate(components: dict[str, str]) -> Candidate:
+    """A GEPA candidate as ours: its one ``system_prompt`` is our single prompt; several are named components."""
+    if list(components) == [GEPA_SINGLE]:
+        return Candidate.create(components[GEPA_SINGLE])
+    return Candidate.from_components(components)
+
+
 class GepaAdapter:
-    """GEPA's adapter protocol over a PromptOptimizer's agent and judges; one component: ``system_prompt``."""
+    """GEPA's adapter protocol over a PromptOptimizer's agent and judges: a single prompt is GEPA's
+    ``system_prompt`` component; a multi-step task's components keep their names, and each one's
+    reflective records show that step's own input and output."""
 
     def __init__(self, scorer: PromptOptimizer):
         self.scorer = scorer
@@ -52,21 +62,25 @@ class GepaAdapter:
     def evaluate(self, batch: list[Example], candidate: dict[str, str], capture_traces: bool = False) -> Any:
         from gepa.core.adapter import EvaluationBatch
 
-        evaluation = asyncio.run(self.scorer.aevaluate(Candidate.create(candidate["system_prompt"]), batch,
-                                                       split="train"))
+        evaluation = asyncio.run(self.scorer.aevaluate(as_candidate(candidate), batch, split="train"))
         results = [evaluation.results[e.id] for e in batch]
         trajectories = None
         if capture_traces:
             trajectories = [{"input": format_inputs(e), "output": r.rollout.output or f"(failed: {r.rollout.error})",
-                             "feedback": _feedback(r.critiques)} for e, r in zip(batch, results)]
+                             "feedback": _feedback(r.critiques),
+                             "steps": {t["component"]: (t["input"], t["output"]) for t in r.rollout.trace
+                                       if "component" in t}} for e, r in zip(batch, results)]
         return EvaluationBatch(outputs=[r.rollout.output for r in results], scores=[r.score for r in results],
                                trajectories=trajectories)
 
     def make_reflective_dataset(self, candidate: dict[str, str], eval_batch: Any,
                                 components_to_update: list[str]) -> dict[str, list[dict[str, str]]]:
-        records = [{"Inputs": t["input"][:FEEDBACK_CHARS], "Generated Outputs": t["output"][:FEEDBACK_CHARS],
-                    "Feedback": t["feedback"][:FEEDBACK_CHARS]} for t in eval_batch.trajectories or []]
-        return {name: records for name in components_to_update}
+        def records(name: str) -> list[dict[str, str]]:  # a step's own input and output where the trace has them
+            return [{"Inputs": t["steps"].get(name, (t["input"],))[0][:FEEDBACK_CHARS],
+                     "Generated Outputs": t["steps"].get(name, (None, t["output"]))[1][:FEEDBACK_CHARS],
+                     "Feedback": t["feedback"][:FEEDBACK_CHARS]} for t in eval_batch.trajectories or []]
+
+        return {name: records(name) for name in components_to_update}
 
 
 def _missing(module: str, pip: str) -> str | None:
@@ -90,12 +104,14 @@ class GepaMethod:
 
         adapter: Any = GepaAdapter(setup.optimizer())  # the cell's counting agent and judges; duck-typed
         result: Any = gepa.optimize(  # type: ignore[attr-defined,unused-ignore]
-            seed_candidate={"system_prompt": setup.seed_prompt}, trainset=setup.train, valset=setup.val,
+            seed_candidate=dict(seed) if isinstance(seed := setup.seed_prompt, dict) else {GEPA_SINGLE: seed},
+            trainset=setup.train, valset=setup.val,
             adapter=adapter, reflection_lm=reflection_lm, max_metric_calls=setup.budget,
             reflection_minibatch_size=min(8, len(setup.train)), seed=setup.seed,
             run_dir=str(setup.work_dir / "gepa"), display_progress_bar=False)
         best = result.best_idx
-        return MethodOutcome(best_prompt=result.best_candidate["system_prompt"],
+        found = dict(result.best_candidate)
+        return MethodOutcome(best_prompt=found[GEPA_SINGLE] if list(found) == [GEPA_SINGLE] else found,
                              val_score=float(result.val_aggregate_scores[best]),
                              details={"candidates": len(result.candidates)})
 
@@ -117,7 +133,7 @@ class _DspyTask:
         by_id = {e.id: e for e in [*setup.train, *setup.val]}
         self.by_id = by_id
         signature = dspy.make_signature({**{f: (str, dspy.InputField()) for f in self.fields},
-                                         "answer": (str, dspy.OutputField())}, setup.seed_prompt)
+                                         "answer": (str, dspy.OutputField())}, setup.single_prompt("dspy methods"))
         self.program = dspy.Predict(signature)
         self.panel = JudgePanel(setup.judges, setup.judge_weights)
         self.agent_tokens = (setup.agent.max_tokens or 64) + DSPY_MARKUP_TOKENS

@@ -176,10 +176,17 @@ def write_report(results: str | Path, out_dir: str | Path, *, method: str | None
 def _html(text: str, frame: Any, png: str) -> str:
     table = summary(frame).to_html(index=False, float_format=lambda v: f"{v:.3f}")
     prompts = "".join(f"<h3>{html.escape(r.task)} / {html.escape(r.method)} / seed {r.seed}</h3>"
-                      f"<pre>{html.escape(r.best_prompt)}</pre>" for r in frame.sort_values(["task", "method", "seed"])
+                      f"<pre>{html.escape(_shown(r.best_prompt))}</pre>" for r in frame.sort_values(["task", "method", "seed"])
                       .itertuples())
     return ("<!doctype html><meta charset='utf-8'><title>promptlearn bench</title>"
             "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}pre{white-space:pre-wrap;"
             "background:#f4f4f4;padding:6px}td,th{padding:2px 8px}</style>"
             f"<h1>promptlearn bench</h1>{table}<img src='data:image/png;base64,{png}' style='max-width:100%'>"
             f"<h2>Report</h2><pre>{html.escape(text)}</pre><h2>Best prompts</h2>{prompts}")
+
+
+def _shown(prompt: Any) -> str:
+    """A stored best prompt as text: a multi-step task's components under their names."""
+    if isinstance(prompt, dict):
+        return "\n\n".join(f"### {name}\n{text}" for name, text in prompt.items())
+    return str(prompt)

@@ -22,13 +22,14 @@ from typing import Any, Callable, Literal, Sequence
 from .._redaction import redact
 from .._stats import bootstrap_ci, mean
 from .._version import __version__
-from ..agents import ChatAgent, first_line
+from ..agents import Agent, ChatAgent, first_line
 from ..callbacks import Callback, ProgressBar
 from ..config import DEFAULT_AGENT_MODEL, DEFAULT_REWRITER_MODEL
 from ..errors import ConfigError
 from ..judges.calibration import calibrate_verdicts
 from ..llm import LLM, Usage
 from ..optimizer import PromptOptimizer
+from ..pipeline import PipelineAgent, Step
 from ..records import Example, Rollout
 from .methods import CellSetup, CountingAgent, Method
 from .store import ResultsStore, cell_key
@@ -68,15 +69,20 @@ class BenchConfig:
 WEIGHT_METHODS = ("sft", "grpo", "promptlearn+sft")
 
 
-def _agent(task: TaskSpec, llm: LLM) -> ChatAgent:
-    return ChatAgent(llm, task.agent.user_template, max_tokens=task.agent.max_tokens,
-                     parse=first_line if task.agent.parse == "first_line" else None,
+def _agent(task: TaskSpec, llm: LLM) -> Agent:
+    parse = first_line if task.agent.parse == "first_line" else None
+    if task.agent.steps:
+        steps = [Step(s.component, s.user_template, s.max_tokens or task.agent.max_tokens) for s in task.agent.steps]
+        return PipelineAgent(llm, steps, parse=parse, answer_pattern=task.agent.answer_pattern)
+    return ChatAgent(llm, task.agent.user_template, max_tokens=task.agent.max_tokens, parse=parse,
                      answer_pattern=task.agent.answer_pattern)
 
 
 def _transformers_agent(task: TaskSpec, model: str, adapter: str | None) -> Any:
     from ..weights import TransformersAgent
 
+    if task.agent.steps:
+        raise ConfigError(f"--engine transformers scores single-prompt tasks; {task.name!r} has steps")
     return TransformersAgent(model, task.agent.user_template, adapter=adapter, max_tokens=task.agent.max_tokens,
                              parse=first_line if task.agent.parse == "first_line" else None,
                              answer_pattern=task.agent.answer_pattern)
@@ -168,7 +174,7 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _score_test(task: TaskSpec, seed: int, prompt: str, test: Sequence[Example], *, store: ResultsStore,
+def _score_test(task: TaskSpec, seed: int, prompt: str | dict[str, str], test: Sequence[Example], *, store: ResultsStore,
                 make_llm: LLMFactory, config: BenchConfig, judges: tuple[list[Any], list[float]],
                 adapter: str | None = None) -> dict[str, Any]:
     """Seed and method prompts (or the seed prompt on base + ``adapter``) on the test set, by the run's engine:

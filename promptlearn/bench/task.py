@@ -50,11 +50,21 @@ class TaskSplit(_Strict):
     stratify: bool = True
 
 
+class TaskStep(_Strict):
+    """One step of a multi-step agent (``PipelineAgent``): its component and user template."""
+
+    component: str
+    user_template: str
+    max_tokens: int | None = Field(None, ge=1)
+
+
 class TaskAgent(_Strict):
     user_template: str = "{{ input }}"
     max_tokens: int = Field(16, ge=1)
     parse: Literal["first_line", "whole"] = "first_line"
     answer_pattern: str | None = Field(None, description=r"regex with one group, e.g. 'Answer:\s*(.+)'")
+    steps: list[TaskStep] | None = Field(None, description="several prompts, one chat call each (seed_prompt then "
+                                                            "maps each component to its seed)")
 
 
 class TaskSpec(_Strict):
@@ -65,7 +75,7 @@ class TaskSpec(_Strict):
     data: TaskData
     split: TaskSplit
     agent: TaskAgent = Field(default_factory=TaskAgent)
-    seed_prompt: str
+    seed_prompt: str | dict[str, str]
     judges: list[Any] = Field(default_factory=lambda: [{"type": "exact_match"}])
     metric: str = "exact_match"
     metric_abs_tol: float = 1e-6
@@ -102,12 +112,27 @@ class TaskSpec(_Strict):
         if needed > len(examples):
             raise ConfigError(f"task {self.name!r}: split sizes need {needed} examples; {self.data.path} has "
                               f"{len(examples)}")
+        steps = self.agent.steps or []
+        if steps and (not isinstance(self.seed_prompt, dict) or
+                      sorted(self.seed_prompt) != sorted(s.component for s in steps)):
+            raise ConfigError(f"task {self.name!r}: agent.steps needs seed_prompt to map each step's component to its "
+                              f"seed prompt ({[s.component for s in steps]})")
+        if not steps and not isinstance(self.seed_prompt, str):
+            raise ConfigError(f"task {self.name!r}: seed_prompt with several components needs agent.steps")
+        seeds = self.seed_prompt if isinstance(self.seed_prompt, dict) else {"seed_prompt": self.seed_prompt}
         for example in examples[:50]:
-            for what, template in (("agent.user_template", self.agent.user_template), ("seed_prompt", self.seed_prompt)):
+            variables = dict(example.inputs)
+            templates: list[tuple[str, str, str | None]] = [
+                (f"agent.steps[{s.component}].user_template", s.user_template, s.component) for s in steps] \
+                or [("agent.user_template", self.agent.user_template, None)]
+            templates += [(f"seed_prompt[{name}]" if steps else name, text, None) for name, text in seeds.items()]
+            for what, template, produces in templates:
                 try:
-                    render(template, example.inputs, what=what)
+                    render(template, variables, what=what)
                 except ConfigError as exc:
                     raise ConfigError(f"task {self.name!r}, example {example.id!r}: {exc}") from None
+                if produces:
+                    variables[produces] = "..."  # later steps read this step's output
         metric_judge(self)
         if self.metric in BUILTIN_METRICS and self.data.reference is None:
             raise ConfigError(f"task {self.name!r}: metric {self.metric!r} needs data.reference (the truth column)")

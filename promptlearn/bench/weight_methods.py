@@ -42,7 +42,7 @@ class SFTMethod:
     def run(self, setup: CellSetup) -> MethodOutcome:
         from ..weights import SFTSettings, train_sft
 
-        settings = SFTSettings(train_system_prompt=setup.seed_prompt, seed=setup.seed)
+        settings = SFTSettings(train_system_prompt=setup.single_prompt(self.name), seed=setup.seed)
         summary = train_sft(_model(setup), setup.train, setup.work_dir / "sft", user_template=setup.task.agent.user_template,
                             settings=replace(settings, max_steps=max(1, setup.budget // settings.batch_size)),
                             progress=False)
@@ -61,7 +61,7 @@ class GRPOMethod:
         from ..weights import GRPOSettings, train_grpo
 
         task = setup.task
-        settings = GRPOSettings(train_system_prompt=setup.seed_prompt, seed=setup.seed,
+        settings = GRPOSettings(train_system_prompt=setup.single_prompt(self.name), seed=setup.seed,
                                 max_completion_length=task.agent.max_tokens)
         per_step = settings.prompts_per_step * settings.num_generations
         summary = train_grpo(_model(setup), setup.train, setup.work_dir / "grpo", judges=setup.judges,
@@ -84,12 +84,14 @@ class PromptlearnSFTMethod:
     def run(self, setup: CellSetup) -> MethodOutcome:
         from ..weights import SFTSettings, train_sft
 
+        seed_prompt = setup.single_prompt(self.name)
         searched = PromptlearnMethod().run(setup)
+        assert isinstance(searched.best_prompt, str)
         summary = train_sft(_model(setup), setup.train, setup.work_dir / "sft", user_template=setup.task.agent.user_template,
-                            settings=SFTSettings(source="judged", train_system_prompt=setup.seed_prompt, seed=setup.seed),
+                            settings=SFTSettings(source="judged", train_system_prompt=seed_prompt, seed=setup.seed),
                             judges=setup.judges, sample_prompt=searched.best_prompt,
                             max_new_tokens=setup.task.agent.max_tokens, progress=False)
-        return MethodOutcome(best_prompt=setup.seed_prompt, adapter=summary.adapter_dir,
+        return MethodOutcome(best_prompt=seed_prompt, adapter=summary.adapter_dir,
                              rollouts=setup.agent.rollouts + summary.rollouts,
                              details={"teacher_prompt": searched.best_prompt, "approved": summary.approved,
                                       "examples_seen": summary.examples_seen})

@@ -296,3 +296,37 @@ def test_importing_the_bench_does_not_import_dspy_or_torch():
     code = "import sys, promptlearn.bench; print('dspy' in sys.modules, 'torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120).stdout
     assert out.split() == ["False", "False"]
+
+
+# --- multi-step tasks --------------------------------------------------------------------------------------------
+
+TWO_STEPS = {"agent": {"max_tokens": 8, "steps": [
+    {"component": "notes", "user_template": "Number: {{ number }}"},
+    {"component": "answer", "user_template": "Notes: {{ notes }}\nIs this number even or odd? {{ number }}"}]},
+    "seed_prompt": {"notes": "Write a note on the number.", "answer": "Answer even or odd."}}
+
+
+def test_a_multi_step_task_runs_with_promptlearn_and_gepa_and_refuses_single_prompt_peers(tmp_path):
+    task = load_task(write_parity_task(tmp_path / "t", **TWO_STEPS))
+    methods = resolve_methods(["seed", "promptlearn-rules", "gepa", "dspy-gepa"])  # the fake rewriter writes rules
+    records = {r["method"]: r for r in run_bench([task], methods, results=tmp_path / "r.jsonl", config=_config(budget=150),
+                                                 make_llm=bench_llm_factory())}
+    assert [records[m]["status"] for m in ("seed", "promptlearn-rules", "gepa")] == ["ok"] * 3, \
+        [r.get("error") for r in records.values()]
+    best = records["promptlearn-rules"]["best_prompt"]
+    assert set(best) == {"notes", "answer"} and records["promptlearn-rules"]["test"] > records["seed"]["test"]
+    assert set(records["gepa"]["best_prompt"]) == {"notes", "answer"}
+    assert records["dspy-gepa"]["status"] == "failed" and "runs single-prompt tasks" in records["dspy-gepa"]["error"]
+    report = write_report(tmp_path / "r.jsonl", tmp_path / "rep")
+    assert "### answer" in (tmp_path / "rep" / "report.html").read_text() and report
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"seed_prompt": "Answer even or odd."}, "agent.steps needs seed_prompt to map"),
+    ({"seed_prompt": {"notes": "x"}}, "agent.steps needs seed_prompt to map"),
+])
+def test_bad_multi_step_tasks_name_the_problem(tmp_path, change, message):
+    with pytest.raises(ConfigError, match=message):
+        load_task(write_parity_task(tmp_path / "t", **{**TWO_STEPS, **change}))
+    with pytest.raises(ConfigError, match="needs agent.steps"):
+        load_task(write_parity_task(tmp_path / "u", seed_prompt={"a": "x"}))
