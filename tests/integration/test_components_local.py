@@ -3,6 +3,7 @@
 import warnings
 
 import pytest
+from local_tasks import largest_number_task
 
 from promptlearn import LLM, Budget, ExactMatch, OptimizeConfig, PipelineAgent, PromptOptimizer, Step
 from promptlearn.agents import first_line
@@ -10,21 +11,6 @@ from promptlearn.agents import first_line
 pytestmark = pytest.mark.local
 
 AGENT = "local/qwen2.5-coder-0.5b"
-
-
-def largest_number_task(n: int, seed: int = 0):
-    import random
-
-    from promptlearn import load_examples
-
-    rng = random.Random(seed)
-    rows = []
-    for i in range(n):
-        options = rng.sample(range(1, 50), 3)
-        question = "Which number is the largest? Options:\n" + "\n".join(
-            f"({letter}) {value}" for letter, value in zip("ABC", options))
-        rows.append({"id": f"q{i}", "input": question, "target": "(" + "ABC"[options.index(max(options))] + ")"})
-    return load_examples(rows, inputs="input", reference="target", id_column="id")
 
 
 def test_a_two_step_pipeline_is_optimised_one_component_at_a_time(tmp_path):

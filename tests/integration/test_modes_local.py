@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import pytest
+from local_tasks import largest_number_task
 
 from promptlearn import Budget, OptimizeConfig
 from promptlearn.app.quickstart import SNIPS_TASK, make_optimizer, snips_task
@@ -77,27 +78,12 @@ def test_one_real_round(tmp_path, mode, rewriter, selector, sampler, acceptance)
     assert result.usage["rollouts"] <= 40
 
 
-def _largest_number_task(n: int, seed: int = 0):
-    import random
-
-    from promptlearn import load_examples
-
-    rng = random.Random(seed)
-    rows = []
-    for i in range(n):
-        options = rng.sample(range(1, 50), 3)
-        question = "Which number is the largest? Options:\n" + "\n".join(
-            f"({letter}) {value}" for letter, value in zip("ABC", options))
-        rows.append({"id": f"q{i}", "input": question, "target": "(" + "ABC"[options.index(max(options))] + ")"})
-    return load_examples(rows, inputs="input", reference="target", id_column="id")
-
-
 def test_auto_mode_repairs_a_format_broken_seed_with_the_real_agent(tmp_path):
     """The 0.5B explains instead of giving the option letter (0% with "Answer the question."); the first
     round's proposal states the contract inferred from the references, with no rewriter call."""
     from promptlearn import LLM, ChatAgent, ExactMatch, PromptOptimizer
 
-    examples = _largest_number_task(26)
+    examples = largest_number_task(26)
     train, val = examples[:16], examples[16:]
     llm = LLM(AGENT, cache=tmp_path / "cache.sqlite")
     optimizer = PromptOptimizer(ChatAgent(llm, "{{ input }}\nAnswer:", max_tokens=16), ExactMatch(),
