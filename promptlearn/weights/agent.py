@@ -47,6 +47,11 @@ class TransformersAgent:
         self._loaded: tuple[Any, Any] | None = None
 
     @property
+    def device(self) -> str:
+        """Where the model runs (transformers' default placement: the CPU unless told otherwise)."""
+        return str(getattr(self._loaded[0], "device", "cpu")) if self._loaded else "cpu"
+
+    @property
     def name(self) -> str:
         return f"transformers:{self.model_dir.name}" + (f"+{self.adapter.name}" if self.adapter else "")
 

@@ -45,6 +45,8 @@ class ArmResult:
     engine: str
     prompt: str
     adapter: str | None = None
+    tokens: int = 0  # prompt arms: tokens of every model call of the search; weight arms: tokens trained on
+    device: str = "cpu"  # where training and scoring ran (GPU-seconds = wall_s where this names a GPU)
 
 
 def _score(agent: TransformersAgent, prompt: str, test: Sequence[Example], panel: JudgePanel, seed: int
@@ -91,46 +93,47 @@ def compare_prompt_vs_weights(model: str | Path, train: Sequence[Example], val: 
     sft_settings, grpo_settings = sft or SFTSettings(), grpo or GRPOSettings()
     cfg = config or OptimizeConfig()
 
-    def optimized_prompt(budget: int) -> tuple[str, int]:
+    def optimized_prompt(budget: int) -> tuple[str, int, int]:
         chat_agent = ChatAgent(agent_llm, user_template, max_tokens=max_tokens, parse=parse)
         optimizer = PromptOptimizer(chat_agent, list(panel.judges), optimizer_llm=optimizer_llm,
                                     config=cfg.model_copy(update={"budget": Budget(max_rollouts=budget)}))
         result = optimizer.optimize(seed_prompt, train, val, run_dir=str(output / f"promptlearn-{budget}"), resume=True)
-        return result.best_prompt, int(result.usage.get("rollouts", 0))
+        return result.best_prompt, int(result.usage.get("rollouts", 0)), int(result.usage.get("tokens", 0))
 
     for budget in budgets:
         for method in methods:
             if (method, budget) in done:
                 continue
             start = time.time()
-            prompt, adapter, rollouts, seen = seed_prompt, None, 0, 0
+            prompt, adapter, rollouts, seen, tokens = seed_prompt, None, 0, 0, 0
             if method == "promptlearn":
-                prompt, rollouts = optimized_prompt(budget)
+                prompt, rollouts, tokens = optimized_prompt(budget)
             elif method == "sft":
                 steps = max(1, budget // sft_settings.batch_size)
                 summary = train_sft(model, train, output / f"sft-{budget}", user_template=user_template,
                                     settings=replace(sft_settings, max_steps=steps), progress=progress)
-                adapter, seen = summary.adapter_dir, summary.examples_seen
+                adapter, seen, tokens = summary.adapter_dir, summary.examples_seen, summary.train_tokens
             elif method == "grpo":
                 per_step = grpo_settings.prompts_per_step * grpo_settings.num_generations
                 summary = train_grpo(model, train, output / f"grpo-{budget}", judges=list(panel.judges),
                                      user_template=user_template, parse=parse, progress=progress,
                                      settings=replace(grpo_settings, max_steps=max(1, budget // per_step)))
                 adapter, rollouts, seen = summary.adapter_dir, summary.rollouts, summary.examples_seen
+                tokens = summary.train_tokens
             elif method == "promptlearn+sft":  # distil the optimized prompt's judge-approved answers into LoRA
-                teacher, rollouts = optimized_prompt(budget)
+                teacher, rollouts, tokens = optimized_prompt(budget)
                 summary = train_sft(model, train, output / f"promptlearn+sft-{budget}", user_template=user_template,
                                     settings=replace(sft_settings, source="judged", train_system_prompt=seed_prompt),
                                     judges=list(panel.judges), sample_prompt=teacher, max_new_tokens=max_tokens,
                                     progress=progress)
                 adapter, seen = summary.adapter_dir, summary.examples_seen
-                rollouts += summary.rollouts
+                rollouts, tokens = rollouts + summary.rollouts, tokens + summary.train_tokens
             agent = base if adapter is None else TransformersAgent(model, user_template, adapter=adapter,
                                                                    max_tokens=max_tokens, parse=parse)
             score, ci = _score(agent, prompt, test, panel, cfg.seed)
             arm = ArmResult(method=method, budget=budget, test=score, test_ci95=ci, rollouts=rollouts,
                             examples_seen=seen, wall_s=round(time.time() - start, 1), engine=agent.name,
-                            prompt=prompt, adapter=adapter)
+                            prompt=prompt, adapter=adapter, tokens=tokens, device=agent.device)
             with store.open("a") as handle:
                 handle.write(json.dumps(asdict(arm)) + "\n")
             done[(method, budget)] = asdict(arm)
