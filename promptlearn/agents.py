@@ -40,9 +40,14 @@ def record_step(component: str, input: str, output: str) -> None:
     """Inside an agent function: record what one step (the one that uses prompt ``component``) got and
     gave. The rollout's trace keeps it, and the rewriter sees it when it edits that component.
     Outside a rollout this does nothing."""
+    record_trace({"component": component, "input": str(input), "output": str(output)})
+
+
+def record_trace(entry: dict[str, Any]) -> None:
+    """Inside an agent function: add any JSON-able entry to the rollout's trace (judges can read it)."""
     steps = _STEPS.get()
     if steps is not None:
-        steps.append({"component": component, "input": str(input), "output": str(output)})
+        steps.append(entry)
 
 
 def component_for(candidate: Candidate, name: str | None) -> str:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any, Callable, Sequence
 
-from .agents import FunctionAgent, record_step
+from .agents import FunctionAgent, record_step, record_trace
 from .config import OptimizeConfig
 from .errors import ConfigError
 from .judges.base import failed_rollout_critique
@@ -94,8 +94,19 @@ def with_instructions(program: Any, candidate: Candidate) -> Any:
     return copied
 
 
-def as_examples(dataset: Sequence[Any], split: str) -> tuple[list[Example], dict[str, Any]]:
-    """DSPy examples as promptlearn Examples (inputs only; the metric reads the gold), and the gold by id."""
+def single_label(dataset: Sequence[Any]) -> str | None:
+    """The one label field every example has (e.g. ``answer``), or None when there is no single one."""
+    try:
+        fields = {tuple(sorted(item.labels().keys())) for item in dataset}
+    except Exception:  # noqa: BLE001 - no with_inputs: as_examples says so
+        return None
+    return fields.pop()[0] if len(fields) == 1 and len(next(iter(fields))) == 1 else None
+
+
+def as_examples(dataset: Sequence[Any], split: str, answer_field: str | None = None
+                ) -> tuple[list[Example], dict[str, Any]]:
+    """DSPy examples as promptlearn Examples, and the gold by id. With ``answer_field``, its value is the
+    Example's reference (answer contracts, format repair and demos read it); the metric reads the gold."""
     examples, gold = [], {}
     for i, item in enumerate(dataset):
         try:
@@ -104,7 +115,8 @@ def as_examples(dataset: Sequence[Any], split: str) -> tuple[list[Example], dict
             raise ConfigError(f"{split}[{i}]: {exc} (mark the input fields with .with_inputs(...))") from None
         digest = hashlib.sha256(json.dumps(item.toDict(), sort_keys=True, default=str).encode()).hexdigest()[:8]
         eid = f"{split}{i}-{digest}"
-        examples.append(Example(id=eid, inputs=inputs))
+        reference = None if answer_field is None else str(item.get(answer_field, ""))
+        examples.append(Example(id=eid, inputs=inputs, reference=reference))
         gold[eid] = item
     return examples, gold
 
@@ -142,7 +154,8 @@ class MetricJudge:
 
         if rollout.error:
             return failed_rollout_critique(self.name, rollout)
-        prediction = dspy.Prediction(**json.loads(rollout.output or "{}"))
+        fields = next((t["prediction"] for t in rollout.trace if "prediction" in t), None)
+        prediction = dspy.Prediction(**(fields if fields is not None else json.loads(rollout.output or "{}")))
         # A worker thread: a DSPy metric is sync code and may block or run its own event loop.
         value = await asyncio.to_thread(self.metric, self.gold[example.id], prediction)
         score, feedback = metric_score(value, self.name)
@@ -151,15 +164,21 @@ class MetricJudge:
 
 
 class ProgramAgent:
-    """Runs a DSPy program with a candidate's instructions; each predictor call is a traced step."""
+    """Runs a DSPy program with a candidate's instructions; each predictor call is a traced step.
 
-    def __init__(self, program: Any, lm: LLM, *, max_tokens: int = DEFAULT_PREDICTOR_TOKENS):
+    The output the loop sees is the prediction's ``answer_field`` (or, without one, all its fields as
+    JSON); the whole prediction goes to the trace, where the metric judge reads it.
+    """
+
+    def __init__(self, program: Any, lm: LLM, *, max_tokens: int = DEFAULT_PREDICTOR_TOKENS,
+                 answer_field: str | None = None):
         # Public attributes are what a run's fingerprint records (resume compares them); the program and
         # DSPy's LM stay private: their reprs hold addresses and a call history that change every run.
         self.program_class = f"{type(program).__module__}.{type(program).__qualname__}"
         self.names = predictor_names(program)
         self.model = lm.for_role("agent")
         self.max_tokens = max_tokens
+        self.answer_field = answer_field
         self._program = program
         self._lm = dspy_lm(self.model, max_tokens=max_tokens)
         self._copies: dict[str, tuple[Any, dict[int, str]]] = {}
@@ -185,7 +204,11 @@ class ProgramAgent:
             if name is not None:
                 candidate[name]  # noqa: B018 - a read: tells the loop this predictor's instructions matter
                 record_step(name, _fields(inputs), _fields(outputs))
-        return json.dumps(dict(prediction.items()), default=str)
+        fields = json.loads(json.dumps(dict(prediction.items()), default=str))
+        record_trace({"prediction": fields})
+        if self.answer_field is not None:
+            return str(fields.get(self.answer_field, ""))
+        return json.dumps(fields)
 
     def agent(self) -> FunctionAgent:
         return FunctionAgent(self)
@@ -206,25 +229,29 @@ class ProgramResult:
 
 def optimize_program(program: Any, trainset: Sequence[Any], valset: Sequence[Any], *, metric: Callable[..., Any],
                      lm: LLM, optimizer_llm: LLM, config: OptimizeConfig | None = None, run_dir: str | None = None,
-                     resume: bool = False, progress: bool = True,
-                     max_tokens: int = DEFAULT_PREDICTOR_TOKENS) -> ProgramResult:
+                     resume: bool = False, progress: bool = True, max_tokens: int = DEFAULT_PREDICTOR_TOKENS,
+                     answer_field: str | None = "auto") -> ProgramResult:
     """Optimise the instructions of every predictor of ``program`` on ``trainset``, keeping what wins on ``valset``.
 
     ``lm`` runs the program (the agent); ``optimizer_llm`` rewrites and explains. ``program`` is not
     changed: the result holds a copy. Budget, policies and run directory work as in ``optimize``.
+    ``answer_field``: the prediction field that is the answer (``"auto"``: the one label field every
+    training example has, if there is one; None: none). With one, the loop sees that field as the
+    output and its gold value as the reference, so answer contracts, format repair and demos work.
     """
     seed = seed_candidate(program)
-    train, train_gold = as_examples(trainset, "train")
-    val, val_gold = as_examples(valset, "val")
+    field = single_label(trainset) if answer_field == "auto" else answer_field
+    train, train_gold = as_examples(trainset, "train", field)
+    val, val_gold = as_examples(valset, "val", field)
     judge = MetricJudge(metric, {**train_gold, **val_gold})
     cfg = config or OptimizeConfig()
-    if cfg.infer_contract:  # the references live in DSPy examples the metric reads, not in promptlearn's
+    if field is None and cfg.infer_contract:  # no reference to infer a contract from
         cfg = cfg.model_copy(update={"infer_contract": False})
-    agent = ProgramAgent(program, lm, max_tokens=max_tokens)
+    agent = ProgramAgent(program, lm, max_tokens=max_tokens, answer_field=field)
     result = optimize(agent.agent(), seed, train, val, judges=judge, optimizer_llm=optimizer_llm, config=cfg,
                       run_dir=run_dir, resume=resume, progress=progress)
     return ProgramResult(program=with_instructions(program, result.best), result=result)
 
 
 __all__ = ["optimize_program", "ProgramResult", "ProgramAgent", "MetricJudge", "dspy_lm", "seed_candidate",
-           "with_instructions", "predictor_names", "metric_score", "as_examples"]
+           "with_instructions", "predictor_names", "metric_score", "as_examples", "single_label"]

@@ -10,6 +10,7 @@ LLMCallError / StructuredOutputError and the loop records them.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Protocol, Sequence
@@ -61,6 +62,19 @@ class Case:
                 "expected": expected, "critique": escape_markers(self.critique_text[:MAX_CASE_CHARS]),
                 "step_input": escape_markers(str(step.get("input", ""))[:MAX_CASE_CHARS]),
                 "step_output": escape_markers(str(step.get("output", ""))[:MAX_CASE_CHARS])}
+
+
+_WRAPPERS = re.compile(r"^\s*(?:```\w*\s*)?<(system_prompt|instructions)>\s*(.*?)\s*</\1>\s*(?:```)?\s*$", re.S)
+
+
+def unwrap(prompt: str) -> str:
+    """A rewrite without the meta-prompt's own wrapper around it: small rewriters echo the
+    ``<system_prompt>`` tags they were shown (seen with the 1.5B on a DSPy program), and the agent
+    would then read those tags as part of its instructions."""
+    text = prompt.strip()
+    while (found := _WRAPPERS.match(text)) is not None:
+        text = found.group(2).strip()
+    return text
 
 
 def critique_words(cases: Sequence[Case]) -> str:
@@ -299,7 +313,7 @@ class RewriteProposer(_LLMProposer):
 
     def _build(self, parent: Candidate, parsed: BaseModel, cases: Sequence[Case], context: ProposalContext) -> Built:
         rewrite = parsed if isinstance(parsed, PromptRewrite) else PromptRewrite.model_validate(parsed.model_dump())
-        new_prompt = rewrite.new_prompt.strip()
+        new_prompt = unwrap(rewrite.new_prompt)
         reason = check_prompt(parent.prompt, new_prompt, context.train, critiques=critique_words(cases))
         if reason:
             return None, reason, ""

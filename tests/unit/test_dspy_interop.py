@@ -128,3 +128,28 @@ def test_a_stopped_run_resumes_in_a_new_process_state(tmp_path):
     again = run()  # a new program object, a new DSPy LM with an empty history: the same run
     assert [(r.child, r.outcome) for r in again.result.history] == [(r.child, r.outcome) for r in first.result.history]
     assert again.instructions == first.instructions
+
+
+def test_the_answer_field_gives_the_loop_a_contract_and_format_repair_fixes_the_last_predictor():
+    """A chatty answering predictor: with the label field as reference, the loop infers the label contract
+    and its first round states it in the predictor that writes the answer, with no rewriter call."""
+    def chatty(request):
+        reply = program_llm(request)
+        if "[[ ## answer ## ]]" in reply and "exactly one of these labels" not in request.messages[0]["content"]:
+            answer = field(reply, "answer")
+            return f"[[ ## answer ## ]]\nI think it is {answer}.\n\n[[ ## completed ## ]]"
+        return reply
+
+    def no_rewriter(request):
+        raise AssertionError("format repair needs no rewriter")
+
+    found = optimize_program(NotesThenAnswer(), data(range(20)), data(range(100, 110)), metric=exact,
+                             lm=FakeLLM(chatty), optimizer_llm=FakeLLM(no_rewriter), progress=False,
+                             config=OptimizeConfig(max_iterations=1, minibatch_size=6, explain_failures=0))
+    row = found.result.history[0]
+    assert found.result.output_contract and "even, odd" in found.result.output_contract
+    assert row["strategy"] == "format" and row["component"] == "decide" and row["accepted"]
+    assert found.result.seed_val == 0.0 and found.result.best_val == 0.5
+    assert "exactly one of these labels" in found.instructions["decide"]
+    rollout = next(iter(found.result.val_results[found.result.best.id].values())).rollout
+    assert rollout.output in {"even", "odd"} and any("prediction" in t for t in rollout.trace)

@@ -175,3 +175,11 @@ def test_ungrouped_cases_get_no_shared_expected_answer_header():
     short = [case(ref="A", eid="e1"), case(ref="A", eid="e2")]
     asyncio.run(RulesetProposer(FakeLLM(handler)).apropose(Candidate.create("Answer."), short, ctx()))
     assert "Group 1: inputs whose expected answer is A" in seen["p"]
+
+
+def test_a_rewrite_loses_the_meta_prompt_wrapper_it_echoed():
+    from promptlearn.proposers import unwrap
+
+    assert unwrap("<system_prompt>\nAnswer yes or no.\n</system_prompt>") == "Answer yes or no."
+    assert unwrap("```\n<instructions>Be brief.</instructions>\n```") == "Be brief."
+    assert unwrap("Use <system_prompt> tags.") == "Use <system_prompt> tags."  # not a wrapper: kept
