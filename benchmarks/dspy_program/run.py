@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import json
 import random
+import subprocess
 import sys
 import time
 import warnings
@@ -103,14 +104,18 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     done = set()
     if out.exists():
-        done = {(r["task"], r["method"], r["seed"], r["budget"], r["sizes"]["test"])
+        done = {(r["task"], r["method"], r["seed"], r["budget"], r["sizes"]["test"], r.get("commit"))
                 for r in map(json.loads, out.read_text().splitlines())}
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                            cwd=HERE).stdout.strip() or None
     cache = HERE / "cache.sqlite"
     agent_llm = LLM(args.agent, role="agent", cache=cache)
     rewriter = LLM(args.rewriter, role="optimizer", cache=cache, temperature=0.0)
     seed_program = NotesThenAnswer(task.seed_prompt)
     for method in args.methods.split(","):
-        if (task.name, method, args.seed, args.budget, len(test)) in done:
+        # A row counts as done for the code that made it: after a change to promptlearn, rerun to compare.
+        if any(key[:5] == (task.name, method, args.seed, args.budget, len(test)) and (method != "promptlearn"
+               or key[5] == commit) for key in done):
             print(f"{task.name} {method} seed {args.seed}: already in {out}")
             continue
         rollouts = {"n": 0}
@@ -145,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         scores, failures = test_scores(program, test, task, field, dspy_lm(agent_llm, max_tokens=MAX_TOKENS))
         mean = sum(scores) / len(scores)
         low, high = bootstrap_ci(scores, rng=random.Random(args.seed))
-        row = {"task": task.name, "method": method, "seed": args.seed, "budget": args.budget, "test": mean,
+        row = {"task": task.name, "method": method, "commit": commit, "seed": args.seed, "budget": args.budget, "test": mean,
                "test_ci95": [low, high], "rollouts": rollouts["n"], "optimize_wall_s": round(optimize_s, 1),
                "instructions": {n: str(p.signature.instructions) for n, p in program.named_predictors()},
                "sizes": {"train": len(train), "val": len(val), "test": len(test)}, "test_scores": scores,
