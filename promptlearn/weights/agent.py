@@ -22,6 +22,14 @@ from .models import hf_model
 DEFAULT_AGENT_TOKENS = 16
 
 
+def chat(example: Example, user_template: str, system_prompt: str) -> list[dict[str, str]]:
+    """The chat an example becomes: the system prompt (left out when empty), then the rendered user template.
+    Scoring (TransformersAgent) and training (SFT, GRPO) build their chats here, so they match."""
+    user = render(user_template, example.inputs, what="user template")
+    return ([{"role": "system", "content": system_prompt}] if system_prompt.strip() else []) + \
+        [{"role": "user", "content": user}]
+
+
 class TransformersAgent:
     """Greedy generation with transformers: the candidate's prompt as system message (none when it is
     empty), ``user_template`` over the inputs. One model in memory; generations run one batch at a
@@ -75,8 +83,7 @@ class TransformersAgent:
     def messages(self, candidate: Candidate, example: Example) -> list[dict[str, str]]:
         prompt = candidate[component_for(candidate, self.component)]
         system = render(prompt, example.inputs, what="system prompt") if has_markup(prompt) else prompt
-        user = render(self.user_template, example.inputs, what="user template")
-        return ([{"role": "system", "content": system}] if system.strip() else []) + [{"role": "user", "content": user}]
+        return chat(example, self.user_template, system)
 
     def generate(self, chats: Sequence[list[dict[str, str]]], *, max_tokens: int | None = None,
                  temperature: float = 0.0, seed: int = 0) -> list[tuple[str, int, int]]:

@@ -53,7 +53,7 @@ def _score(agent: TransformersAgent, prompt: str, test: Sequence[Example], panel
            ) -> tuple[float, tuple[float, float]]:
     import random
 
-    candidate = Candidate.create(prompt) if prompt.strip() else Candidate.create(" ")
+    candidate = Candidate.create(prompt)  # an empty prompt means no system message (see chat)
 
     async def one(example: Example) -> float:
         rollout = await agent.arun(candidate, example)

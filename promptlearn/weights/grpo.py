@@ -18,9 +18,10 @@ from ..errors import ConfigError
 from ..judges.base import Judge, JudgePanel
 from ..records import Example, Rollout
 from . import require
+from .agent import chat
 from .config import GRPOSettings
 from .models import hf_model
-from .sft import ADAPTER_DIR, CHECKPOINT_PREFIX, TrainingError, TrainingSummary, chat
+from .sft import ADAPTER_DIR, CHECKPOINT_PREFIX, TrainingError, TrainingSummary
 
 REWARDS_FILE = "rewards.jsonl"
 
@@ -95,7 +96,8 @@ def train_grpo(model: str | Path, train: Sequence[Example], output_dir: str | Pa
     shutil.rmtree(adapter, ignore_errors=True)
     trainer.save_model(str(adapter))
     logged = [entry for entry in trainer.state.log_history if "loss" in entry]
-    sampled = sum(1 for _ in (output / REWARDS_FILE).open()) if (output / REWARDS_FILE).exists() else 0
+    log_path = output / REWARDS_FILE
+    sampled = len(log_path.read_text(encoding="utf-8").splitlines()) if log_path.exists() else 0
     summary = TrainingSummary(method="grpo", adapter_dir=str(adapter), steps=int(trainer.state.global_step),
                               examples_seen=int(trainer.state.global_step) * settings.prompts_per_step
                               * settings.num_generations,

@@ -17,12 +17,11 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .._async import run_sync
-from .._templating import render
 from ..errors import ConfigError, RunError
 from ..judges.base import Judge, JudgePanel
 from ..records import Example, Rollout
 from . import require
-from .agent import TransformersAgent
+from .agent import TransformersAgent, chat
 from .config import SFTSettings
 
 CHECKPOINT_PREFIX = "checkpoint-"
@@ -52,12 +51,6 @@ class TrainingSummary:
 
     def save(self, folder: Path) -> None:
         (folder / SUMMARY_FILE).write_text(json.dumps(asdict(self), indent=2))
-
-
-def chat(example: Example, user_template: str, system_prompt: str) -> list[dict[str, str]]:
-    user = render(user_template, example.inputs, what="user template")
-    return ([{"role": "system", "content": system_prompt}] if system_prompt.strip() else []) + \
-        [{"role": "user", "content": user}]
 
 
 def judged_pairs(agent: TransformersAgent, train: Sequence[Example], panel: JudgePanel, settings: SFTSettings,
@@ -138,7 +131,6 @@ def train_sft(model: str | Path, train: Sequence[Example], output_dir: str | Pat
         optimizer.load_state_dict(torch.load(last / "optimizer.pt"))
 
     encoded = [_encode(tokenizer, messages, answer, settings.max_length) for messages, answer in pairs]
-    order: list[int] = []
     net.train()
     bar = _bar(total_steps, step, progress)
     try:
