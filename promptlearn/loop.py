@@ -27,13 +27,12 @@ from ._stats import mean
 from .callbacks import LoopEvent
 from .contracts import infer_contract
 from .errors import RunError
-from .records import Candidate, Example, RoundRecord
+from .records import NEW_BEST, Candidate, Example, RoundRecord
 from .result import OptimizationResult
 from .steps import LoopParts, OutOfBudget, Steps
 from .store import CONFIG_FILE, RESULT_FILE, RunStore
 
 log = logging.getLogger("promptlearn")
-NEW_BEST = "new best"
 
 
 class Run:
@@ -131,7 +130,7 @@ class Run:
         try:
             child_val = await self.steps.evaluate(child, [e.id for e in self.val], "val")
         except OutOfBudget as stop:
-            raise OutOfBudget(stop.reason, self._record(row, "budget ran out during validation")) from None
+            raise OutOfBudget(stop.reason, self._last_validation(row)) from None
         self.val_pool[child.id] = {eid: r.score for eid, r in child_val.items()}
         row["child_val"] = self.val_mean(child.id)
         if row["child_val"] > self.best_val:
@@ -139,13 +138,34 @@ class Run:
             return self._record(row, NEW_BEST)
         return self._record(row, "accepted, no validation gain")
 
+    def _last_validation(self, row: dict[str, Any]) -> RoundRecord:
+        """The budget ran out while validating the round's child: judge it on the validation examples it reached.
+
+        Those rollouts would otherwise be spent for nothing. The child replaces the best only when the
+        acceptance test, paired with the best on the same examples, says so; no round follows, so the
+        partly validated child never competes in the pool, only for the final pick.
+        """
+        child, best = row["child"], self.val_pool[self.best_id]
+        reached = [e.id for e in self.val if (child, e.id) in self.steps.results and e.id in best]
+        if len(reached) < max(self.config.minibatch_size, len(self.val) // 4):
+            return self._record(row, "budget ran out during validation")
+        child_scores = [self.steps.results[(child, eid)].score for eid in reached]
+        decision = self.parts.acceptance.decide([best[eid] for eid in reached], child_scores, self.rng)
+        row["child_val"] = mean(child_scores)
+        outcome = f"validated on {len(reached)} of {len(self.val)} before the budget ran out"
+        if not decision.accepted:
+            return self._record(row, outcome + ": not better than the best there")
+        self.val_pool[child] = dict(zip(reached, child_scores))
+        self.best_id = child
+        return self._record(row, f"{NEW_BEST} ({outcome})")
+
     def _record(self, row: dict[str, Any], outcome: str) -> RoundRecord:
         return RoundRecord(**row, outcome=outcome, best_val=self.best_val, best=self.best_id, **self.meter.snapshot())
 
     def _end_round(self, record: RoundRecord) -> None:
         self.rounds.append(record)
         self.store.append({"type": "round", "row": record.as_row()})
-        self._emit(LoopEvent("round", record.iteration, round=record, gained=record.outcome == NEW_BEST))
+        self._emit(LoopEvent("round", record.iteration, round=record, gained=record.gained))
 
     async def execute(self) -> OptimizationResult:
         parts = self.parts
@@ -177,7 +197,7 @@ class Run:
                     break
                 record = await self.round(iteration)
                 self._end_round(record)
-                without_gain = 0 if record.outcome == NEW_BEST else without_gain + 1
+                without_gain = 0 if record.gained else without_gain + 1
         except OutOfBudget as stop:  # the result's summary says when the seed itself was not fully scored
             self.stop_reason = stop.reason
             if stop.record is not None:

@@ -273,6 +273,9 @@ class Proposal(Record):
     strategy: str = ""
 
 
+NEW_BEST = "new best"  # the outcome of a round whose child became the best (possibly with a note after it)
+
+
 class RoundRecord(Record):
     """One round of the loop, as the history, the report and callbacks see it.
 
@@ -312,6 +315,11 @@ class RoundRecord(Record):
 
     def as_row(self) -> dict[str, Any]:
         return {k: v for k, v in self.model_dump().items() if v is not None}
+
+    @property
+    def gained(self) -> bool:
+        """The round's child became the best candidate."""
+        return self.outcome.startswith(NEW_BEST)
 
     def __getitem__(self, key: str) -> Any:
         value = getattr(self, key, None) if key in type(self).model_fields else None

@@ -68,7 +68,9 @@ class OptimizationResult:
         if self.seed.id not in self.val_scores:
             return (f"stopped ({self.stop_reason}) before the seed prompt was scored on every validation example: "
                     f"no scores to compare ({self.usage.get('rollouts', 0)} rollouts spent); raise the budget")
-        return (f"validation score {self.seed_val:.3f} -> {self.best_val:.3f} "
+        reached, total = len(self.val_scores.get(self.best.id, {})), len(self.val_scores[self.seed.id])
+        partly = f" on the {reached} of {total} validation examples the budget reached" if reached < total else ""
+        return (f"validation score {self.seed_val:.3f} -> {self.best_val:.3f}{partly} "
                 f"({len(self.history)} rounds, {len(self.candidates)} candidates, {self.usage.get('rollouts', 0)} "
                 f"rollouts, {self.usage.get('llm_calls', 0)} LLM calls; stopped: {self.stop_reason})")
 

@@ -82,7 +82,7 @@ def write_report(result: "OptimizationResult", path: str | Path) -> Path:
     if strategies:
         rows = "".join(f"<tr><td>{_e(name)}</td><td>{strategies.count(name)}</td>"
                        f"<td>{sum(1 for r in result.history if r.strategy == name and r.accepted)}</td>"
-                       f"<td>{sum(1 for r in result.history if r.strategy == name and r.outcome == 'new best')}</td></tr>"
+                       f"<td>{sum(1 for r in result.history if r.strategy == name and r.gained)}</td></tr>"
                        for name in dict.fromkeys(strategies))
         parts.append("<h2>Proposal strategies</h2><table><tr><th>strategy</th><th>rounds</th>"
                      f"<th>accepted on the minibatch</th><th>new best</th></tr>{rows}</table>")

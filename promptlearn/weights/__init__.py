@@ -11,7 +11,8 @@ runs; without the extra, ``require()`` raises a ConfigError naming ``pip install
 - ``train_sft`` (LoRA SFT on reference answers or on judge-approved samples), ``train_grpo``
   (TRL's GRPOTrainer, rewards from the same judges), each with a TRL-style config dataclass,
   checkpoints, resume and a final adapter folder.
-- ``compare_prompt_vs_weights``: one table and one chart, held-out score vs rollouts per method.
+- ``compare_prompt_vs_weights``: one table and one chart, held-out score vs rollouts per method;
+  ``load_comparison`` reads a saved comparison back, ``comparison_table`` renders it as markdown.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def __getattr__(name: str) -> Any:
     """The torch-backed parts load on first use, so ``import promptlearn.weights`` works without the extra."""
     lazy = {"TransformersAgent": ".agent", "hf_model": ".models", "train_sft": ".sft", "TrainingSummary": ".sft",
             "TrainingError": ".sft", "train_grpo": ".grpo", "compare_prompt_vs_weights": ".compare",
-            "plot_comparison": ".compare"}
+            "plot_comparison": ".compare", "load_comparison": ".compare", "comparison_table": ".compare"}
     if name in lazy:
         import importlib
 
@@ -48,4 +49,4 @@ def __getattr__(name: str) -> Any:
 
 __all__ = ["require", "WEIGHTS_EXTRA", "SFTSettings", "GRPOSettings", "LoRASettings", "TransformersAgent", "hf_model",
            "train_sft", "train_grpo", "TrainingSummary", "TrainingError", "compare_prompt_vs_weights",
-           "plot_comparison"]
+           "plot_comparison", "load_comparison", "comparison_table"]

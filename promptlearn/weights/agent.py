@@ -22,6 +22,13 @@ from .models import hf_model
 DEFAULT_AGENT_TOKENS = 16
 
 
+def default_device() -> str:
+    """"cuda" when torch sees a GPU, else "cpu": every arm trains and scores where the weights can go fastest."""
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 def chat(example: Example, user_template: str, system_prompt: str) -> list[dict[str, str]]:
     """The chat an example becomes: the system prompt (left out when empty), then the rendered user template.
     Scoring (TransformersAgent) and training (SFT, GRPO) build their chats here, so they match."""
@@ -37,7 +44,7 @@ class TransformersAgent:
 
     def __init__(self, model: str | Path, user_template: str = "{{ input }}", *, adapter: str | Path | None = None,
                  max_tokens: int = DEFAULT_AGENT_TOKENS, parse: Callable[[str], str] | None = None,
-                 answer_pattern: str | None = None, component: str | None = None):
+                 answer_pattern: str | None = None, component: str | None = None, device: str | None = None):
         require()
         self.model_dir = hf_model(model)
         self.adapter = Path(adapter) if adapter is not None else None
@@ -50,14 +57,18 @@ class TransformersAgent:
         self.parse = parse
         self.answer_pattern = answer_pattern
         self.component = component
+        self.requested_device = device
         self._answer_re = compile_answer_pattern(answer_pattern)
-        self._lock = threading.Lock()
+        # One lock around loading and generating: concurrent rollouts arrive on worker threads, and both
+        # transformers' lazy imports and a tokenizer are unsafe to use from several threads at once (rollouts
+        # failed with "cannot import name 'AutoModelForCausalLM'" when the first batch raced the load).
+        self._lock = threading.RLock()
         self._loaded: tuple[Any, Any] | None = None
 
     @property
     def device(self) -> str:
-        """Where the model runs (transformers' default placement: the CPU unless told otherwise)."""
-        return str(getattr(self._loaded[0], "device", "cpu")) if self._loaded else "cpu"
+        """Where the model runs: ``device`` if given, else the first CUDA GPU when there is one, else the CPU."""
+        return self.requested_device or default_device()
 
     @property
     def name(self) -> str:
@@ -65,6 +76,10 @@ class TransformersAgent:
 
     def load(self) -> tuple[Any, Any]:
         """(model, tokenizer), loaded once."""
+        with self._lock:
+            return self._loaded or self._load()
+
+    def _load(self) -> tuple[Any, Any]:
         if self._loaded is None:
             import torch
             from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -76,6 +91,7 @@ class TransformersAgent:
                 from peft import PeftModel
 
                 model = PeftModel.from_pretrained(model, str(self.adapter))
+            model.to(self.device)
             model.eval()
             self._loaded = (model, tokenizer)
         return self._loaded
@@ -88,25 +104,26 @@ class TransformersAgent:
     def generate(self, chats: Sequence[list[dict[str, str]]], *, max_tokens: int | None = None,
                  temperature: float = 0.0, seed: int = 0) -> list[tuple[str, int, int]]:
         """Replies to ``chats`` as (text, prompt tokens, completion tokens); sampling when ``temperature`` > 0."""
-        import torch
+        with self._lock:
+            import torch
 
-        model, tokenizer = self.load()
-        texts = [tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True) for chat in chats]
-        with self._lock, torch.no_grad():
-            batch = tokenizer(texts, return_tensors="pt", padding=True)
+            model, tokenizer = self.load()
+            texts = [tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True) for chat in chats]
+            batch = tokenizer(texts, return_tensors="pt", padding=True).to(self.device)
             sampling: dict[str, Any] = {"do_sample": False}
             if temperature > 0:
                 torch.manual_seed(seed)
                 sampling = {"do_sample": True, "temperature": temperature, "top_p": 1.0, "top_k": 0}
-            out = model.generate(**batch, max_new_tokens=max_tokens or self.max_tokens,
-                                 pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id, **sampling)
-        width = batch["input_ids"].shape[1]
-        replies = []
-        for row, mask in zip(out, batch["attention_mask"]):
-            new = row[width:]
-            text = tokenizer.decode(new, skip_special_tokens=True)
-            replies.append((text, int(mask.sum()), int((new != tokenizer.pad_token_id).sum())))
-        return replies
+            with torch.no_grad():
+                out = model.generate(**batch, max_new_tokens=max_tokens or self.max_tokens,
+                                     pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id, **sampling)
+            width = batch["input_ids"].shape[1]
+            replies = []
+            for row, mask in zip(out, batch["attention_mask"]):
+                new = row[width:]
+                text = tokenizer.decode(new, skip_special_tokens=True)
+                replies.append((text, int(mask.sum()), int((new != tokenizer.pad_token_id).sum())))
+            return replies
 
     async def arun(self, candidate: Candidate, example: Example) -> Rollout:
         start = time.perf_counter()

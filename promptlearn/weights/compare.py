@@ -86,8 +86,7 @@ def compare_prompt_vs_weights(model: str | Path, train: Sequence[Example], val: 
     output = Path(output_dir)
     output.mkdir(parents=True, exist_ok=True)
     store = output / RESULTS_FILE
-    done = {(r["method"], r["budget"]): r for r in map(json.loads, store.read_text().splitlines())} \
-        if store.exists() else {}
+    done = {(r["method"], r["budget"]): r for r in _arms(store)} if store.exists() else {}
     panel = JudgePanel([judges] if isinstance(judges, Judge) else list(judges))
     base = TransformersAgent(model, user_template, max_tokens=max_tokens, parse=parse)
     sft_settings, grpo_settings = sft or SFTSettings(), grpo or GRPOSettings()
@@ -140,6 +139,45 @@ def compare_prompt_vs_weights(model: str | Path, train: Sequence[Example], val: 
     frame = pd.DataFrame([done[(m, b)] for b in budgets for m in methods])
     plot_comparison(frame, output / "score_vs_rollouts.png")
     return frame
+
+
+def _arms(path: Path) -> list[dict[str, Any]]:
+    arms = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            arms.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{path}:{number} is not a JSON line ({exc.msg}); remove it and rerun that arm") from None
+    return arms
+
+
+def load_comparison(path: str | Path) -> Any:
+    """The arms a comparison saved (its output folder or its ``comparison.jsonl``) as a DataFrame."""
+    import pandas as pd
+
+    store = Path(path)
+    store = store / RESULTS_FILE if store.is_dir() else store
+    if not store.exists():
+        raise ConfigError(f"no comparison results at {store}; compare_prompt_vs_weights writes {RESULTS_FILE}")
+    frame = pd.DataFrame(_arms(store))
+    if frame.empty:
+        raise ConfigError(f"{store} holds no arms yet")
+    frame["test_ci95"] = frame["test_ci95"].map(tuple)
+    return frame
+
+
+def comparison_table(frame: Any) -> str:
+    """A markdown table of the arms: held-out score with its 95% CI, rollouts, examples seen, wall time, engine."""
+    lines = ["| method | budget | held-out (95% CI) | rollouts | examples seen | wall s | device | engine |",
+             "|---|---:|---|---:|---:|---:|---|---|"]
+    for arm in frame.to_dict("records"):
+        low, high = arm["test_ci95"]
+        lines.append(f"| {arm['method']} | {arm['budget']} | {100 * arm['test']:.1f}% [{100 * low:.1f}, {100 * high:.1f}] "
+                     f"| {arm['rollouts']} | {arm['examples_seen']} | {arm['wall_s']:.0f} | {arm.get('device', 'cpu')} "
+                     f"| {arm['engine']} |")
+    return "\n".join(lines)
 
 
 def plot_comparison(frame: Any, path: str | Path) -> Path:

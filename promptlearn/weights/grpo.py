@@ -18,7 +18,7 @@ from ..errors import ConfigError
 from ..judges.base import Judge, JudgePanel
 from ..records import Example, Rollout
 from . import require
-from .agent import chat
+from .agent import chat, default_device
 from .config import GRPOSettings
 from .models import hf_model
 from .sft import ADAPTER_DIR, CHECKPOINT_PREFIX, TrainingError, TrainingSummary
@@ -70,7 +70,8 @@ def train_grpo(model: str | Path, train: Sequence[Example], output_dir: str | Pa
     panel.preflight(train)
     rows = [{"prompt": chat(e, user_template, settings.train_system_prompt), "example_id": e.id} for e in train]
     lora = settings.lora
-    args = GRPOConfig(output_dir=str(output), use_cpu=True, bf16=False, seed=settings.seed,
+    device = default_device()
+    args = GRPOConfig(output_dir=str(output), use_cpu=device == "cpu", bf16=False, seed=settings.seed,
                       per_device_train_batch_size=settings.prompts_per_step * settings.num_generations,
                       num_generations=settings.num_generations, max_completion_length=settings.max_completion_length,
                       learning_rate=settings.learning_rate, max_steps=settings.max_steps, beta=settings.beta,
@@ -103,6 +104,6 @@ def train_grpo(model: str | Path, train: Sequence[Example], output_dir: str | Pa
                               * settings.num_generations,
                               rollouts=sampled, train_tokens=int(getattr(trainer.state, "num_input_tokens_seen", 0)),
                               wall_s=round(time.time() - start, 1), losses=[round(float(e["loss"]), 4) for e in logged],
-                              resumed_from=checkpoints[-1] if checkpoints else None)
+                              resumed_from=checkpoints[-1] if checkpoints else None, device=device)
     summary.save(output)
     return summary

@@ -47,7 +47,7 @@ class TrainingSummary:
     losses: list[float] = field(default_factory=list)
     approved: int | None = None  # judged SFT: samples the judges kept
     resumed_from: int | None = None
-    device: str = "cpu"
+    device: str = "cpu"  # where it trained; GPU-seconds = wall_s when this names a GPU
 
     def save(self, folder: Path) -> None:
         (folder / SUMMARY_FILE).write_text(json.dumps(asdict(self), indent=2))
@@ -128,7 +128,7 @@ def train_sft(model: str | Path, train: Sequence[Example], output_dir: str | Pat
     if last is not None:
         state = json.loads((last / "state.json").read_text())
         step, losses, seen, tokens = state["step"], state["losses"], state["examples_seen"], state["train_tokens"]
-        optimizer.load_state_dict(torch.load(last / "optimizer.pt"))
+        optimizer.load_state_dict(torch.load(last / "optimizer.pt", map_location=agent.device))
 
     encoded = [_encode(tokenizer, messages, answer, settings.max_length) for messages, answer in pairs]
     net.train()
@@ -139,7 +139,7 @@ def train_sft(model: str | Path, train: Sequence[Example], output_dir: str | Pat
             order = list(range(len(encoded)))
             random.Random(settings.seed + epoch).shuffle(order)  # the same batches after a resume
             batch = [encoded[i] for i in order[offset: offset + settings.batch_size]]
-            loss = _step(net, optimizer, batch, tokenizer.pad_token_id or 0)
+            loss = _step(net, optimizer, batch, tokenizer.pad_token_id or 0, agent.device)
             step, seen = step + 1, seen + len(batch)
             tokens += sum(len(ids) for ids, _ in batch)
             losses.append(round(loss, 4))
@@ -162,7 +162,7 @@ def train_sft(model: str | Path, train: Sequence[Example], output_dir: str | Pat
                               adapter_dir=str(adapter), steps=step, examples_seen=seen, rollouts=rollouts,
                               train_tokens=tokens, wall_s=round(time.time() - start, 1), losses=losses,
                               approved=approved, resumed_from=int(last.name.removeprefix(CHECKPOINT_PREFIX))
-                              if last is not None else None)
+                              if last is not None else None, device=agent.device)
     summary.save(output)
     return summary
 
@@ -177,13 +177,13 @@ def _encode(tokenizer: Any, messages: list[dict[str, str]], answer: str, max_len
     return ids, labels
 
 
-def _step(net: Any, optimizer: Any, batch: list[tuple[list[int], list[int]]], pad_id: int) -> float:
+def _step(net: Any, optimizer: Any, batch: list[tuple[list[int], list[int]]], pad_id: int, device: str) -> float:
     import torch
 
     width = max(len(ids) for ids, _ in batch)
-    ids = torch.tensor([[pad_id] * (width - len(i)) + i for i, _ in batch])
-    labels = torch.tensor([[-100] * (width - len(la)) + la for _, la in batch])
-    mask = torch.tensor([[0] * (width - len(i)) + [1] * len(i) for i, _ in batch])
+    ids = torch.tensor([[pad_id] * (width - len(i)) + i for i, _ in batch], device=device)
+    labels = torch.tensor([[-100] * (width - len(la)) + la for _, la in batch], device=device)
+    mask = torch.tensor([[0] * (width - len(i)) + [1] * len(i) for i, _ in batch], device=device)
     loss = net(input_ids=ids, attention_mask=mask, labels=labels).loss
     loss.backward()
     optimizer.step()

@@ -274,3 +274,18 @@ def test_resume_on_a_fresh_run_dir_starts_a_new_run(tmp_path):
                       config=OptimizeConfig(max_iterations=2, minibatch_size=4), run_dir=tmp_path / "new",
                       resume=True, progress=False)
     assert result.best_val == 1.0 and (tmp_path / "new" / "events.jsonl").exists()
+
+
+def test_a_child_the_budget_cannot_fully_validate_is_judged_on_the_examples_it_reached():
+    # seed on 10 val (10) + parent and child on a minibatch of 4 (8) leaves 6 of the child's 10 val rollouts
+    cfg = OptimizeConfig(mode="rules", max_iterations=3, minibatch_size=4, budget=Budget(max_rollouts=24))
+    result, _, _ = run([GOOD_RULE], cfg)
+    last = result.history[-1]
+    assert last.outcome == "new best (validated on 6 of 10 before the budget ran out)", last.outcome
+    assert result.best.id == last.child and GOOD_RULE in result.best_prompt
+    assert len(result.val_scores[result.best.id]) == 6 and result.usage["rollouts"] == 24
+    assert "on the 6 of 10 validation examples the budget reached" in result.summary()
+    # Too few examples reached (fewer than a minibatch): the rollouts cannot decide anything.
+    cfg = OptimizeConfig(mode="rules", max_iterations=3, minibatch_size=4, budget=Budget(max_rollouts=21))
+    result, _, _ = run([GOOD_RULE], cfg)
+    assert result.history[-1].outcome == "budget ran out during validation" and result.best.id == result.seed.id

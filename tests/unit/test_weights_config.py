@@ -1,5 +1,6 @@
 """promptlearn.weights without torch: the missing-extra error, model folder checks, settings."""
 
+import json
 import subprocess
 import sys
 
@@ -39,3 +40,44 @@ def test_grpo_counts_every_sample_as_a_rollout():
 def test_importing_the_weights_package_loads_no_torch():
     code = "import sys, promptlearn.weights as w; w.SFTSettings(); assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_judges_become_grpo_rewards_with_their_explanations_logged(tmp_path):
+    from promptlearn import ExactMatch, Example, FunctionJudge
+    from promptlearn.judges.base import JudgePanel
+    from promptlearn.weights.grpo import judge_reward
+
+    examples = {"a": Example(id="a", inputs={"input": "x"}, reference="go"),
+                "b": Example(id="b", inputs={"input": "y"}, reference="stop")}
+    short = FunctionJudge(lambda e, out: (float(len(out) <= 4), "short enough" if len(out) <= 4 else "too long"),
+                          name="short")
+    reward = judge_reward(JudgePanel([ExactMatch(), short], [3.0, 1.0]), examples, tmp_path / "rewards.jsonl",
+                          parse=lambda text: text.splitlines()[0])
+    completions = [[{"role": "assistant", "content": "go\nbecause"}], [{"role": "assistant", "content": "halt now"}]]
+    assert reward(prompts=[[], []], completions=completions, example_id=["a", "b"]) == [1.0, 0.0]
+    log = [json.loads(line) for line in (tmp_path / "rewards.jsonl").read_text().splitlines()]
+    assert [entry["output"] for entry in log] == ["go", "halt now"]  # the parser ran before the judges
+    assert "too long" in log[1]["critiques"][1] and all(len(entry["critiques"]) == 2 for entry in log)
+    # Plain-text completions (TRL's non-chat datasets) are judged the same way.
+    assert reward(prompts=["", ""], completions=["stop", "go"], example_id=["b", "b"]) == [1.0, 0.25]
+
+
+def test_a_saved_comparison_reads_back_into_a_table_and_a_chart(tmp_path):
+    from promptlearn.weights import comparison_table, load_comparison, plot_comparison
+
+    arms = [{"method": "seed", "budget": 100, "test": 0.5, "test_ci95": [0.4, 0.6], "rollouts": 0, "examples_seen": 0,
+             "wall_s": 3.0, "engine": "transformers:m", "prompt": "p", "adapter": None, "tokens": 0, "device": "cpu"},
+            {"method": "sft", "budget": 100, "test": 0.75, "test_ci95": [0.65, 0.85], "rollouts": 0, "examples_seen": 100,
+             "wall_s": 60.0, "engine": "transformers:m+adapter", "prompt": "p", "adapter": "a", "tokens": 900,
+             "device": "cpu"}]
+    (tmp_path / "comparison.jsonl").write_text("\n".join(json.dumps(a) for a in arms) + "\n")
+    frame = load_comparison(tmp_path)
+    assert list(frame["method"]) == ["seed", "sft"] and frame["test_ci95"].iloc[1] == (0.65, 0.85)
+    table = comparison_table(frame)
+    assert "| sft | 100 | 75.0% [65.0, 85.0] | 0 | 100 | 60 | cpu | transformers:m+adapter |" in table
+    assert plot_comparison(frame, tmp_path / "chart.png").stat().st_size > 1000
+    (tmp_path / "bad.jsonl").write_text(json.dumps(arms[0]) + "\n{not json\n")
+    with pytest.raises(ConfigError, match="bad.jsonl:2 is not a JSON line"):
+        load_comparison(tmp_path / "bad.jsonl")
+    with pytest.raises(ConfigError, match="no comparison results"):
+        load_comparison(tmp_path / "missing")

@@ -78,8 +78,8 @@ def test_bad_inputs_are_clear(task, tmp_path):
         TransformersAgent(MODEL, adapter=tmp_path)
 
 
-def test_bench_scores_seed_and_sft_with_one_engine(tmp_path):
-    """`promptlearn bench --methods seed,sft --engine transformers` on a tiny SNIPS task."""
+def test_bench_scores_every_weight_method_with_one_engine(tmp_path):
+    """`promptlearn bench --methods seed,sft,grpo,promptlearn+sft --engine transformers` on a tiny SNIPS task."""
     from promptlearn.app.cli import main
     from promptlearn.app.quickstart import SNIPS_SEED_PROMPT as seed_prompt
 
@@ -92,10 +92,16 @@ def test_bench_scores_seed_and_sft_with_one_engine(tmp_path):
         "split": {"train": 6, "val": 4, "test": 6, "stratify": False}, "seed_prompt": seed_prompt,
         "agent": {"user_template": SNIPS_USER_TEMPLATE, "max_tokens": 8}}))
     results = tmp_path / "r.jsonl"
-    assert main(["bench", str(tmp_path / "task.yaml"), "--methods", "seed,sft", "--seeds", "0", "--budget", "4",
+    assert main(["bench", str(tmp_path / "task.yaml"), "--methods", "seed,sft,grpo,promptlearn+sft", "--seeds", "0",
+                 "--budget", "8",
                  "--engine", "transformers", "--results", str(results), "--quiet"]) == 0
     records = {r["method"]: r for r in map(json.loads, results.read_text().splitlines())}
-    assert records["sft"]["status"] == "ok" and records["sft"]["adapter"], records["sft"].get("error")
-    assert records["sft"]["engine"] == records["seed"]["engine"] == "transformers"
-    assert records["sft"]["seed_test"] == records["seed"]["test"]  # the same base model scored the seed prompt
-    assert records["sft"]["details"]["examples_seen"] == 4
+    for method in ("sft", "grpo", "promptlearn+sft"):
+        record = records[method]
+        assert record["status"] == "ok" and record["adapter"], (method, record.get("error"))
+        assert record["engine"] == "transformers"
+        assert record["seed_test"] == records["seed"]["test"]  # the same base model scored the seed prompt
+    assert records["sft"]["details"]["examples_seen"] == 8 and records["sft"]["rollouts"] == 0
+    assert records["grpo"]["rollouts"] == 8  # budget 8 = one step of 2 prompts x 4 samples, each a rollout
+    distilled = records["promptlearn+sft"]
+    assert distilled["rollouts"] > 8 and distilled["details"]["teacher_prompt"]  # the search, then judged samples

@@ -1,0 +1,100 @@
+"""Real SFT and GRPO steps on a tiny causal LM built inside the test (no download, no GGUF): training must
+change the LoRA weights, lower the SFT loss and raise the GRPO reward on a toy task.
+
+The model is a 2-layer Qwen2 with a byte-level BPE tokenizer trained on the toy words, so transformers
+loads it through the same Qwen2 classes as the real 0.5B; a few seconds per test on a CPU.
+"""
+
+import asyncio
+import json
+
+import pytest
+
+from promptlearn import Candidate, Example, FunctionJudge
+from promptlearn.weights import GRPOSettings, SFTSettings, TransformersAgent, train_grpo, train_sft
+
+pytestmark = pytest.mark.weights
+WORDS = "system: user: assistant: the light is red green yellow stop go wait".split()
+TRAIN = [Example(id=f"e{i}", inputs={"input": f"the light is {colour}"}, reference=answer)
+         for i, (colour, answer) in enumerate([("red", "stop"), ("green", "go"), ("yellow", "wait")] * 2)]
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
+
+    folder = tmp_path_factory.mktemp("tiny-qwen2")
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    bpe.train_from_iterator([" ".join(WORDS)] * 20, trainers.BpeTrainer(
+        vocab_size=400, special_tokens=["<pad>", "<unk>", "<eos>"], show_progress=False))
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<eos>", pad_token="<pad>", unk_token="<unk>")
+    tokenizer.chat_template = ("{% for m in messages %}{{ m['role'] }}: {{ m['content'] }} {% endfor %}"
+                               "{% if add_generation_prompt %}assistant: {% endif %}")
+    torch.manual_seed(0)
+    # initializer_range 0.2 (not 0.02): a near-uniform random model gives a LoRA almost nothing to move.
+    config = Qwen2Config(vocab_size=bpe.get_vocab_size(), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64,
+                         tie_word_embeddings=True, initializer_range=0.2, pad_token_id=0, eos_token_id=2)
+    Qwen2ForCausalLM(config).save_pretrained(str(folder))
+    tokenizer.save_pretrained(str(folder))
+    return folder
+
+
+def _lora_b_norm(adapter_dir) -> float:
+    from safetensors.torch import load_file
+
+    weights = load_file(f"{adapter_dir}/adapter_model.safetensors")
+    return sum(float(t.abs().sum()) for name, t in weights.items() if "lora_B" in name)
+
+
+def test_sft_steps_move_the_lora_and_lower_the_loss(tiny_model, tmp_path):
+    summary = train_sft(tiny_model, TRAIN, tmp_path / "sft", max_new_tokens=3, progress=False,
+                        settings=SFTSettings(max_steps=60, batch_size=3, learning_rate=5e-2, checkpoint_every=100))
+    assert summary.steps == 60 and summary.examples_seen == 180 and summary.device == "cpu"
+    assert sum(summary.losses[-5:]) / 5 < 0.5 * summary.losses[0], summary.losses  # it learned the answers' tokens
+    assert _lora_b_norm(summary.adapter_dir) > 0  # LoRA's B starts at zero: nonzero means the steps changed it
+    tuned = TransformersAgent(tiny_model, adapter=summary.adapter_dir, max_tokens=3)
+    base = TransformersAgent(tiny_model, max_tokens=3)
+    outputs = {name: [asyncio.run(agent.arun(Candidate.create(""), e)).output for e in TRAIN[:3]]
+               for name, agent in (("tuned", tuned), ("base", base))}
+    assert outputs["tuned"] != outputs["base"], outputs
+
+
+def test_grpo_steps_raise_the_judges_reward(tiny_model, tmp_path):
+    def has_an_o(example, output):  # a dense toy reward, so a random model sees some variance to learn from
+        return float("o" in output), "the answer has an o" if "o" in output else "no o in the answer"
+
+    per_step = 2 * 8
+    summary = train_grpo(tiny_model, TRAIN, tmp_path / "grpo", judges=FunctionJudge(has_an_o), progress=False,
+                         settings=GRPOSettings(max_steps=12, prompts_per_step=2, num_generations=8, learning_rate=5e-2,
+                                               max_completion_length=2, temperature=1.0, checkpoint_every=100))
+    rewards = [json.loads(line)["reward"] for line in (tmp_path / "grpo" / "rewards.jsonl").read_text().splitlines()]
+    assert summary.steps == 12 and summary.rollouts == len(rewards) == 12 * per_step
+    first, last = sum(rewards[:4 * per_step]) / (4 * per_step), sum(rewards[-4 * per_step:]) / (4 * per_step)
+    assert last >= first + 0.3, (first, last)
+    assert _lora_b_norm(summary.adapter_dir) > 0
+
+
+def test_concurrent_rollouts_on_a_fresh_agent_all_succeed(tiny_model):
+    # In a fresh process the first rollouts race transformers' lazy imports and the tokenizer; they failed
+    # ("cannot import name 'AutoModelForCausalLM'") until loading and generating shared one lock.
+    import subprocess
+    import sys
+
+    code = f"""
+import asyncio
+from promptlearn import Candidate, Example
+from promptlearn.weights import TransformersAgent
+agent = TransformersAgent({str(tiny_model)!r}, max_tokens=2)
+async def main():
+    examples = [Example(id=str(i), inputs={{"input": "the light is red"}}) for i in range(8)]
+    return await asyncio.gather(*(agent.arun(Candidate.create(""), e) for e in examples))
+errors = [r.error for r in asyncio.run(main()) if r.error]
+assert not errors, errors
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
