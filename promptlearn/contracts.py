@@ -48,6 +48,31 @@ class AnswerContract(BaseModel):
     instruction: str
     labels: tuple[str, ...] = ()
 
+    def with_reasoning(self) -> "AnswerContract":
+        """The contract for an agent that reasons, then writes a last line "Answer: X" its answer pattern extracts.
+
+        "Answer with only the number, with no working" would take away the room such an agent was given;
+        this wording keeps the working and puts the contract's shape on the answer line.
+        """
+        return self.model_copy(update={"instruction": "Work the problem out step by step, then give the final answer "
+                                                      f"on the last line as 'Answer: X', where X is {self.answer_form()}."})
+
+    def answer_form(self) -> str:
+        """What the answer itself looks like, as a phrase ("only the number, like 21")."""
+        example = re.search(r"\blike (\S+?)[,.]", self.instruction)
+        like = f", like {example.group(1)}" if example else ""
+        if self.kind == "option_letter":
+            return f"only the letter of the correct option, in parentheses{like}"
+        if self.kind in ("boolean", "yes_no"):
+            return "only " + " or ".join(self.labels)
+        if self.kind in ("integer", "number"):
+            return f"only the number{like}"
+        if self.kind == "labels":
+            return "exactly one of these labels: " + ", ".join(self.labels)
+        if self.kind == "json":
+            return "only the JSON value"
+        return "only the answer itself, in a few words"
+
     def format_ok(self, output: str) -> bool:
         """Whether ``output`` has the contract's shape (not whether it is right)."""
         text = _clean(output)

@@ -46,6 +46,8 @@ class Run:
         contract = infer_contract(train) if self.config.infer_contract else None
         if contract is not None and self.config.output_contract:  # the user's words, the data's kind
             contract = contract.model_copy(update={"instruction": self.config.output_contract})
+        elif contract is not None and parts.reasoning_room():  # keep the working, shape the answer line
+            contract = contract.with_reasoning()
         self.steps = Steps(parts, store, self.meter, train, val, contract)
         self.contract = self.steps.contract_text
         self.candidates: dict[str, Candidate] = {seed.id: seed}

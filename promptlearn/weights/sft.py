@@ -135,10 +135,7 @@ def train_sft(model: str | Path, train: Sequence[Example], output_dir: str | Pat
     bar = _bar(total_steps, step, progress)
     try:
         while step < total_steps:
-            epoch, offset = divmod(step * settings.batch_size, len(encoded))
-            order = list(range(len(encoded)))
-            random.Random(settings.seed + epoch).shuffle(order)  # the same batches after a resume
-            batch = [encoded[i] for i in order[offset: offset + settings.batch_size]]
+            batch = [encoded[i] for i in _batch_indices(step, settings.batch_size, len(encoded), settings.seed)]
             loss = _step(net, optimizer, batch, tokenizer.pad_token_id or 0, agent.device)
             step, seen = step + 1, seen + len(batch)
             tokens += sum(len(ids) for ids, _ in batch)
@@ -175,6 +172,18 @@ def _encode(tokenizer: Any, messages: list[dict[str, str]], answer: str, max_len
     ids = (prompt + reply)[-max_length:]
     labels = ([-100] * len(prompt) + reply)[-max_length:]
     return ids, labels
+
+
+def _batch_indices(step: int, batch_size: int, n: int, seed: int) -> list[int]:
+    """The examples of optimizer step ``step``: a stream of shuffled epochs cut into full batches (a batch
+    may span two epochs, so every step sees ``batch_size`` examples); the same batches after a resume."""
+    indices = []
+    for position in range(step * batch_size, (step + 1) * batch_size):
+        epoch, offset = divmod(position, n)
+        order = list(range(n))
+        random.Random(seed + epoch).shuffle(order)
+        indices.append(order[offset])
+    return indices
 
 
 def _step(net: Any, optimizer: Any, batch: list[tuple[list[int], list[int]]], pad_id: int, device: str) -> float:

@@ -122,3 +122,34 @@ def test_reasoning_strategy_runs_in_the_loop_with_the_real_agent(tmp_path):
              if e["type"] == "result" and e["key"].startswith(f"result/{row['child']}/")]
     assert len(child) >= 4 and all(r.rollout.error is None for r in child)
     assert all(r.rollout.output == agent.answer(r.rollout.trace[-1]["content"]) for r in child)
+
+
+def test_format_repair_keeps_the_working_of_a_reasoning_agent(tmp_path):
+    """An agent with an answer line pattern and room to reason gets the reasoning form of the contract from format
+    repair ("work it out, then 'Answer: X' where X is only the number"), not "no working", and the real 0.5B then
+    writes the answer line the pattern extracts."""
+    from promptlearn import LLM, ChatAgent, ExactMatch, Example, PromptOptimizer
+    from promptlearn.edits import ANSWER_LINE_PATTERN, FormatRepairProposer
+    from promptlearn.records import ExampleResult
+
+    sums = [(17, 25, 8), (46, 38, 11), (29, 57, 14), (63, 19, 22), (35, 48, 27), (52, 16, 39), (24, 67, 13),
+            (58, 33, 21), (41, 29, 36), (14, 72, 45)]
+    examples = [Example(id=f"s{i}", inputs={"input": f"What is {a} + {b} + {c}?"}, reference=str(a + b + c))
+                for i, (a, b, c) in enumerate(sums)]
+    agent = ChatAgent(LLM(AGENT, cache=tmp_path / "cache.sqlite"), "{{ input }}", max_tokens=128,
+                      answer_pattern=ANSWER_LINE_PATTERN)
+    optimizer = PromptOptimizer(agent, ExactMatch(), proposer=FormatRepairProposer(),
+                                config=OptimizeConfig(minibatch_size=4, max_iterations=1, explain_failures=0))
+    result = optimizer.optimize("Explain how to solve it.", examples[:6], examples[6:], run_dir=tmp_path / "run")
+    assert result.output_contract.startswith("Work the problem out step by step")
+    row = result.history[0]
+    assert row["strategy"] == "format" and row["child"], row
+    assert result.candidates[row["child"]].rules[-1].text == result.output_contract
+    results = [ExampleResult.model_validate(e["result"]) for e in read_events(tmp_path / "run") if e["type"] == "result"]
+
+    def answer_lines(candidate_id):  # rollouts on the round's minibatch that wrote the line the pattern extracts
+        return sum("Answer:" in r.rollout.trace[-1]["content"] for r in results
+                   if r.rollout.candidate_id == candidate_id and r.rollout.example_id in row["batch"])
+
+    # The 0.5B reasons verbosely (often past 128 tokens), so not every child rollout reaches its answer line.
+    assert answer_lines(row["child"]) > answer_lines(row["parent"]), [r.rollout.trace[-1]["content"] for r in results]

@@ -52,3 +52,37 @@ def test_number_failures():
     assert contract.classify("13", "12") == "content"
     assert contract.classify("There are 12 apples.", "12") == "answer_inside"
     assert contract.classify("twelve", "12") == "off_contract"
+
+
+@pytest.mark.parametrize("references,form", [
+    (["(A)", "(B)", "(B)"], "only the letter of the correct option, in parentheses, like (B)"),
+    (["12", "7"], "only the number, like 12"),
+    (["Yes", "No"], "only No or Yes"),
+    (["PlayMusic", "GetWeather"] * 4, "exactly one of these labels: GetWeather, PlayMusic"),
+])
+def test_a_reasoning_agent_keeps_its_working_and_shapes_the_answer_line(references, form):
+    contract = infer_contract(refs(*references)).with_reasoning()
+    assert contract.instruction == ("Work the problem out step by step, then give the final answer on the last line "
+                                    f"as 'Answer: X', where X is {form}.")
+    assert "no words or working" not in contract.instruction and contract.labels == infer_contract(refs(*references)).labels
+
+
+def test_the_loop_gives_a_reasoning_agent_the_reasoning_contract():
+    from fakes import JUDGE
+
+    from promptlearn import ChatAgent, FakeLLM, OptimizeConfig, optimize
+
+    train = [Example(id=f"t{i}", inputs={"q": f"{i} + 1"}, reference=str(i + 1)) for i in range(6)]
+    val = [Example(id=f"v{i}", inputs={"q": f"{i} + 2"}, reference=str(i + 2)) for i in range(4)]
+
+    def answer(request):
+        return "I add the numbers.\nAnswer: 1"
+
+    config = OptimizeConfig(max_iterations=1, minibatch_size=2, mode="rules")
+    rewriter = FakeLLM(lambda request: "When the input has a plus sign, add the numbers.")
+    for pattern, tokens, expected in ((r"Answer:\s*(.+)", 200, "Work the problem out step by step"),
+                                      (None, 200, "Answer with only the final number"),
+                                      (r"Answer:\s*(.+)", 16, "Answer with only the final number")):
+        agent = ChatAgent(FakeLLM(answer), "{{ q }}", max_tokens=tokens, answer_pattern=pattern)
+        result = optimize(agent, "Add.", train, val, judges=JUDGE, optimizer_llm=rewriter, config=config, progress=False)
+        assert result.output_contract.startswith(expected), (pattern, tokens, result.output_contract)

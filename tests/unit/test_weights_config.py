@@ -81,3 +81,13 @@ def test_a_saved_comparison_reads_back_into_a_table_and_a_chart(tmp_path):
         load_comparison(tmp_path / "bad.jsonl")
     with pytest.raises(ConfigError, match="no comparison results"):
         load_comparison(tmp_path / "missing")
+
+
+def test_sft_batches_are_full_cover_each_epoch_and_repeat_after_a_resume():
+    from promptlearn.weights.sft import _batch_indices
+
+    steps = [_batch_indices(step, 4, 6, seed=1) for step in range(3)]  # 12 positions = two epochs of 6
+    assert all(len(batch) == 4 for batch in steps)  # a batch spans the epoch boundary instead of running short
+    stream = [i for batch in steps for i in batch]
+    assert sorted(stream[:6]) == sorted(stream[6:]) == list(range(6)) and stream[:6] != stream[6:]
+    assert _batch_indices(2, 4, 6, seed=1) == steps[2]  # what a resumed run at step 2 trains on

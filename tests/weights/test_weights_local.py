@@ -101,7 +101,7 @@ def test_bench_scores_every_weight_method_with_one_engine(tmp_path):
         assert record["status"] == "ok" and record["adapter"], (method, record.get("error"))
         assert record["engine"] == "transformers"
         assert record["seed_test"] == records["seed"]["test"]  # the same base model scored the seed prompt
-    assert records["sft"]["details"]["examples_seen"] == 8 and records["sft"]["rollouts"] == 0
+    assert records["sft"]["details"]["examples_seen"] == 8 and records["sft"]["rollouts"] == 0  # 2 full batches of 4
     assert records["grpo"]["rollouts"] == 8  # budget 8 = one step of 2 prompts x 4 samples, each a rollout
     distilled = records["promptlearn+sft"]
     assert distilled["rollouts"] > 8 and distilled["details"]["teacher_prompt"]  # the search, then judged samples
