@@ -24,6 +24,23 @@ REASONING_INSTRUCTION = ("Work the problem out step by step, then give the final
                          "as 'Answer: <answer>'.")
 
 
+# "When <condition>, answer <label>." -- the shape the rules meta-prompt asks for; merge reads it to find conflicts.
+_RULE_SHAPE = re.compile(r"^\s*(?:if|when)\s+(?P<condition>.+?),\s*(?:then\s+)?(?:answer|choose|reply with|reply|"
+                         r"respond with|output|label it as|label it|classify it as)\s+(?P<answer>.+?)[\s.]*$",
+                         re.IGNORECASE)
+
+
+def condition_and_answer(rule_text: str) -> tuple[str, str] | None:
+    """(condition, answer) of a "When ..., answer X" rule, normalised for comparison; None for other shapes."""
+    match = _RULE_SHAPE.match(rule_text)
+    if match is None:
+        return None
+    def norm(text: str) -> str:
+        return " ".join(re.sub(r"[\"'`]", "", text).lower().split())
+
+    return norm(match["condition"]), norm(match["answer"])
+
+
 def _next_rule_id(parent: Candidate) -> int:
     return max((r.id for r in parent.rules), default=0) + 1
 
@@ -154,16 +171,24 @@ class MergeProposer:
                           rationale=f"take {context.component!r} from {other.id}, which leads on other validation "
                                     f"examples", extra_parents=(other.id,), text=other.system_prompt)
         texts = {r.text for r in parent.rules}
+        mine = {pair[0]: pair[1] for r in parent.rules if (pair := condition_and_answer(r.text))}
         next_id = _next_rule_id(parent)
-        added = []
+        added, conflicts = [], 0
         for rule in other.rules:
-            if rule.text not in texts:
-                added.append(rule.model_copy(update={"id": next_id}))
-                next_id += 1
+            pair = condition_and_answer(rule.text)
+            if rule.text in texts or (pair is not None and pair[0] in mine):
+                # The same condition with another answer would leave the agent two orders; the parent's
+                # rule stays (its candidate was the one selected), the partner's version is dropped.
+                conflicts += pair is not None and pair[0] in mine and mine[pair[0]] != pair[1]
+                continue
+            added.append(rule.model_copy(update={"id": next_id}))
+            next_id += 1
         shown = {d.example_id for d in parent.demos}
         demos = (*parent.demos, *(d for d in other.demos if d.example_id not in shown))[-self.max_demos:]
         return _child(parent, context, self.name, rules=(*parent.rules, *added)[-self.max_rules:], demos=demos,
-                      rationale=f"merge with {other.id}, which leads on other validation examples",
+                      rationale=f"merge with {other.id}, which leads on other validation examples"
+                                + (f"; kept this candidate's rule where {conflicts} of the other's give another "
+                                   f"answer for the same condition" if conflicts else ""),
                       extra_parents=(other.id,))
 
 

@@ -155,3 +155,20 @@ def test_rules_start_ahead_but_lose_the_lead_when_rejected():
     for _ in range(8):
         fresh.update("rules", False, 8)
     assert [fresh.choose(["rules", "demos"], rng) for _ in range(60)].count("demos") > 40
+
+
+def test_merge_keeps_one_answer_per_condition():
+    from promptlearn.edits import condition_and_answer
+
+    assert condition_and_answer("When the input contains 'weather', answer GetWeather.") == \
+        ("the input contains weather", "getweather")
+    assert condition_and_answer("Prefer short answers.") is None
+    seed = Candidate.create("Answer.")
+    a = Candidate.create("Answer.", (Rule(id=1, text="When the input mentions a song, answer PlayMusic."),))
+    b = Candidate.create("Answer.", (Rule(id=1, text="When the input mentions a song, answer AddToPlaylist."),
+                                     Rule(id=2, text="When the input mentions rain, answer GetWeather.")))
+    pool = {seed.id: {"x": 0, "y": 0}, a.id: {"x": 1, "y": 0}, b.id: {"x": 0, "y": 1}}
+    ctx = context(candidates={c.id: c for c in (seed, a, b)}, pool=pool)
+    child = asyncio.run(MergeProposer().apropose(a, [], ctx)).child
+    assert [r.text for r in child.rules] == [a.rules[0].text, b.rules[1].text]  # the song rule is a's alone
+    assert "1 of the other's give another answer" in child.rationale
