@@ -75,6 +75,17 @@ def head_to_head(frame: Any, method: str, peer: str, *, seed: int = 0) -> Any:
     return pd.DataFrame(rows, columns=["task", "method", "peer", "seeds", "diff", "ci_lo", "ci_hi", "outcome"])
 
 
+def _pair_gains(frame: Any, method: str, peer: str) -> dict[str, float]:
+    """Mean gain over the seed prompt of two methods on the (task, seed) cells both finished, averaged per task:
+    a peer run on two tasks (or one seed) is compared on those, not against the suite-wide mean."""
+    cells = frame[frame.method.isin([method, peer])].dropna(subset=["gain"])
+    both = cells.groupby(["task", "seed"]).method.nunique()
+    shared = set(both[both == 2].index)
+    cells = cells[[(t, s) in shared for t, s in zip(cells.task, cells.seed)]]
+    per_task = cells.groupby(["method", "task"])["gain"].mean()
+    return {m: float(per_task[m].mean()) for m in (method, peer) if m in per_task.index.get_level_values(0)}
+
+
 def _main_method(methods: Sequence[str]) -> str:
     candidates = [m for m in methods if m.startswith("promptlearn")] or [m for m in methods if m != "seed"]
     return (candidates or list(methods))[0]
@@ -102,8 +113,11 @@ def markdown(frame: Any, *, method: str | None = None) -> str:
         if h2h.empty:
             continue
         counts = h2h.outcome.value_counts()
+        pair = _pair_gains(frame, method, peer)
         lines += ["", f"### {method} vs {peer}: {counts.get('win', 0)} wins, {counts.get('tie', 0)} ties, "
                       f"{counts.get('loss', 0)} losses",
+                  "", f"Mean gain over these {len(h2h)} task(s): {method} {pair.get(method, 0.0) * 100:+.1f} pts, "
+                      f"{peer} {pair.get(peer, 0.0) * 100:+.1f} pts.",
                   "", "| task | seeds | diff (pts) | 95% CI | |", "|---|---:|---:|---|---|"]
         lines += [f"| {r.task} | {r.seeds} | {r.diff * 100:+.1f} | [{r.ci_lo * 100:+.1f}, {r.ci_hi * 100:+.1f}] | "
                   f"{r.outcome} |" for r in h2h.itertuples()]

@@ -226,6 +226,11 @@ def test_head_to_head_pools_paired_differences_over_seeds():
     assert table.set_index("task").loc["a", "seeds"] == 2
     text = markdown(load_results(records))
     assert "promptlearn vs gepa: 1 wins, 1 ties, 1 losses" in text
+    # A peer that ran one cell is compared on that cell only, not against promptlearn's mean over the suite.
+    records.append(_record("a", "dspy-gepa", 1, [0.5] * 30))
+    text = markdown(load_results(records))
+    assert "Mean gain over these 3 task(s): promptlearn +50.0 pts, gepa +50.0 pts." in text
+    assert "Mean gain over these 1 task(s): promptlearn +100.0 pts, dspy-gepa +50.0 pts." in text
 
 
 def test_the_report_writes_markdown_plot_and_html(tmp_path):
