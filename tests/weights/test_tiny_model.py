@@ -98,3 +98,24 @@ assert not errors, errors
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_out_of_memory_stops_with_the_checkpoint_named_and_the_run_resumes_from_it(tiny_model, tmp_path, monkeypatch):
+    import promptlearn.weights.sft as sft
+    from promptlearn.weights import TrainingError
+
+    real_step, calls = sft._step, []
+
+    def step_then_run_out(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr(sft, "_step", step_then_run_out)
+    settings = SFTSettings(max_steps=4, batch_size=3, learning_rate=5e-2, checkpoint_every=1)
+    with pytest.raises(TrainingError, match=r"out of memory at step 3.*checkpoint-2"):
+        train_sft(tiny_model, TRAIN, tmp_path / "sft", max_new_tokens=2, progress=False, settings=settings)
+    monkeypatch.setattr(sft, "_step", real_step)
+    summary = train_sft(tiny_model, TRAIN, tmp_path / "sft", max_new_tokens=2, progress=False, settings=settings)
+    assert summary.resumed_from == 2 and summary.steps == 4 and len(summary.losses) == 4
