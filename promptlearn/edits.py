@@ -176,10 +176,11 @@ class MergeProposer:
         added, conflicts = [], 0
         for rule in other.rules:
             pair = condition_and_answer(rule.text)
-            if rule.text in texts or (pair is not None and pair[0] in mine):
+            parents_answer = mine.get(pair[0]) if pair is not None else None
+            if rule.text in texts or parents_answer is not None:
                 # The same condition with another answer would leave the agent two orders; the parent's
                 # rule stays (its candidate was the one selected), the partner's version is dropped.
-                conflicts += pair is not None and pair[0] in mine and mine[pair[0]] != pair[1]
+                conflicts += pair is not None and parents_answer not in (None, pair[1])
                 continue
             added.append(rule.model_copy(update={"id": next_id}))
             next_id += 1

@@ -8,6 +8,7 @@ prompt (or none) on base + adapter.
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 import time
 from pathlib import Path
@@ -65,7 +66,7 @@ class TransformersAgent:
         self._lock = threading.RLock()
         self._loaded: tuple[Any, Any] | None = None
 
-    @property
+    @functools.cached_property
     def device(self) -> str:
         """Where the model runs: ``device`` if given, else the first CUDA GPU when there is one, else the CPU."""
         return self.requested_device or default_device()

@@ -22,6 +22,7 @@ from typing import Any, Callable, Sequence
 from .._async import run_sync
 from .._stats import bootstrap_ci
 from ..config import Budget, OptimizeConfig
+from ..data import read_jsonl
 from ..errors import ConfigError
 from ..judges.base import Judge, JudgePanel
 from ..llm import LLM
@@ -142,15 +143,7 @@ def compare_prompt_vs_weights(model: str | Path, train: Sequence[Example], val: 
 
 
 def _arms(path: Path) -> list[dict[str, Any]]:
-    arms = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            arms.append(json.loads(line))
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{path}:{number} is not a JSON line ({exc.msg}); remove it and rerun that arm") from None
-    return arms
+    return [arm for _, arm in read_jsonl(path)]  # a bad line is a ConfigError naming its number
 
 
 def load_comparison(path: str | Path) -> Any:

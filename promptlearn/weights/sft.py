@@ -177,12 +177,14 @@ def _encode(tokenizer: Any, messages: list[dict[str, str]], answer: str, max_len
 def _batch_indices(step: int, batch_size: int, n: int, seed: int) -> list[int]:
     """The examples of optimizer step ``step``: a stream of shuffled epochs cut into full batches (a batch
     may span two epochs, so every step sees ``batch_size`` examples); the same batches after a resume."""
+    orders: dict[int, list[int]] = {}
     indices = []
     for position in range(step * batch_size, (step + 1) * batch_size):
         epoch, offset = divmod(position, n)
-        order = list(range(n))
-        random.Random(seed + epoch).shuffle(order)
-        indices.append(order[offset])
+        if epoch not in orders:
+            orders[epoch] = list(range(n))
+            random.Random(seed + epoch).shuffle(orders[epoch])
+        indices.append(orders[epoch][offset])
     return indices
 
 

@@ -97,17 +97,24 @@ def test_auto_mode_repairs_a_format_broken_seed_with_the_real_agent(tmp_path):
     assert result.usage_by_role.get("optimizer", {}).get("calls", 0) == 0  # no rewriter call was needed
 
 
-def test_reasoning_strategy_runs_in_the_loop_with_the_real_agent(tmp_path):
-    """The reasoning strategy through the loop: an agent with answer extraction and room to think gets the
-    "work it out, then Answer: X" rule, and the child's rollouts are judged on the extracted answer."""
-    from promptlearn import LLM, ChatAgent, Example, NumericTolerance, PromptOptimizer
-    from promptlearn.edits import ANSWER_LINE_PATTERN, REASONING_INSTRUCTION, ReasoningProposer
-    from promptlearn.records import ExampleResult
+def three_number_sums():
+    """Ten "What is a + b + c?" examples with their sums as references."""
+    from promptlearn import Example
 
     sums = [(17, 25, 8), (46, 38, 11), (29, 57, 14), (63, 19, 22), (35, 48, 27), (52, 16, 39), (24, 67, 13),
             (58, 33, 21), (41, 29, 36), (14, 72, 45)]
-    examples = [Example(id=f"s{i}", inputs={"input": f"What is {a} + {b} + {c}?"}, reference=str(a + b + c))
-                for i, (a, b, c) in enumerate(sums)]
+    return [Example(id=f"s{i}", inputs={"input": f"What is {a} + {b} + {c}?"}, reference=str(a + b + c))
+            for i, (a, b, c) in enumerate(sums)]
+
+
+def test_reasoning_strategy_runs_in_the_loop_with_the_real_agent(tmp_path):
+    """The reasoning strategy through the loop: an agent with answer extraction and room to think gets the
+    "work it out, then Answer: X" rule, and the child's rollouts are judged on the extracted answer."""
+    from promptlearn import LLM, ChatAgent, NumericTolerance, PromptOptimizer
+    from promptlearn.edits import ANSWER_LINE_PATTERN, REASONING_INSTRUCTION, ReasoningProposer
+    from promptlearn.records import ExampleResult
+
+    examples = three_number_sums()
     agent = ChatAgent(LLM(AGENT, cache=tmp_path / "cache.sqlite"), "{{ input }}", max_tokens=96,
                       answer_pattern=ANSWER_LINE_PATTERN)
     optimizer = PromptOptimizer(agent, NumericTolerance(), proposer=ReasoningProposer(),
@@ -128,14 +135,11 @@ def test_format_repair_keeps_the_working_of_a_reasoning_agent(tmp_path):
     """An agent with an answer line pattern and room to reason gets the reasoning form of the contract from format
     repair ("work it out, then 'Answer: X' where X is only the number"), not "no working", and the real 0.5B then
     writes the answer line the pattern extracts."""
-    from promptlearn import LLM, ChatAgent, ExactMatch, Example, PromptOptimizer
+    from promptlearn import LLM, ChatAgent, ExactMatch, PromptOptimizer
     from promptlearn.edits import ANSWER_LINE_PATTERN, FormatRepairProposer
     from promptlearn.records import ExampleResult
 
-    sums = [(17, 25, 8), (46, 38, 11), (29, 57, 14), (63, 19, 22), (35, 48, 27), (52, 16, 39), (24, 67, 13),
-            (58, 33, 21), (41, 29, 36), (14, 72, 45)]
-    examples = [Example(id=f"s{i}", inputs={"input": f"What is {a} + {b} + {c}?"}, reference=str(a + b + c))
-                for i, (a, b, c) in enumerate(sums)]
+    examples = three_number_sums()
     agent = ChatAgent(LLM(AGENT, cache=tmp_path / "cache.sqlite"), "{{ input }}", max_tokens=128,
                       answer_pattern=ANSWER_LINE_PATTERN)
     optimizer = PromptOptimizer(agent, ExactMatch(), proposer=FormatRepairProposer(),

@@ -77,7 +77,7 @@ def test_a_saved_comparison_reads_back_into_a_table_and_a_chart(tmp_path):
     assert "| sft | 100 | 75.0% [65.0, 85.0] | 0 | 100 | 60 | cpu | transformers:m+adapter |" in table
     assert plot_comparison(frame, tmp_path / "chart.png").stat().st_size > 1000
     (tmp_path / "bad.jsonl").write_text(json.dumps(arms[0]) + "\n{not json\n")
-    with pytest.raises(ConfigError, match="bad.jsonl:2 is not a JSON line"):
+    with pytest.raises(ConfigError, match="bad.jsonl, line 2: not valid JSON"):
         load_comparison(tmp_path / "bad.jsonl")
     with pytest.raises(ConfigError, match="no comparison results"):
         load_comparison(tmp_path / "missing")
