@@ -109,11 +109,8 @@ class Run:
                                             pool=self.val_pool, rng=self.rng, component=component)
         child = proposal.child
         row.update(rejections=proposal.rejections, strategy=proposal.strategy or None)
-        if child is None or child.id in self.candidates:
-            self.steps.feedback(proposal.strategy, False, 0)
-            if child is None:
-                return self._record(row, "no valid proposal")
-            return self._record({**row, "child": child.id}, "duplicate of an existing candidate")
+        if child is None:  # every strategy tried failed or repeated a candidate (steps told the chooser)
+            return self._record(row, "no valid proposal")
         row["child"] = child.id
         self.candidates[child.id] = child
         self.store.append({"type": "candidate", "candidate": child.model_dump()})

@@ -33,6 +33,8 @@ from .strategies.components import RoundRobinComponents
 
 log = logging.getLogger("promptlearn")
 MIN_REASONING_TOKENS = 64  # fewer and there is no room to work anything out before the answer line
+# Strategies one round may try before it gives up; bounds a round's rewriter calls when proposals keep failing.
+MAX_STRATEGIES_PER_ROUND = 3
 
 
 @dataclass(frozen=True)
@@ -178,11 +180,11 @@ class Steps:
         return self.contract.classify(res.rollout.output, example.reference)
 
     def choose_strategy(self, parent: Candidate, cases: list[Case], context: ProposalContext,
-                        rng: random.Random) -> str | None:
+                        rng: random.Random, exclude: Sequence[str] = ()) -> str | None:
         """Format repair whenever it applies (it is free and fixes what nothing else can); otherwise the
-        chooser picks among the applicable strategies. None: nothing applies."""
+        chooser picks among the applicable strategies not in ``exclude``. None: nothing (else) applies."""
         names = [name for name, proposer in self.parts.proposers.items()
-                 if getattr(proposer, "applicable", lambda *_: True)(parent, cases, context)]
+                 if name not in exclude and getattr(proposer, "applicable", lambda *_: True)(parent, cases, context)]
         if not names:
             return None
         if "format" in names:
@@ -218,7 +220,14 @@ class Steps:
                       candidates: Mapping[str, Candidate], pool: Mapping[str, Mapping[str, float]],
                       rng: random.Random, component: str | None = None) -> Proposal:
         """A child of ``parent``; with ``component`` set, only that component changes: proposers see it
-        as a single prompt (and each case's trace of that step), and the edit is spliced back."""
+        as a single prompt (and each case's trace of that step), and the edit is spliced back.
+
+        The child is new (not in ``candidates``) or None: a strategy that fails or repeats a candidate is
+        reported to the chooser as rejected and the next applicable one is tried, up to
+        ``MAX_STRATEGIES_PER_ROUND``; the failures are the proposal's ``rejections``."""
+        known: set[str] = set(candidates)
+        tried: list[str] = []
+        rejections: list[str] = []
         view = parent
         if component is not None:
             view = parent.focus(component)
@@ -227,9 +236,29 @@ class Steps:
         context = ProposalContext(iteration=iteration, train=self.train, task_description=self.config.task_description,
                                   output_contract=self.contract_text, contract=self.contract, candidates=candidates, pool=pool,
                                   reasoning_room=self.parts.reasoning_room(), component=component)
-        strategy = self.choose_strategy(view, cases, context, rng)
-        if strategy is None:
-            return Proposal(child=None, rejections=("no proposal strategy applies",))
+        # A strategy whose child is not new (a merge of a candidate with itself, a format repair already made)
+        # hands the round to the next one: in the core suite such rounds ended runs on patience with up to a
+        # third of the budget unspent (benchmarks/README "Rounds that test nothing").
+        while len(tried) < MAX_STRATEGIES_PER_ROUND:
+            strategy = self.choose_strategy(view, cases, context, rng, exclude=tried)
+            if strategy is None:
+                break
+            tried.append(strategy)
+            proposal = await self._propose_with(strategy, parent, view, cases, context, iteration, batch, component)
+            if proposal.child is not None and proposal.child.id not in known:
+                return proposal.model_copy(update={"rejections": (*rejections, *proposal.rejections)})
+            why = list(proposal.rejections) if proposal.child is None else [
+                f"duplicate of candidate {proposal.child.id}"]
+            rejections += [f"{strategy}: {reason}" for reason in why or ["no proposal"]]
+            self.feedback(strategy, False, 0)
+            if self.meter.exhausted():
+                break
+        return Proposal(child=None, rejections=tuple(rejections) or ("no proposal strategy applies",),
+                        strategy=tried[-1] if tried else "")
+
+    async def _propose_with(self, strategy: str, parent: Candidate, view: Candidate, cases: list[Case],
+                            context: ProposalContext, iteration: int, batch: list[str],
+                            component: str | None) -> Proposal:
         proposer = self.parts.proposers[strategy]
 
         async def compute() -> Proposal:

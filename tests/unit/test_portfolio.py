@@ -139,8 +139,34 @@ def test_thompson_chooser_follows_acceptance_per_rollout():
         chooser.update("bad", False, 8)
     picks = [chooser.choose(["good", "bad"], rng) for _ in range(50)]
     assert picks.count("good") >= 45
-    chooser.update("cheap", True, 0)  # as accepted as "good" per try, and cheaper to test
+    for _ in range(10):
+        chooser.update("cheap", True, 2)  # as accepted as "good" per try, and cheaper to test
     assert [chooser.choose(["good", "cheap"], rng) for _ in range(50)].count("cheap") > 25
+
+
+def test_a_strategy_that_tests_nothing_does_not_look_cheap():
+    chooser, rng = ThompsonChooser(priors={}), random.Random(0)
+    chooser.update("rules", True, 8)
+    chooser.update("rules", False, 8)
+    chooser.update("merge", False, 0)  # its child repeated a candidate: nothing was tested
+    assert chooser.cost("merge") == 8.0 and chooser.cost("never_tried") == 1.0
+    assert [chooser.choose(["rules", "merge"], rng) for _ in range(60)].count("merge") < 25
+
+
+def test_a_repeated_candidate_hands_the_round_to_the_next_strategy():
+    """The format child fails on the minibatch; next round format repair would make it again. The round
+    must test another strategy's child instead of ending as a duplicate (and counting toward patience)."""
+    stubborn = FakeLLM(lambda r: f"Let me think. It is even, {r.messages[-1]['content']}.", role="agent")
+    agent = ChatAgent(stubborn, "Is this number even or odd? {{ number }}")
+    rule = {"group": 1, "when": "the number ends in 1, 3, 5, 7 or 9", "then": "answer odd"}
+    rewriter = FakeLLM(lambda r: json.dumps({"new_rules": [rule], "delete": [], "analysis": "a"}))
+    result = optimize(agent, "Answer the question.", TRAIN, VAL, judges=ExactMatch(), optimizer_llm=rewriter,
+                      config=OptimizeConfig(max_iterations=2, minibatch_size=6, strategy_chooser="round_robin"),
+                      progress=False)
+    first, second = result.history
+    assert first["strategy"] == "format" and not first["accepted"]
+    assert second["strategy"] != "format" and second["child"] not in (None, first["child"])
+    assert any(r.startswith("format: duplicate of candidate") for r in second["rejections"])
 
 
 def test_round_robin_chooser_cycles():
