@@ -163,7 +163,9 @@ class Run:
 
     def _end_round(self, record: RoundRecord) -> None:
         self.rounds.append(record)
-        self.store.append({"type": "round", "row": record.as_row()})
+        key = f"round/{record.iteration}/{record.parent}/{record.child}"
+        if self.store.recall(key) is None:  # a resumed run replays its rounds: the log keeps each once
+            self.store.append({"type": "round", "key": key, "row": record.as_row()})
         self._emit(LoopEvent("round", record.iteration, round=record, gained=record.gained))
 
     async def execute(self) -> OptimizationResult:

@@ -77,6 +77,38 @@ def unwrap(prompt: str) -> str:
     return text
 
 
+_PLACEHOLDER = re.compile(r"[ \t]*{{\s*([A-Za-z_][A-Za-z0-9_]*)\s*}}")
+_LABEL_ONLY = re.compile(r"\s*[\w ]{0,30}:?\s*")
+
+
+def drop_added_placeholders(parent: str, child: str) -> str:
+    """The rewrite without the simple placeholders (``{{ sentence }}``) that the parent does not have.
+
+    Small rewriters end the prompt with the agent's own template ("... plausible? {{ sentence }}",
+    "Input: {{ input }}"): 9 of the 37 rewrites in the core suite's promptlearn cells were rejected for that
+    alone. The user message already carries the input, so the placeholder goes ("the sentence" where
+    a sentence goes on after it), and so does a line left holding only a label ("Input:"). Other markup
+    (``{% %}``, expressions) stays for the guard to reject.
+    """
+    keep = placeholders(parent)
+
+    def swap(found: re.Match[str]) -> str:
+        name = found.group(1)
+        if name in keep:
+            return found.group(0)
+        goes_on = re.match(r"\s*\w", found.string[found.end():]) is not None
+        return f" the {name.replace('_', ' ')}" if goes_on else ""
+
+    lines = []
+    for line in child.splitlines():
+        cleaned = _PLACEHOLDER.sub(swap, line)
+        if cleaned == line:
+            lines.append(line)
+        elif not _LABEL_ONLY.fullmatch(cleaned) or not cleaned.strip():
+            lines.append(cleaned.rstrip())
+    return "\n".join(lines).strip()
+
+
 def critique_words(cases: Sequence[Case]) -> str:
     """What the judges said about these failures, in their own words (not the quoted inputs)."""
     return " ".join(c.critique_text for c in cases)
@@ -313,7 +345,7 @@ class RewriteProposer(_LLMProposer):
 
     def _build(self, parent: Candidate, parsed: BaseModel, cases: Sequence[Case], context: ProposalContext) -> Built:
         rewrite = parsed if isinstance(parsed, PromptRewrite) else PromptRewrite.model_validate(parsed.model_dump())
-        new_prompt = unwrap(rewrite.new_prompt)
+        new_prompt = drop_added_placeholders(parent.prompt, unwrap(rewrite.new_prompt))
         reason = check_prompt(parent.prompt, new_prompt, context.train, critiques=critique_words(cases))
         if reason:
             return None, reason, ""

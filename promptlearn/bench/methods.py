@@ -142,7 +142,9 @@ class PromptlearnMethod:
                                     run_dir=str(setup.work_dir / "run"), resume=True)
         best: str | dict[str, str] = result.best_prompt if isinstance(setup.seed_prompt, str) else \
             {name: c.prompt for name, c in result.best.components.items()}
-        return MethodOutcome(best_prompt=best, val_score=result.best_val, details={
+        # The loop's meter, not the counting agent: a resumed cell replays its stored rollouts without
+        # calling the agent (core suite, logical_deduction seed 2: 181 rollouts reported as 91).
+        return MethodOutcome(best_prompt=best, val_score=result.best_val, rollouts=int(result.usage["rollouts"]), details={
             "stop_reason": result.stop_reason, "rounds": len(result.history),
             "strategies": [r.strategy for r in result.history],
             "accepted": sum(1 for r in result.history if r.accepted)})

@@ -9,7 +9,7 @@ import pytest
 import yaml
 from bench_fakes import bench_llm_factory, write_parity_task
 
-from promptlearn import ConfigError
+from promptlearn import ConfigError, OptimizeConfig
 from promptlearn.app.cli import main
 from promptlearn.bench import (
     BenchConfig,
@@ -25,6 +25,8 @@ from promptlearn.bench import (
     run_bench,
     write_report,
 )
+from promptlearn.bench.methods import PromptlearnMethod
+from promptlearn.store import read_events
 
 ALL_METHODS = ["seed", "promptlearn", "promptlearn-rules", "gepa", "dspy-gepa", "dspy-miprov2"]
 
@@ -202,6 +204,26 @@ def test_a_killed_bench_continues_without_redoing_finished_cells(tmp_path):
     assert calls == ["interrupted", "resumed", "resumed"]
     assert len(ResultsStore(results).finished()) == 4  # the new records were not glued onto the cut line
     assert len(ran) == 3 * 3  # three new cells (agent, rewriter, test agent each); the finished one was skipped
+
+
+def test_a_killed_promptlearn_cell_reports_every_rollout_its_loop_spent(tmp_path):
+    """The resumed loop replays stored rollouts without calling the agent; the record must still count them."""
+    task = load_task(write_parity_task(tmp_path / "t"))
+    method = PromptlearnMethod("promptlearn", OptimizeConfig(mode="rules", minibatch_size=4, patience=10))
+    whole = run_bench([task], [method], results=tmp_path / "whole.jsonl", config=_config(),
+                      make_llm=bench_llm_factory())[0]
+    cell = Path("parity") / "promptlearn" / "seed0-budget60" / "run"
+    done, killed = tmp_path / "whole_cells" / cell, tmp_path / "r_cells" / cell
+    killed.mkdir(parents=True)
+    (killed / "run.json").write_text((done / "run.json").read_text())
+    lines = (done / "events.jsonl").read_text().splitlines(keepends=True)
+    (killed / "events.jsonl").write_text("".join(lines[: len(lines) // 2]))  # what kill -9 mid-run leaves
+    resumed = run_bench([task], [method], results=tmp_path / "r.jsonl", config=_config(),
+                        make_llm=bench_llm_factory())[0]
+    assert resumed["status"] == "ok" and resumed["usage_by_role"]["agent"]["calls"] < whole["rollouts"]
+    assert resumed["rollouts"] == whole["rollouts"] and resumed["test"] == whole["test"]
+    rounds = [e["row"]["iteration"] for e in read_events(killed) if e["type"] == "round"]
+    assert rounds == sorted(set(rounds)) and rounds  # the replayed rounds are not logged twice
 
 
 # --- report -----------------------------------------------------------------------------------------------------

@@ -82,6 +82,18 @@ def test_rewrite_proposal_that_adds_template_markup_is_rejected():
     assert proposal.child.system_prompt == "Answer carefully about the topic, in one word."
 
 
+@pytest.mark.parametrize("rewrite, kept", [
+    ("Is the following sentence plausible? {{ sentence }}", "Is the following sentence plausible?"),
+    ("Classify the request.\n\nInput: {{input}}\nAnswer in one word.", "Classify the request.\n\nAnswer in one word."),
+    ("Decide whether {{ sentence }} is plausible.", "Decide whether the sentence is plausible."),
+])
+def test_a_rewrite_that_echoes_the_agents_template_keeps_its_words(rewrite, kept):
+    """The 1.5B often ends a rewrite with the agent's own placeholder; the input is in the user message."""
+    llm = FakeLLM(lambda r: json.dumps({"analysis": "a", "new_prompt": rewrite}))
+    proposal = asyncio.run(RewriteProposer(llm).apropose(Candidate.create("Answer the question."), [case()], ctx()))
+    assert proposal.child is not None and proposal.child.system_prompt == kept and not proposal.rejections
+
+
 def test_rewrite_may_keep_the_parents_own_markup():
     llm = FakeLLM(lambda r: json.dumps({"analysis": "a", "new_prompt": "Answer about {{topic}} in one word."}))
     proposal = asyncio.run(RewriteProposer(llm).apropose(Candidate.create("Answer about {{ topic }}."), [case()], ctx()))
