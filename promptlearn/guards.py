@@ -10,6 +10,7 @@ the rewriter and asks again.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from typing import Iterable, Sequence
 
 from ._templating import has_markup, markup_segments, placeholders
@@ -17,6 +18,8 @@ from .contracts import LABEL_MAX_WORDS
 from .records import Example
 
 LEAK_NGRAM_WORDS = 6
+# A span in at least this share of the training inputs (and in 3 or more) is the task's own framing, not a leak.
+BOILERPLATE_SHARE = 0.5
 MAX_GROWTH_FACTOR = 4.0
 MIN_PROMPT_CHARS = 10
 MAX_RULE_CHARS = 400
@@ -53,13 +56,26 @@ def _ngrams(text: str, n: int) -> set[tuple[str, ...]]:
     return {tuple(words[i:i + n]) for i in range(len(words) - n + 1)}
 
 
+def boilerplate(examples: Sequence[Example], ngram: int = LEAK_NGRAM_WORDS) -> set[tuple[str, ...]]:
+    """Spans of ``ngram`` words that most training inputs share: the task's framing ("The following paragraphs
+    each describe a set of three objects"), which names no example. In the core suite's BBH cells 15 rules
+    were rejected as leaks for quoting such framing."""
+    counts: Counter[tuple[str, ...]] = Counter()
+    for example in examples:
+        counts.update(set().union(*(_ngrams(str(v), ngram) for v in example.inputs.values())))
+    floor = max(3, BOILERPLATE_SHARE * len(examples))
+    return {gram for gram, count in counts.items() if count >= floor}
+
+
 def training_leak(text: str, examples: Iterable[Example], *, ngram: int = LEAK_NGRAM_WORDS) -> str | None:
     """A training input span (``ngram`` words) or a long reference answer found verbatim in ``text``.
 
     Short references (labels like "PlayMusic" or "(B)") are allowed: naming
-    the label set is legitimate instruction, copying answers is not.
+    the label set is legitimate instruction, copying answers is not. Spans most
+    training inputs share (:func:`boilerplate`) are the task's framing, not a leak.
     """
-    grams = _ngrams(text, ngram)
+    examples = list(examples)
+    grams = _ngrams(text, ngram) - boilerplate(examples, ngram)
     lowered = " ".join(_WORD.findall(text.lower()))
     for example in examples:
         for value in example.inputs.values():

@@ -65,6 +65,17 @@ def test_training_leak_guard():
         "Say: the capital of France is Paris, a city on the Seine.", TRAIN)
 
 
+def test_the_tasks_own_framing_is_not_a_leak():
+    framing = "The following paragraphs each describe a set of three objects arranged in a fixed order."
+    puzzles = [Example(id=str(i), inputs={"input": f"{framing} On a shelf, item {i} sits left of item {i + 1}."},
+                       reference="(A)") for i in range(8)]
+    assert training_leak("When the paragraphs each describe a set of three objects arranged in a fixed order, "
+                         "answer with the option letter only.", puzzles) is None
+    assert "copies training input" in training_leak("When on a shelf, item 3 sits left of item 4, answer (A).",
+                                                    puzzles)
+    assert "copies training input" in training_leak(f"{framing}", puzzles[:2])  # two inputs are no framing
+
+
 def test_rule_guard():
     assert check_rule("Answer with the label only.", [], TRAIN) is None
     assert "repeats" in check_rule("answer with the label only", ["Answer with the label ONLY."], TRAIN)
