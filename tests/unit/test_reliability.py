@@ -332,3 +332,42 @@ def test_fault_injection_30pct_transient_20pct_malformed_json():
     assert faults["transient"] > 5 and faults["malformed"] > 0
     assert result.best_val == 1.0 and GOOD_RULE in result.best_prompt
     assert all(r.rollout.error is None for r in result.val_results[result.best.id].values())
+
+
+def test_an_interrupt_in_a_notebook_stops_the_run_and_frees_its_run_dir(tmp_path):
+    """In Jupyter the loop runs on a worker thread and the stop button interrupts the waiting thread: the run
+    must stop there too (not go on in the background holding its run dir), and resume in the same kernel."""
+    import signal
+
+    agent, agent_llm = make_agent()
+    handler = agent_llm.backend.handler
+
+    def slow(request):
+        time.sleep(0.05)
+        return handler(request)
+
+    agent_llm.backend.handler = slow
+    config = OptimizeConfig(max_iterations=6, minibatch_size=4, seed=3, patience=10)
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    async def notebook_cell():  # a running event loop, as in a notebook
+        previous = signal.signal(signal.SIGALRM, interrupt)
+        signal.setitimer(signal.ITIMER_REAL, 0.5)
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                optimize(agent, "Answer even or odd.", parity_examples(20), parity_examples(10, 100), judges=JUDGE,
+                         optimizer_llm=make_optimizer_llm([GOOD_RULE]), config=config, run_dir=tmp_path / "run",
+                         progress=False)
+        finally:
+            signal.signal(signal.SIGALRM, previous)
+        return len(agent_llm.requests)
+
+    calls = asyncio.run(notebook_cell())
+    time.sleep(0.3)
+    assert len(agent_llm.requests) == calls  # stopped, not running on in the background
+    resumed = optimize(agent, "Answer even or odd.", parity_examples(20), parity_examples(10, 100), judges=JUDGE,
+                       optimizer_llm=make_optimizer_llm([GOOD_RULE]), config=config, run_dir=tmp_path / "run",
+                       resume=True, progress=False)
+    assert resumed.best_val == 1.0 and calls < resumed.usage["rollouts"]  # it was cut, then finished
