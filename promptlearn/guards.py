@@ -56,15 +56,24 @@ def _ngrams(text: str, n: int) -> set[tuple[str, ...]]:
     return {tuple(words[i:i + n]) for i in range(len(words) - n + 1)}
 
 
+def _input_spans(examples: Sequence[Example], ngram: int) -> list[list[set[tuple[str, ...]]]]:
+    """Each example's ``ngram``-word spans, one set per input field."""
+    return [[_ngrams(str(v), ngram) for v in example.inputs.values()] for example in examples]
+
+
+def _shared_spans(spans: Sequence[Sequence[set[tuple[str, ...]]]]) -> set[tuple[str, ...]]:
+    counts: Counter[tuple[str, ...]] = Counter()
+    for fields in spans:
+        counts.update(set().union(*fields))
+    floor = max(3, BOILERPLATE_SHARE * len(spans))
+    return {gram for gram, count in counts.items() if count >= floor}
+
+
 def boilerplate(examples: Sequence[Example], ngram: int = LEAK_NGRAM_WORDS) -> set[tuple[str, ...]]:
     """Spans of ``ngram`` words that most training inputs share: the task's framing ("The following paragraphs
     each describe a set of three objects"), which names no example. In the core suite's BBH cells 15 rules
     were rejected as leaks for quoting such framing."""
-    counts: Counter[tuple[str, ...]] = Counter()
-    for example in examples:
-        counts.update(set().union(*(_ngrams(str(v), ngram) for v in example.inputs.values())))
-    floor = max(3, BOILERPLATE_SHARE * len(examples))
-    return {gram for gram, count in counts.items() if count >= floor}
+    return _shared_spans(_input_spans(examples, ngram))
 
 
 def training_leak(text: str, examples: Iterable[Example], *, ngram: int = LEAK_NGRAM_WORDS) -> str | None:
@@ -75,11 +84,12 @@ def training_leak(text: str, examples: Iterable[Example], *, ngram: int = LEAK_N
     training inputs share (:func:`boilerplate`) are the task's framing, not a leak.
     """
     examples = list(examples)
-    grams = _ngrams(text, ngram) - boilerplate(examples, ngram)
+    spans = _input_spans(examples, ngram)  # once: both the framing and the leak check read them
+    grams = _ngrams(text, ngram) - _shared_spans(spans)
     lowered = " ".join(_WORD.findall(text.lower()))
-    for example in examples:
-        for value in example.inputs.values():
-            hit = grams & _ngrams(str(value), ngram)
+    for example, fields in zip(examples, spans):
+        for field in fields:
+            hit = grams & field
             if hit:
                 return "copies training input text: '" + " ".join(sorted(hit)[0]) + "'"
         ref = example.reference

@@ -17,7 +17,7 @@ from typing import Any, Mapping, Protocol, Sequence
 
 from pydantic import BaseModel, Field, create_model
 
-from ._templating import escape_markers, format_inputs, placeholders, render
+from ._templating import _SIMPLE_VAR, escape_markers, format_inputs, placeholders, render
 from .config import DEFAULT_MAX_NEW_RULES, DEFAULT_MAX_RULES, DEFAULT_PROPOSAL_ATTEMPTS
 from .contracts import FORMAT_FAILURES, AnswerContract
 from .guards import check_prompt, check_rule
@@ -77,7 +77,7 @@ def unwrap(prompt: str) -> str:
     return text
 
 
-_PLACEHOLDER = re.compile(r"[ \t]*{{\s*([A-Za-z_][A-Za-z0-9_]*)\s*}}")
+_PLACEHOLDER = re.compile(r"[ \t]*" + _SIMPLE_VAR.pattern)  # a simple placeholder and the blanks before it
 _LABEL_ONLY = re.compile(r"\s*[\w ]{0,30}:?\s*")
 
 
