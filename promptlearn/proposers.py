@@ -85,7 +85,7 @@ def drop_added_placeholders(parent: str, child: str) -> str:
     """The rewrite without the simple placeholders (``{{ sentence }}``) that the parent does not have.
 
     Small rewriters end the prompt with the agent's own template ("... plausible? {{ sentence }}",
-    "Input: {{ input }}"): 9 of the 37 rewrites in the core suite's promptlearn cells were rejected for that
+    "Input: {{ input }}"): 9 of the 45 rewrite attempts in the core suite's promptlearn cells were rejected for that
     alone. The user message already carries the input, so the placeholder goes ("the sentence" where
     a sentence goes on after it), and so does a line left holding only a label ("Input:"). Other markup
     (``{% %}``, expressions) stays for the guard to reject.
