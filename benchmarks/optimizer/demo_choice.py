@@ -1,0 +1,85 @@
+"""Which training examples make good demonstrations? The seed prompt plus two demos, by how they are picked.
+
+    python benchmarks/optimizer/demo_choice.py benchmarks/suites/tasks/snips.yaml --seed 0 --draws 4 --n-dev 100
+
+The seed prompt runs on the cell's training split (the bench split of ``--seed``); each policy then
+draws ``--draws`` pairs of training examples with different references from its pool -- ``wrong``: ones
+the seed got wrong (how the demos strategy picks them), ``right``: ones it got right
+(MIPROv2's bootstrapped demos), ``mixed``: one of each -- and the seed plus that pair is scored on a dev
+set: examples of the task's data in none of the cell's splits, so no test example informs the choice.
+One JSON line per (task, seed, policy, draw) goes to ``benchmarks/results/optimizer/demo_choice.jsonl``;
+model calls go through the shared cache, so a rerun costs nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import subprocess
+from pathlib import Path
+
+from promptlearn import OptimizeConfig, PromptOptimizer
+from promptlearn.bench.runner import _agent, _judges, default_llm_factory
+from promptlearn.bench.task import load_task
+from promptlearn.config import DEFAULT_AGENT_MODEL
+from promptlearn.llm import Usage
+from promptlearn.records import Candidate, Demo, Example
+
+OUT = Path(__file__).parents[1] / "results" / "optimizer" / "demo_choice.jsonl"
+POLICIES = ("wrong", "right", "mixed")
+
+
+def draw_pair(first: list[Example], second: list[Example], rng: random.Random) -> list[Example] | None:
+    """One example from each pool, with different references; None when no such pair exists."""
+    pairs = [(a, b) for a in first for b in second if a.id != b.id and str(a.reference) != str(b.reference)]
+    return list(rng.choice(pairs)) if pairs else None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("task")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--draws", type=int, default=4)
+    parser.add_argument("--n-dev", type=int, default=100)
+    args = parser.parse_args()
+    task = load_task(args.task)
+    train, val, test = task.splits(args.seed)
+    used = {e.id for e in [*train, *val, *test]}
+    rng = random.Random(args.seed)
+    dev = rng.sample([e for e in task.examples() if e.id not in used], args.n_dev)
+    usage = Usage()
+    llm = default_llm_factory()(DEFAULT_AGENT_MODEL, "agent", usage, None)
+    judges, weights = _judges(task, llm, usage)
+    optimizer = PromptOptimizer(_agent(task, llm), judges, judge_weights=weights, optimizer_llm=llm,
+                                config=OptimizeConfig(seed=args.seed))
+    assert isinstance(task.seed_prompt, str), "single-prompt tasks only"
+    seed = Candidate.create(task.seed_prompt)
+    on_train = optimizer.evaluate(seed, train)
+    right = [e for e in train if on_train.results[e.id].score >= 1.0]
+    wrong = [e for e in train if on_train.results[e.id].score < 1.0]
+    base = optimizer.evaluate(seed, dev).mean
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    print(f"{task.name} seed {args.seed}: seed prompt train {on_train.mean:.1%} ({len(wrong)} wrong), "
+          f"dev {base:.1%} on {len(dev)}")
+    for policy in POLICIES:
+        pools = {"wrong": (wrong, wrong), "right": (right, right), "mixed": (wrong, right)}[policy]
+        policy_rng = random.Random(f"{args.seed}/{policy}")
+        for draw in range(args.draws):
+            pair = draw_pair(*pools, policy_rng)
+            if pair is None:
+                print(f"  {policy}: no pair with different references")
+                break
+            demos = tuple(Demo(example_id=e.id, input=" ".join(str(v) for v in e.inputs.values()),
+                               answer=str(e.reference)) for e in pair)
+            score = optimizer.evaluate(Candidate.create(task.seed_prompt, demos=demos), dev).mean
+            row = {"task": task.name, "seed": args.seed, "policy": policy, "draw": draw, "n_dev": len(dev),
+                   "seed_dev": base, "dev": score, "demos": [d.example_id for d in demos], "commit": commit}
+            OUT.parent.mkdir(parents=True, exist_ok=True)
+            with OUT.open("a") as handle:
+                handle.write(json.dumps(row) + "\n")
+            print(f"  {policy} draw {draw}: dev {score:.1%} ({score - base:+.1%})  {[str(e.reference) for e in pair]}")
+
+
+if __name__ == "__main__":
+    main()
