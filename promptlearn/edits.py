@@ -13,7 +13,7 @@ from typing import Sequence
 from ._templating import has_markup
 from .config import DEFAULT_MAX_DEMOS, DEFAULT_MAX_RULES
 from .proposers import Case, ProposalContext
-from .records import Candidate, Demo, Proposal, Provenance, Rule
+from .records import Candidate, Demo, Example, Proposal, Provenance, Rule
 from .strategies.selection import pareto_front
 
 FORMAT_SHARE = 0.5  # repair the format when at least this share of the minibatch failures are format failures
@@ -87,6 +87,16 @@ class FormatRepairProposer:
         return _child(parent, context, self.name, rules=(*parent.rules, rule), rationale=why)
 
 
+def demo_input(example: Example) -> str:
+    """The input a worked example shows: the example's input fields, joined."""
+    return " ".join(str(v) for v in example.inputs.values())
+
+
+def as_demo(example: Example, iteration: int = 0) -> Demo:
+    """A training example as a worked example: its input, and its reference as the answer."""
+    return Demo(example_id=example.id, input=demo_input(example), answer=str(example.reference), iteration=iteration)
+
+
 class DemoProposer:
     """Adds worked examples from the *training* minibatch: inputs the parent got wrong, with their
     reference answers, each with a different answer (so the demos do not all share one).
@@ -105,7 +115,7 @@ class DemoProposer:
         ref = case.example.reference
         if ref is None or case.example.id not in train_ids:
             return False
-        text = " ".join(str(v) for v in case.example.inputs.values())
+        text = demo_input(case.example)
         shown = {d.example_id for d in parent.demos}
         return (case.example.id not in shown and len(text) <= DEMO_INPUT_CHARS and len(str(ref)) <= DEMO_ANSWER_CHARS
                 and not has_markup(text) and not has_markup(str(ref)))
@@ -124,8 +134,7 @@ class DemoProposer:
                                                     for p in picked):
                 picked.append(case)
         picked = picked or wrong[:1]
-        new = tuple(Demo(example_id=c.example.id, input=" ".join(str(v) for v in c.example.inputs.values()),
-                         answer=str(c.example.reference), iteration=context.iteration) for c in picked)
+        new = tuple(as_demo(c.example, context.iteration) for c in picked)
         demos = (*parent.demos, *new)[-self.max_demos:]
         return _child(parent, context, self.name, demos=demos,
                       rationale=f"show {len(new)} worked example(s) the parent got wrong")

@@ -23,8 +23,9 @@ from promptlearn import OptimizeConfig, PromptOptimizer
 from promptlearn.bench.runner import _agent, _judges, default_llm_factory
 from promptlearn.bench.task import load_task
 from promptlearn.config import DEFAULT_AGENT_MODEL
+from promptlearn.edits import as_demo
 from promptlearn.llm import Usage
-from promptlearn.records import Candidate, Demo, Example
+from promptlearn.records import Candidate, Example
 
 OUT = Path(__file__).parents[1] / "results" / "optimizer" / "demo_choice.jsonl"
 POLICIES = ("wrong", "right", "mixed")
@@ -70,8 +71,7 @@ def main() -> None:
             if pair is None:
                 print(f"  {policy}: no pair with different references")
                 break
-            demos = tuple(Demo(example_id=e.id, input=" ".join(str(v) for v in e.inputs.values()),
-                               answer=str(e.reference)) for e in pair)
+            demos = tuple(as_demo(e) for e in pair)  # rendered as the demos strategy renders them
             score = optimizer.evaluate(Candidate.create(task.seed_prompt, demos=demos), dev).mean
             row = {"task": task.name, "seed": args.seed, "policy": policy, "draw": draw, "n_dev": len(dev),
                    "seed_dev": base, "dev": score, "demos": [d.example_id for d in demos], "commit": commit}
