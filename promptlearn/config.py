@@ -23,6 +23,9 @@ DEFAULT_MAX_NEW_RULES = 3
 DEFAULT_MAX_RULES = 12
 DEFAULT_PROPOSAL_ATTEMPTS = 3
 DEFAULT_MAX_DEMOS = 4
+# Auto mode's proposal strategies, in order of preference (format repair first: it is free and fixes what
+# nothing else can). ``OptimizeConfig.strategies`` picks a subset by these names.
+AUTO_STRATEGIES = ("format", "rules", "merge", "reasoning", "demos", "rewrite")
 
 # The embedded models the CLI and the quickstart use unless told otherwise.
 DEFAULT_AGENT_MODEL = "local/qwen2.5-coder-0.5b"
@@ -62,6 +65,9 @@ class OptimizeConfig(BaseModel):
     strategy_chooser: Literal["thompson", "round_robin"] = Field(
         "thompson", description="auto mode: how the next strategy is chosen (a bandit on acceptance per rollout, "
                                 "or each in turn)")
+    strategies: tuple[str, ...] | None = Field(
+        None, description=f"auto mode: the strategies the portfolio may use, by name (any of {', '.join(AUTO_STRATEGIES)}"
+                          "); None = all of them. For ablations, or to rule out one a task cannot use")
     max_demos: int = Field(DEFAULT_MAX_DEMOS, ge=0, description="auto mode: worked examples kept in the prompt at most "
                                                                 "(training examples only)")
     component_selection: Literal["round_robin", "credit"] = Field(
@@ -96,6 +102,14 @@ class OptimizeConfig(BaseModel):
 
     @model_validator(mode="after")
     def _cases_fit(self) -> "OptimizeConfig":
+        if self.strategies is not None:
+            unknown = [name for name in self.strategies if name not in AUTO_STRATEGIES]
+            if unknown or not self.strategies:
+                raise ValueError(f"strategies must name at least one of {list(AUTO_STRATEGIES)}; got {list(self.strategies)}")
+            if self.mode != "auto":
+                raise ValueError(f"strategies applies to mode='auto' only (mode is {self.mode!r})")
+            if self.strategies == ("demos",) and self.max_demos == 0:
+                raise ValueError("strategies=('demos',) with max_demos=0 leaves nothing to propose")
         if self.max_cases > self.minibatch_size:
             object.__setattr__(self, "max_cases", self.minibatch_size)
         return self

@@ -103,7 +103,9 @@ class DemoProposer:
 
     Which pair is shown moves SNIPS by up to 20 points, more than whether the demos were failures
     or successes (benchmarks/README "Which demos": 61-81% over four failure pairs, 68-77% over four
-    success pairs, on one split); so a rejected demo child is worth another try with another pair."""
+    success pairs, on one split); so a rejected demo child is worth another try with another pair.
+    That is why failures no candidate of the run has shown yet come first: a retry on an overlapping
+    minibatch tries a new pair instead of repeating (or re-deriving) one already tested."""
 
     name = "demos"
 
@@ -126,7 +128,9 @@ class DemoProposer:
 
     async def apropose(self, parent: Candidate, cases: Sequence[Case], context: ProposalContext) -> Proposal:
         train_ids = {e.id for e in context.train}
+        tried = {d.example_id for c in context.candidates.values() for d in c.demos}
         wrong = [c for c in cases if self._usable(c, parent, train_ids)]
+        wrong.sort(key=lambda c: c.example.id in tried)  # stable: untried first, worst first within each
         # A different answer than the first pick, so a small model does not copy one label everywhere.
         picked: list[Case] = []
         for case in wrong:

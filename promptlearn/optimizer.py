@@ -14,7 +14,7 @@ from ._async import run_sync
 from ._checks import as_candidate, check_examples, check_rollout_budget
 from .agents import Agent, as_agent
 from .callbacks import Callback, ProgressBar
-from .config import OptimizeConfig
+from .config import AUTO_STRATEGIES, OptimizeConfig
 from .edits import DemoProposer, FormatRepairProposer, MergeProposer, ReasoningProposer
 from .errors import ConfigError
 from .judges.base import Judge, JudgePanel
@@ -52,11 +52,12 @@ def build_proposers(cfg: OptimizeConfig, llm: LLM, meta_prompt_dir: str | None =
         return {"rewrite": rewrite}
     auto: dict[str, Proposer] = {"format": FormatRepairProposer(), "rules": rules,
                                  "merge": MergeProposer(cfg.max_rules, cfg.max_demos),
-                                 "reasoning": ReasoningProposer()}
-    if cfg.max_demos > 0:
-        auto["demos"] = DemoProposer(cfg.max_demos)
-    auto["rewrite"] = rewrite
-    return auto
+                                 "reasoning": ReasoningProposer(), "demos": DemoProposer(cfg.max_demos),
+                                 "rewrite": rewrite}
+    assert tuple(auto) == AUTO_STRATEGIES  # one list of names, in one order, for the config and the loop
+    chosen = AUTO_STRATEGIES if cfg.strategies is None else cfg.strategies
+    return {name: proposer for name, proposer in auto.items()
+            if name in chosen and (name != "demos" or cfg.max_demos > 0)}
 
 
 class PromptOptimizer:

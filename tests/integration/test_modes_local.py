@@ -78,6 +78,29 @@ def test_one_real_round(tmp_path, mode, rewriter, selector, sampler, acceptance)
     assert result.usage["rollouts"] <= 40
 
 
+def test_demos_strategy_chosen_by_name_shows_training_examples_to_the_real_agent(tmp_path):
+    """``strategies=("demos",)``: the round's child adds worked examples the parent got wrong, all from the
+    training split, and the real agent's requests for the child carry them; no rewriter call is made."""
+    train, val, _ = snips_task(n_train=14, n_val=7, n_test=7, seed=2)
+    config = OptimizeConfig(strategies=("demos",), minibatch_size=5, max_iterations=1, explain_failures=0,
+                            task_description=SNIPS_TASK, budget=Budget(max_rollouts=40))
+    optimizer = make_optimizer(AGENT, "local/qwen2.5-coder-1.5b", config=config, cache=tmp_path / "cache.sqlite")
+    result = optimizer.optimize(WEAK_SEED, train, val, run_dir=tmp_path / "run")
+    row = result.history[0]
+    if row["outcome"] == "parent perfect on minibatch":
+        pytest.skip("the seed solved the whole minibatch; no failure to show")
+    assert row["strategy"] == "demos" and row["child"], row
+    child = result.candidates[row["child"]]
+    by_id = {e.id: e for e in train}
+    assert child.demos and all(d.example_id in row["batch"] and d.answer == by_id[d.example_id].reference
+                               for d in child.demos)
+    results = [e["result"] for e in read_events(tmp_path / "run")
+               if e["type"] == "result" and e["key"].startswith(f"result/{child.id}/")]
+    assert len(results) >= 5  # the minibatch, and the validation set when the child was accepted
+    assert all(r["rollout"]["trace"][0]["content"].endswith(f"Answer: {child.demos[-1].answer}") for r in results)
+    assert result.usage_by_role.get("optimizer", {}).get("calls", 0) == 0
+
+
 def test_auto_mode_repairs_a_format_broken_seed_with_the_real_agent(tmp_path):
     """The 0.5B explains instead of giving the option letter (0% with "Answer the question."); the first
     round's proposal states the contract inferred from the references, with no rewriter call."""

@@ -15,6 +15,7 @@ from promptlearn.edits import (
     FormatRepairProposer,
     MergeProposer,
     ReasoningProposer,
+    as_demo,
 )
 from promptlearn.proposers import Case, ProposalContext
 from promptlearn.records import Candidate, Critique, Demo, Rollout, Rule
@@ -85,6 +86,20 @@ def test_demos_are_never_drawn_from_validation_or_test():
     proposal = asyncio.run(DemoProposer().apropose(parent, mixed, context()))
     assert {d.example_id for d in proposal.child.demos} <= {e.id for e in TRAIN}
     assert len({d.answer for d in proposal.child.demos}) == 2  # different answers, not one label twice
+
+
+def test_a_demo_retry_tries_a_pair_no_candidate_has_shown():
+    parent = Candidate.create("Answer even or odd.")
+    failures = [case(e) for e in TRAIN[:6]]  # alternate even/odd references
+    first = asyncio.run(DemoProposer().apropose(parent, failures, context())).child
+    assert [d.example_id for d in first.demos] == [TRAIN[0].id, TRAIN[1].id]  # worst first, different answers
+    # The first pair's child was tested (and, say, rejected): the same failures now give another pair.
+    retry = asyncio.run(DemoProposer().apropose(parent, failures, context(candidates={first.id: first}))).child
+    assert [d.example_id for d in retry.demos] == [TRAIN[2].id, TRAIN[3].id]
+    # Once every failure has been shown somewhere, they are used again rather than nothing.
+    everything = Candidate.create("x", demos=tuple(as_demo(e) for e in TRAIN[:6]))
+    again = asyncio.run(DemoProposer().apropose(parent, failures, context(candidates={everything.id: everything})))
+    assert [d.example_id for d in again.child.demos] == [TRAIN[0].id, TRAIN[1].id]
 
 
 def test_format_repair_needs_a_contract_and_mostly_format_failures():
@@ -198,3 +213,17 @@ def test_merge_keeps_one_answer_per_condition():
     child = asyncio.run(MergeProposer().apropose(a, [], ctx)).child
     assert [r.text for r in child.rules] == [a.rules[0].text, b.rules[1].text]  # the song rule is a's alone
     assert "1 of the other's give another answer" in child.rationale
+
+
+def test_strategies_by_name_limit_the_portfolio():
+    from promptlearn.config import AUTO_STRATEGIES
+    from promptlearn.optimizer import build_proposers
+
+    rewriter = FakeLLM(lambda r: "{}")
+    assert tuple(build_proposers(OptimizeConfig(), rewriter)) == AUTO_STRATEGIES
+    assert tuple(build_proposers(OptimizeConfig(strategies=("rewrite", "demos")), rewriter)) == ("demos", "rewrite")
+    assert "demos" not in build_proposers(OptimizeConfig(max_demos=0), rewriter)
+    agent = ChatAgent(FakeLLM(chatty_agent, role="agent"), "Is this number even or odd? {{ number }}")
+    result = optimize(agent, "Answer the question.", TRAIN, VAL, judges=ExactMatch(), optimizer_llm=FakeLLM(silent_rewriter),
+                      config=OptimizeConfig(strategies=("demos",), max_iterations=2, minibatch_size=6), progress=False)
+    assert [r["strategy"] for r in result.history] == ["demos", "demos"]  # no format repair: it was not chosen
