@@ -147,6 +147,7 @@ class PromptlearnMethod:
         return MethodOutcome(best_prompt=best, val_score=result.best_val, rollouts=int(result.usage["rollouts"]), details={
             "stop_reason": result.stop_reason, "rounds": len(result.history),
             "strategies": [r.strategy for r in result.history],
+            "gained": [r.strategy for r in result.history if r.gained],  # the strategies that made a new best
             "accepted": sum(1 for r in result.history if r.accepted)})
 
 

@@ -121,6 +121,11 @@ def markdown(frame: Any, *, method: str | None = None) -> str:
                   "", "| task | seeds | diff (pts) | 95% CI | |", "|---|---:|---:|---|---|"]
         lines += [f"| {r.task} | {r.seeds} | {r.diff * 100:+.1f} | [{r.ci_lo * 100:+.1f}, {r.ci_hi * 100:+.1f}] | "
                   f"{r.outcome} |" for r in h2h.itertuples()]
+    use = strategy_use(frame, method) if "details" in frame else None
+    if use is not None and not use.empty:
+        lines += ["", f"### {method}: proposal strategies per task (rounds over all seeds)", "",
+                  "| task | seeds | rounds by strategy | new bests by strategy |", "|---|---:|---|---|"]
+        lines += [f"| {r.task} | {r.seeds} | {_counts(r.rounds)} | {_counts(r.made_best)} |" for r in use.itertuples()]
     agreement = frame.dropna(subset=["judge_agreement"]) if "judge_agreement" in frame else frame.iloc[0:0]
     if not agreement.empty:
         lines += ["", "### Optimization judge vs ground truth on the test outputs", "",
@@ -128,6 +133,38 @@ def markdown(frame: Any, *, method: str | None = None) -> str:
         lines += [f"| {r.task} | {r.method} | {r.seed} | {r.judge_agreement['accuracy']:.2f} | "
                   f"{r.judge_agreement['kappa']:.2f} |" for r in agreement.itertuples()]
     return "\n".join(lines) + "\n"
+
+
+def strategy_use(frame: Any, method: str) -> Any:
+    """Per task, the proposal strategies ``method``'s rounds used and the ones that made a new best, summed
+    over seeds (``{strategy: count}``; ``made_best`` is None for cells recorded before it was kept)."""
+    import pandas as pd
+
+    rows = []
+    cells = frame[frame.method == method]
+    for task, group in cells.groupby("task", sort=True):
+        details = [d for d in group.get("details", []) if isinstance(d, dict) and d.get("strategies")]
+        if not details:
+            continue
+        used: dict[str, int] = {}
+        for d in details:
+            for name in d["strategies"]:
+                if name:
+                    used[name] = used.get(name, 0) + 1
+        best: dict[str, int] | None = None
+        if all("gained" in d for d in details):
+            best = {}
+            for d in details:
+                for name in d["gained"]:
+                    best[name] = best.get(name, 0) + 1
+        rows.append({"task": task, "seeds": len(details), "rounds": used, "made_best": best})
+    return pd.DataFrame(rows, columns=["task", "seeds", "rounds", "made_best"])
+
+
+def _counts(counts: dict[str, int] | None) -> str:
+    if counts is None:
+        return "not recorded"
+    return ", ".join(f"{name} {n}" for name, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))) or "none"
 
 
 def _pct(value: Any) -> str:

@@ -23,6 +23,7 @@ from promptlearn.bench import (
     markdown,
     resolve_methods,
     run_bench,
+    strategy_use,
     write_report,
 )
 from promptlearn.bench.methods import PromptlearnMethod
@@ -253,6 +254,21 @@ def test_head_to_head_pools_paired_differences_over_seeds():
     text = markdown(load_results(records))
     assert "Mean gain over these 3 task(s): promptlearn +50.0 pts, gepa +50.0 pts." in text
     assert "Mean gain over these 1 task(s): promptlearn +100.0 pts, dspy-gepa +50.0 pts." in text
+
+
+def test_the_report_counts_which_strategies_ran_and_which_made_a_new_best():
+    a0, a1, old = (_record("a", "promptlearn", s, [1.0] * 4) for s in (0, 1, 2))
+    a0["details"] = {"strategies": ["format", "rules", "demos"], "gained": ["format", "demos"]}
+    a1["details"] = {"strategies": ["rules", None, "demos"], "gained": ["demos"]}  # None: no strategy applied
+    old.update(task="b", details={"strategies": ["rules", "rules"]})  # recorded before "gained" was kept
+    records = [a0, a1, old, _record("a", "gepa", 0, [0.0] * 4)]
+    use = strategy_use(load_results(records), "promptlearn").set_index("task")
+    assert use.loc["a", "rounds"] == {"format": 1, "rules": 2, "demos": 2}
+    assert use.loc["a", "made_best"] == {"format": 1, "demos": 2} and use.loc["a", "seeds"] == 2
+    assert use.loc["b", "made_best"] is None
+    text = markdown(load_results(records))
+    assert "| a | 2 | demos 2, rules 2, format 1 | demos 2, format 1 |" in text
+    assert "| b | 1 | rules 2 | not recorded |" in text
 
 
 def test_the_report_writes_markdown_plot_and_html(tmp_path):
