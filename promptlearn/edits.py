@@ -19,6 +19,10 @@ from .strategies.selection import pareto_front
 FORMAT_SHARE = 0.5  # repair the format when at least this share of the minibatch failures are format failures
 DEMO_INPUT_CHARS = 800  # BBH questions run to 600+ characters; four demos still fit a 4k context
 DEMO_ANSWER_CHARS = 120
+# Worked examples one demos round adds at most (each with a different answer). On SNIPS (one split, 100 dev
+# examples outside it) four failures scored 75-82% over four draws where pairs scored 61-81%: the set
+# matters less as it grows (benchmarks/README "Which demos").
+DEMOS_PER_ROUND = 4
 ANSWER_LINE_PATTERN = r"(?im)^\s*(?:final\s+)?answer\s*[:=]\s*(.+?)\s*$"
 REASONING_INSTRUCTION = ("Work the problem out step by step, then give the final answer on the last line, "
                          "as 'Answer: <answer>'.")
@@ -98,18 +102,18 @@ def as_demo(example: Example, iteration: int = 0) -> Demo:
 
 
 class DemoProposer:
-    """Adds worked examples from the *training* minibatch: inputs the parent got wrong, with their
-    reference answers, each with a different answer (so the demos do not all share one).
+    """Adds worked examples from the *training* minibatch: up to ``per_round`` inputs the parent got
+    wrong, with their reference answers, each with a different answer (so the demos do not all share one).
 
-    Which pair is shown moves SNIPS by up to 20 points, more than whether the demos were failures
-    or successes (benchmarks/README "Which demos": 61-81% over four failure pairs, 68-77% over four
-    success pairs, on one split); so a rejected demo child is worth another try with another pair.
-    That is why failures no candidate of the run has shown yet come first: a retry on an overlapping
-    minibatch tries a new pair instead of repeating (or re-deriving) one already tested."""
+    Which examples are shown moves SNIPS by up to 20 points with two demos, more than whether they were
+    failures or successes (benchmarks/README "Which demos"); four at a time varied less. So a rejected
+    demo child is worth another try with other examples: failures no candidate of the run has shown
+    yet come first, and a retry on an overlapping minibatch tries new ones instead of repeating (or
+    re-deriving) a set already tested."""
 
     name = "demos"
 
-    def __init__(self, max_demos: int = DEFAULT_MAX_DEMOS, per_round: int = 2):
+    def __init__(self, max_demos: int = DEFAULT_MAX_DEMOS, per_round: int = DEMOS_PER_ROUND):
         self.max_demos = max_demos
         self.per_round = per_round
 
