@@ -19,10 +19,11 @@ from .strategies.selection import pareto_front
 FORMAT_SHARE = 0.5  # repair the format when at least this share of the minibatch failures are format failures
 DEMO_INPUT_CHARS = 800  # BBH questions run to 600+ characters; four demos still fit a 4k context
 DEMO_ANSWER_CHARS = 120
-# Worked examples one demos round adds at most (each with a different answer). On SNIPS (one split, 100 dev
-# examples outside it) four failures scored 75-82% over four draws where pairs scored 61-81%: the set
-# matters less as it grows (benchmarks/README "Which demos").
-DEMOS_PER_ROUND = 4
+# Worked examples one demos round adds at most (each with a different answer). Four scored higher than two
+# with the seed prompt on dev sets outside the splits (SNIPS 76.8% vs 70.5%, banking77-15 58.0% vs 54.0%,
+# four draws each), but inside the loop four tied with two (six SNIPS runs, mean +0.6 pts) and missed the
+# 75% SNIPS yardstick on one split of three (benchmarks/README "Which demos"), so two stays the default.
+DEMOS_PER_ROUND = 2
 ANSWER_LINE_PATTERN = r"(?im)^\s*(?:final\s+)?answer\s*[:=]\s*(.+?)\s*$"
 REASONING_INSTRUCTION = ("Work the problem out step by step, then give the final answer on the last line, "
                          "as 'Answer: <answer>'.")
@@ -106,7 +107,7 @@ class DemoProposer:
     wrong, with their reference answers, each with a different answer (so the demos do not all share one).
 
     Which examples are shown moves SNIPS by up to 20 points with two demos, more than whether they were
-    failures or successes (benchmarks/README "Which demos"); four at a time varied less. So a rejected
+    failures or successes (benchmarks/README "Which demos"). So a rejected
     demo child is worth another try with other examples: failures no candidate of the run has shown
     yet come first, and a retry on an overlapping minibatch tries new ones instead of repeating (or
     re-deriving) a set already tested."""

@@ -102,14 +102,15 @@ def test_a_demo_retry_tries_a_pair_no_candidate_has_shown():
     assert [d.example_id for d in again.child.demos] == [TRAIN[0].id, TRAIN[1].id]
 
 
-def test_a_demos_round_adds_up_to_four_failures_with_different_answers():
+def test_a_demos_round_adds_up_to_per_round_failures_with_different_answers():
     intents = ["weather", "music", "weather", "book", "rate", "play", "search"]
     train = [Example(id=f"t{i}", inputs={"text": f"request {i}"}, reference=label) for i, label in enumerate(intents)]
     parent = Candidate.create("Name the intent.")
-    child = asyncio.run(DemoProposer().apropose(parent, [case(e) for e in train], context(train=train))).child
-    assert [d.answer for d in child.demos] == ["weather", "music", "book", "rate"]
-    assert len(asyncio.run(DemoProposer(per_round=2).apropose(parent, [case(e) for e in train],
-                                                              context(train=train))).child.demos) == 2
+    cases = [case(e) for e in train]
+    child = asyncio.run(DemoProposer().apropose(parent, cases, context(train=train))).child
+    assert [d.answer for d in child.demos] == ["weather", "music"]  # the default: two
+    four = asyncio.run(DemoProposer(per_round=4).apropose(parent, cases, context(train=train))).child
+    assert [d.answer for d in four.demos] == ["weather", "music", "book", "rate"]
 
 
 def test_format_repair_needs_a_contract_and_mostly_format_failures():
