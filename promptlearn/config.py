@@ -101,7 +101,7 @@ class OptimizeConfig(BaseModel):
     budget: Budget = Field(default_factory=Budget)
 
     @model_validator(mode="after")
-    def _cases_fit(self) -> "OptimizeConfig":
+    def _consistent(self) -> "OptimizeConfig":
         if self.strategies is not None:
             unknown = [name for name in self.strategies if name not in AUTO_STRATEGIES]
             if unknown or not self.strategies:
