@@ -11,6 +11,7 @@ import base64
 import html
 import io
 import random
+from collections import Counter
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -146,22 +147,13 @@ def strategy_use(frame: Any, method: str) -> Any:
         details = [d for d in group.get("details", []) if isinstance(d, dict) and d.get("strategies")]
         if not details:
             continue
-        used: dict[str, int] = {}
-        for d in details:
-            for name in d["strategies"]:
-                if name:
-                    used[name] = used.get(name, 0) + 1
-        best: dict[str, int] | None = None
-        if all("gained" in d for d in details):
-            best = {}
-            for d in details:
-                for name in d["gained"]:
-                    best[name] = best.get(name, 0) + 1
+        used = Counter(name for d in details for name in d["strategies"] if name)
+        best = Counter(name for d in details for name in d["gained"]) if all("gained" in d for d in details) else None
         rows.append({"task": task, "seeds": len(details), "rounds": used, "made_best": best})
     return pd.DataFrame(rows, columns=["task", "seeds", "rounds", "made_best"])
 
 
-def _counts(counts: dict[str, int] | None) -> str:
+def _counts(counts: Counter[str] | None) -> str:
     if counts is None:
         return "not recorded"
     return ", ".join(f"{name} {n}" for name, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))) or "none"
