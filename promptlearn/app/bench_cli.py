@@ -39,7 +39,8 @@ def cmd_bench_run(args: argparse.Namespace) -> int:
         raise ConfigError("methods need extras that are not installed: " + "; ".join(missing) +
                           " (or pass --keep-going to record those cells as failed)")
     config = BenchConfig(agent_model=args.agent, rewriter_model=args.rewriter, budget=args.budget, seeds=args.seeds,
-                         progress=not args.quiet, command="promptlearn " + shlex.join(args.argv), engine=args.engine)
+                         progress=not args.quiet, command="promptlearn " + shlex.join(args.argv), engine=args.engine,
+                         warm_from=args.warm_from)
     print(f"{len(tasks)} task(s) x {len(methods)} method(s) x {len(args.seeds)} seed(s); results: {args.results}")
     records = run_bench(tasks, methods, results=args.results, config=config,
                         make_llm=default_llm_factory(args.deadline))
@@ -81,6 +82,9 @@ def add_bench_parser(sub: argparse._SubParsersAction, positive_int: object, posi
     run.add_argument("--tasks", default=None, help="only these task names (comma-separated)")
     run.add_argument("--results", default=DEFAULT_RESULTS, help="append-only JSONL results file")
     run.add_argument("--report", default=None, help="report folder (default: beside the results)")
+    run.add_argument("--warm-from", default=None, metavar="RESULTS.jsonl",
+                     help="an earlier results file: cells without a model-call cache start from its cells' caches "
+                          "(rerun a suite after a code change paying only for the calls that changed)")
     run.add_argument("--agent", default=DEFAULT_AGENT_MODEL)
     run.add_argument("--rewriter", default=DEFAULT_REWRITER_MODEL, help="rewriter, reflection and judge model")
     run.add_argument("--engine", choices=["llama.cpp", "transformers"], default="llama.cpp",

@@ -11,6 +11,7 @@ every method of that seed. A failed cell is a record with its error; the suite g
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 import time
@@ -32,7 +33,7 @@ from ..optimizer import PromptOptimizer
 from ..pipeline import PipelineAgent, Step
 from ..records import Example, Rollout
 from .methods import CellSetup, CountingAgent, Method
-from .store import ResultsStore, cell_key
+from .store import ResultsStore, cell_key, copy_cache
 from .task import TaskSpec, metric_judge
 
 log = logging.getLogger("promptlearn")
@@ -63,6 +64,9 @@ class BenchConfig:
     engine: Literal["llama.cpp", "transformers"] = "llama.cpp"  # what scores the test set (weight methods: transformers)
     progress: bool = True
     command: str = ""
+    #: An earlier results file: a cell with no model-call cache of its own starts from that file's cell
+    #: cache (and test cache), so rerunning a suite after a code change only pays for the calls that changed.
+    warm_from: str | None = None
     extra_callbacks: tuple[Callback, ...] = field(default=())
 
 
@@ -117,6 +121,9 @@ def run_cell(task: TaskSpec, method: Method, seed: int, *, config: BenchConfig, 
         return {**record, "status": "failed", "error": f"method {method.name!r} needs an extra: {missing}"}
     work_dir = _cell_dir(store, task.name, method.name, seed, config.budget)
     work_dir.mkdir(parents=True, exist_ok=True)
+    if config.warm_from is not None:
+        record["warmed_from"] = _warm(store, ResultsStore(config.warm_from), task.name, method.name, seed,
+                                      config.budget)
     try:
         train, val, test = task.splits(seed)
         usage = Usage()
@@ -153,6 +160,25 @@ def run_cell(task: TaskSpec, method: Method, seed: int, *, config: BenchConfig, 
             "optimize_wall_s": round(optimize_s, 2), "eval_wall_s": round(eval_s, 2),
             "seed_prompt": task.seed_prompt, "best_prompt": outcome.best_prompt, "details": outcome.details,
             "finished_at": _now()}
+
+
+def _warm(store: ResultsStore, source: ResultsStore, task: str, method: str, seed: int, budget: int) -> dict[str, Any]:
+    """Copy the source's caches for this cell where the cell has none; which ones came from where.
+
+    Kept in the cell (``warmed_from.json``) so a resumed cell's record still says so. Cached answers
+    are keyed by the whole request, so a warm cell gets the answers a cold one would, only faster.
+    """
+    work_dir = _cell_dir(store, task, method, seed, budget)
+    marker = work_dir / "warmed_from.json"
+    warmed: dict[str, Any] = json.loads(marker.read_text()) if marker.exists() else {"source": str(source.path)}
+    copied = {"cell_cache": (_cell_dir(source, task, method, seed, budget) / "cache.sqlite", work_dir / "cache.sqlite"),
+              "test_cache": (source.cells_dir / task / f"test-seed{seed}.sqlite",
+                             store.cells_dir / task / f"test-seed{seed}.sqlite")}
+    for name, (src, dst) in copied.items():
+        if copy_cache(src, dst):
+            warmed[name] = str(src)
+    marker.write_text(json.dumps(warmed, indent=1))
+    return warmed
 
 
 def _commit() -> str:
@@ -249,6 +275,12 @@ def run_bench(tasks: Sequence[TaskSpec], methods: Sequence[Method], *, results: 
         raise ConfigError(f"{tuned} tune weights: add --engine transformers, so every method's test set is scored by "
                           f"the same engine and base weights")
     store = ResultsStore(results)
+    if config.warm_from is not None:
+        source = ResultsStore(config.warm_from)
+        if not source.cells_dir.is_dir():
+            raise ConfigError(f"--warm-from {config.warm_from}: no cell caches beside it ({source.cells_dir} is missing)")
+        if source.cells_dir.resolve() == store.cells_dir.resolve():
+            raise ConfigError("--warm-from names the results file being written; give an earlier run's results file")
     make_llm = make_llm or default_llm_factory()
     done = store.finished()
     cells = [(t, m, s) for t in tasks for s in config.seeds for m in methods]

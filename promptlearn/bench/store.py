@@ -11,6 +11,8 @@ import hashlib
 import json
 import logging
 import os
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,23 @@ def cell_key(*, task: str, task_fingerprint: str, method: str, seed: int, budget
     parts: list[object] = [task, task_fingerprint, method, seed, budget, agent, rewriter]
     body = json.dumps(parts if engine == "llama.cpp" else [*parts, engine])  # llama.cpp keys predate engines
     return hashlib.sha256(body.encode()).hexdigest()[:16]
+
+
+def copy_cache(source: Path, target: Path) -> bool:
+    """Copy the model-call cache ``source`` to ``target`` unless ``target`` exists; True if copied.
+
+    SQLite's online backup, not a file copy: the source may be in WAL mode with recent calls still
+    in its ``-wal`` file, or open in a bench that is running.
+    """
+    if target.exists() or not source.is_file():
+        return False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".partial")
+    partial.unlink(missing_ok=True)
+    with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(partial)) as dst:
+        src.backup(dst)
+    partial.replace(target)  # a kill mid-copy leaves no half cache under the real name
+    return True
 
 
 class ResultsStore:

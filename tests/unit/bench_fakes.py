@@ -52,8 +52,9 @@ def _dspy_reply(request) -> str | None:
     return "\n\n".join(f"[[ ## {k} ## ]]\n{v}" for k, v in values.items()) + "\n\n[[ ## completed ## ]]"
 
 
-def bench_llm_factory(calls: list[str] | None = None):
-    """``make_llm`` for run_bench: FakeLLMs for the agent and the rewriter, recording roles in ``calls``."""
+def bench_llm_factory(calls: list[str] | None = None, made: list[FakeLLM] | None = None, caching: bool = False):
+    """``make_llm`` for run_bench: FakeLLMs for the agent and the rewriter, recording roles in ``calls`` and the
+    LLMs in ``made``; ``caching`` gives them the cell's cache file, as real runs have."""
     rules = optimizer_handler([GOOD_RULE])
 
     def agent(request):
@@ -67,6 +68,10 @@ def bench_llm_factory(calls: list[str] | None = None):
     def make(model, role, usage, cache):
         if calls is not None:
             calls.append(role)
-        return FakeLLM(agent if role == "agent" else rewriter, model=model, role=role, usage=usage)
+        llm = FakeLLM(agent if role == "agent" else rewriter, model=model, role=role, usage=usage,
+                      cache=cache if caching else None)
+        if made is not None:
+            made.append(llm)
+        return llm
 
     return make

@@ -9,7 +9,7 @@ import pytest
 import yaml
 from bench_fakes import bench_llm_factory, write_parity_task
 
-from promptlearn import ConfigError, OptimizeConfig
+from promptlearn import ConfigError, FakeLLM, OptimizeConfig
 from promptlearn.app.cli import main
 from promptlearn.bench import (
     BenchConfig,
@@ -227,6 +227,36 @@ def test_a_killed_promptlearn_cell_reports_every_rollout_its_loop_spent(tmp_path
     assert rounds == sorted(set(rounds)) and rounds  # the replayed rounds are not logged twice
 
 
+def test_a_warm_bench_answers_from_an_earlier_runs_caches_and_says_so(tmp_path):
+    """--warm-from: the same cells from an earlier results file cost no model call and give the same records."""
+    task = load_task(write_parity_task(tmp_path / "t"))
+    made: list[FakeLLM] = []
+    caching_factory = bench_llm_factory(made=made, caching=True)
+
+    def handled() -> int:
+        return sum(len(llm.requests) for llm in made)
+
+    methods = [SeedMethod(), PromptlearnMethod("promptlearn", OptimizeConfig(mode="rules", minibatch_size=4))]
+    cold = run_bench([task], methods, results=tmp_path / "cold.jsonl", config=_config(), make_llm=caching_factory)
+    assert handled() > 0 and all(r["status"] == "ok" and "warmed_from" not in r for r in cold)
+    made.clear()
+    warm = run_bench([task], methods, results=tmp_path / "warm.jsonl", config=_config(warm_from=str(tmp_path / "cold.jsonl")),
+                     make_llm=caching_factory)
+    assert made and handled() == 0  # every answer came from the copied caches
+    for before, after in zip(cold, warm):
+        assert (after["test"], after["best_prompt"], after["rollouts"]) == (before["test"], before["best_prompt"],
+                                                                            before["rollouts"])
+    assert set(warm[0]["warmed_from"]) == {"source", "cell_cache", "test_cache"}
+    assert set(warm[1]["warmed_from"]) == {"source", "cell_cache"}  # the seed cell copied the shared test cache
+    assert warm[1]["warmed_from"]["source"] == str(tmp_path / "cold.jsonl")
+    with pytest.raises(ConfigError, match="no cell caches"):
+        run_bench([task], methods, results=tmp_path / "x.jsonl", config=_config(warm_from=str(tmp_path / "nope.jsonl")),
+                  make_llm=caching_factory)
+    with pytest.raises(ConfigError, match="being written"):
+        run_bench([task], methods, results=tmp_path / "warm.jsonl", config=_config(warm_from=str(tmp_path / "warm.jsonl")),
+                  make_llm=caching_factory)
+
+
 # --- report -----------------------------------------------------------------------------------------------------
 
 def _record(task, method, seed, scores, *, rollouts=100, budget=100):
@@ -309,6 +339,7 @@ def test_the_cli_runs_a_task_and_reports(tmp_path, monkeypatch, capsys):
     (["bench", "report", "missing.jsonl"], "results file not found"),
     (["bench", "TASK", "--seeds", "a,b"], None),
     (["bench", "TASK", "--methods", "seed,sft", "--keep-going"], "add --engine transformers"),
+    (["bench", "TASK", "--methods", "seed", "--warm-from", "old/results.jsonl"], "no cell caches beside it"),
 ])
 def test_cli_bad_input(tmp_path, capsys, argv, message):
     task = str(write_parity_task(tmp_path / "t"))
