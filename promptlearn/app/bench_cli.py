@@ -66,10 +66,29 @@ def cmd_bench_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_compare(args: argparse.Namespace) -> int:
+    from ..bench import compare_runs
+
+    table = compare_runs(args.new, args.old, method=args.method)
+    counts = table.outcome.value_counts()
+    print(f"{args.method}: {args.new} (new) vs {args.old} (old), paired over the test examples of the cells both "
+          f"finished\n")
+    print("| task | seeds | new - old (pts) | 95% CI | | gain new | gain old | commits new | commits old |")
+    print("|---|---:|---:|---|---|---:|---:|---|---|")
+    for r in table.itertuples():
+        print(f"| {r.task} | {r.seeds} | {r.diff * 100:+.1f} | [{r.ci_lo * 100:+.1f}, {r.ci_hi * 100:+.1f}] | "
+              f"{r.outcome} | {r.gain_new * 100:+.1f} | {r.gain_old * 100:+.1f} | {r.commits_new} | {r.commits_old} |")
+    print(f"\nnew vs old: {counts.get('win', 0)} wins, {counts.get('tie', 0)} ties, {counts.get('loss', 0)} losses; "
+          f"mean gain over the seed prompt {table.gain_new.mean() * 100:+.1f} vs {table.gain_old.mean() * 100:+.1f} pts "
+          f"over {len(table)} task(s)")
+    return 0
+
+
 def add_bench_parser(sub: argparse._SubParsersAction, positive_int: object, positive_float: object) -> None:  # type: ignore[type-arg]
     bench = sub.add_parser("bench", help="benchmark suites: promptlearn vs gepa, DSPy and the seed prompt",
                            description="promptlearn bench TASK.yaml|SUITE.yaml|FOLDER ... runs a suite; "
-                                       "promptlearn bench report RESULTS.jsonl renders one.")
+                                       "promptlearn bench report RESULTS.jsonl renders one; "
+                                       "promptlearn bench compare NEW.jsonl OLD.jsonl compares two runs of a method.")
     bsub = bench.add_subparsers(dest="sub", required=True)
     run = bsub.add_parser("run", help="run (task, method, seed) cells; a killed run continues where it stopped")
     run.add_argument("targets", nargs="+", help="task YAMLs, suite YAMLs (tasks: [...]) or folders of task YAMLs")
@@ -99,10 +118,15 @@ def add_bench_parser(sub: argparse._SubParsersAction, positive_int: object, posi
     rep.add_argument("--out", default=None, help="folder (default: report/ beside the results)")
     rep.add_argument("--method", default=None, help="the method compared head-to-head with every other")
     rep.set_defaults(fn=cmd_bench_report)
+    cmp = bsub.add_parser("compare", help="one method in two results files (after vs before a change), paired per task")
+    cmp.add_argument("new", help="results file of the new run")
+    cmp.add_argument("old", help="results file of the earlier run")
+    cmp.add_argument("--method", default="promptlearn", help="the method compared (default: promptlearn)")
+    cmp.set_defaults(fn=cmd_bench_compare)
 
 
 def normalize_argv(argv: list[str]) -> list[str]:
     """``promptlearn bench TASK.yaml`` means ``promptlearn bench run TASK.yaml``."""
-    if len(argv) >= 2 and argv[0] == "bench" and argv[1] not in ("run", "report", "-h", "--help"):
+    if len(argv) >= 2 and argv[0] == "bench" and argv[1] not in ("run", "report", "compare", "-h", "--help"):
         return ["bench", "run", *argv[1:]]
     return argv

@@ -8,7 +8,16 @@ that a killed run resumes; ``write_report`` renders the comparison.
 
 from .methods import CellSetup, CountingAgent, Method, MethodOutcome, PromptlearnMethod, SeedMethod, resolve_methods
 from .peers import DspyGepaMethod, DspyMiproMethod, GepaMethod
-from .report import head_to_head, load_results, markdown, plot_score_vs_rollouts, strategy_use, summary, write_report
+from .report import (
+    compare_runs,
+    head_to_head,
+    load_results,
+    markdown,
+    plot_score_vs_rollouts,
+    strategy_use,
+    summary,
+    write_report,
+)
 from .runner import DEFAULT_BENCH_BUDGET, DEFAULT_BENCH_SEEDS, BenchConfig, run_bench, run_cell
 from .store import ResultsStore
 from .task import TaskSpec, load_suite, load_task
@@ -18,5 +27,6 @@ __all__ = [
     "Method", "MethodOutcome", "CellSetup", "CountingAgent", "SeedMethod", "PromptlearnMethod", "GepaMethod",
     "DspyGepaMethod", "DspyMiproMethod", "resolve_methods",
     "BenchConfig", "run_bench", "run_cell", "DEFAULT_BENCH_BUDGET", "DEFAULT_BENCH_SEEDS", "ResultsStore",
-    "load_results", "summary", "head_to_head", "strategy_use", "markdown", "plot_score_vs_rollouts", "write_report",
+    "load_results", "summary", "head_to_head", "compare_runs", "strategy_use", "markdown", "plot_score_vs_rollouts",
+    "write_report",
 ]

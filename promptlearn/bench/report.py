@@ -76,6 +76,34 @@ def head_to_head(frame: Any, method: str, peer: str, *, seed: int = 0) -> Any:
     return pd.DataFrame(rows, columns=["task", "method", "peer", "seeds", "diff", "ci_lo", "ci_hi", "outcome"])
 
 
+def compare_runs(new: str | Path, old: str | Path, *, method: str = "promptlearn", seed: int = 0) -> Any:
+    """``method`` in the ``new`` results against the same method in ``old`` (the suite after and before a code
+    change): per task, the paired test difference (new - old) over the seeds both finished, as in
+    :func:`head_to_head`, with each side's mean gain over the seed prompt and the commits that ran.
+
+    Cells pair only on the same task, seed and test examples; the records say which commit made each side."""
+    import pandas as pd
+
+    frames = {"new": load_results(new), "old": load_results(old)}
+    for side, frame in frames.items():
+        if method not in set(frame.method):
+            raise ConfigError(f"no finished {method!r} cells in the {side} results; "
+                              f"methods there: {sorted(set(frame.method))}")
+    mine = {side: f[f.method == method].assign(method=side) for side, f in frames.items()}
+    tests = {side: {(r.task, r.seed): frozenset(r.test_scores) for r in f.itertuples()} for side, f in mine.items()}
+    shared = {cell for cell, ids in tests["new"].items() if tests["old"].get(cell) == ids}  # same test examples
+    both = pd.concat([f[[(t, s) in shared for t, s in zip(f.task, f.seed)]] for f in mine.values()])
+    if both.empty:
+        raise ConfigError(f"no (task, seed) cell of {method!r} was finished on the same test examples in both files")
+    table = head_to_head(both, "new", "old", seed=seed)
+    gains = both.groupby(["task", "method"])["gain"].mean().unstack()
+    commits = both.groupby(["task", "method"])["commit"].agg(lambda c: ",".join(sorted(set(c)))).unstack()
+    for side in ("new", "old"):
+        table[f"gain_{side}"] = [float(gains.loc[t, side]) for t in table.task]
+        table[f"commits_{side}"] = [commits.loc[t, side] for t in table.task]
+    return table.drop(columns=["method", "peer"])
+
+
 def _pair_gains(frame: Any, method: str, peer: str) -> dict[str, float]:
     """Mean gain over the seed prompt of two methods on the (task, seed) cells both finished, averaged per task:
     a peer run on two tasks (or one seed) is compared on those, not against the suite-wide mean."""

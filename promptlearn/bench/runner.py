@@ -103,16 +103,18 @@ def _cell_dir(store: ResultsStore, task: str, method: str, seed: int, budget: in
     return store.cells_dir / task / method.replace(":", "_").replace("/", "_") / f"seed{seed}-budget{budget}"
 
 
-def _key(task: TaskSpec, method: Method, seed: int, config: BenchConfig) -> str:
-    return cell_key(task=task.name, task_fingerprint=task.fingerprint(), method=method.name, seed=seed,
-                    budget=config.budget, agent=config.agent_model, rewriter=config.rewriter_model, engine=config.engine)
+def _keys(task: TaskSpec, method: Method, seed: int, config: BenchConfig) -> list[str]:
+    """The cell's key, then the keys earlier versions recorded it under (``TaskSpec.fingerprints``)."""
+    return [cell_key(task=task.name, task_fingerprint=fp, method=method.name, seed=seed, budget=config.budget,
+                     agent=config.agent_model, rewriter=config.rewriter_model, engine=config.engine)
+            for fp in task.fingerprints()]
 
 
 def run_cell(task: TaskSpec, method: Method, seed: int, *, config: BenchConfig, store: ResultsStore,
              make_llm: LLMFactory) -> dict[str, Any]:
     """One cell's record (``status`` ok or failed); raises only on KeyboardInterrupt."""
     record: dict[str, Any] = {
-        "key": _key(task, method, seed, config), "task": task.name, "kind": task.kind, "method": method.name, "seed": seed,
+        "key": _keys(task, method, seed, config)[0], "task": task.name, "kind": task.kind, "method": method.name, "seed": seed,
         "budget": config.budget, "agent": config.agent_model, "rewriter": config.rewriter_model, "engine": config.engine,
         "task_fingerprint": task.fingerprint(), "promptlearn_version": __version__, "commit": _commit(),
         "command": config.command}
@@ -289,9 +291,9 @@ def run_bench(tasks: Sequence[TaskSpec], methods: Sequence[Method], *, results: 
     try:
         for task, method, seed in cells:
             bar.set_description(f"{task.name} / {method.name} / seed {seed}")
-            key = _key(task, method, seed, config)
-            if key in done:
-                out.append(done[key])
+            finished = [done[k] for k in _keys(task, method, seed, config) if k in done]
+            if finished:
+                out.append(finished[0])
             else:
                 record = run_cell(task, method, seed, config=config, store=store, make_llm=make_llm)
                 store.append(record)

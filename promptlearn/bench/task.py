@@ -81,7 +81,7 @@ class TaskSpec(_Strict):
     metric_abs_tol: float = 1e-6
     kind: str = Field("", description="free label for reports: classification, multiple_choice, numeric, ...")
     source: str = ""
-    _fingerprint: str | None = PrivateAttr(None)  # the data file is hashed once per loaded task
+    _fingerprints: tuple[str, ...] | None = PrivateAttr(None)  # the data file is hashed once per loaded task
 
     def examples(self) -> list[Example]:
         d = self.data
@@ -138,13 +138,31 @@ class TaskSpec(_Strict):
             raise ConfigError(f"task {self.name!r}: metric {self.metric!r} needs data.reference (the truth column)")
 
     def fingerprint(self) -> str:
-        """Changes when anything that decides a score changes (the data file's bytes included)."""
-        if self._fingerprint is None:
-            body = self.model_dump(exclude={"source"})
-            digest = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode())
-            digest.update(Path(self.data.path).read_bytes())
-            self._fingerprint = digest.hexdigest()[:16]
-        return self._fingerprint
+        """Changes when anything that decides a score changes: the data file's bytes, the split, templates,
+        seed prompt, judges and metric; not where the data file lies, nor an optional field left unset
+        (a new TaskSpec field must default to None, or every recorded cell stops matching its task)."""
+        return self.fingerprints()[0]
+
+    def fingerprints(self) -> tuple[str, ...]:
+        """This task's fingerprint, then the ones earlier versions computed for the same task, so their
+        results files still resume and compare: until ``abb80cb`` the hash took the absolute data path
+        and unset fields; before ``d6ff750`` the agent had no ``steps`` field."""
+        if self._fingerprints is None:
+            data = Path(self.data.path).read_bytes()
+            canonical = self.model_dump(exclude={"source"}, exclude_none=True)
+            del canonical["data"]["path"]
+            with_path = self.model_dump(exclude={"source"})
+            before_steps = self.model_dump(exclude={"source"})
+            if before_steps["agent"].get("steps") is None:
+                del before_steps["agent"]["steps"]
+            self._fingerprints = tuple(dict.fromkeys(_digest(body, data) for body in (canonical, with_path, before_steps)))
+        return self._fingerprints
+
+
+def _digest(body: dict[str, Any], data: bytes) -> str:
+    digest = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode())
+    digest.update(data)
+    return digest.hexdigest()[:16]
 
 
 def _extract_reference(example: Example, pattern: str, task: str) -> Example:

@@ -16,6 +16,7 @@ from promptlearn.bench import (
     MethodOutcome,
     ResultsStore,
     SeedMethod,
+    compare_runs,
     head_to_head,
     load_results,
     load_suite,
@@ -27,6 +28,7 @@ from promptlearn.bench import (
     write_report,
 )
 from promptlearn.bench.methods import PromptlearnMethod
+from promptlearn.bench.store import cell_key
 from promptlearn.store import read_events
 
 ALL_METHODS = ["seed", "promptlearn", "promptlearn-rules", "gepa", "dspy-gepa", "dspy-miprov2"]
@@ -257,6 +259,25 @@ def test_a_warm_bench_answers_from_an_earlier_runs_caches_and_says_so(tmp_path):
                   make_llm=caching_factory)
 
 
+def test_results_recorded_by_earlier_versions_still_resume(tmp_path):
+    """Earlier versions hashed the task with its absolute data path (and before agent.steps, without that field):
+    their finished cells must be skipped, not run again; a moved data folder is still the same task."""
+    task = load_task(write_parity_task(tmp_path / "t"))
+    moved = load_task(write_parity_task(tmp_path / "elsewhere"))
+    assert moved.fingerprint() == task.fingerprint() and moved.fingerprints()[1] != task.fingerprints()[1]
+    assert len(task.fingerprints()) == 3
+    results = tmp_path / "r.jsonl"
+    first = run_bench([task], [SeedMethod()], results=results, config=_config(), make_llm=bench_llm_factory())[0]
+    for legacy in task.fingerprints()[1:]:
+        key = cell_key(task="parity", task_fingerprint=legacy, method="seed", seed=0, budget=60,
+                       agent=first["agent"], rewriter=first["rewriter"])
+        old = dict(first, task_fingerprint=legacy, key=key)
+        results.write_text(json.dumps(old) + "\n")
+        made: list[str] = []
+        again = run_bench([task], [SeedMethod()], results=results, config=_config(), make_llm=bench_llm_factory(made))
+        assert made == [] and again[0]["key"] == old["key"]  # skipped as finished
+
+
 # --- report -----------------------------------------------------------------------------------------------------
 
 def _record(task, method, seed, scores, *, rollouts=100, budget=100):
@@ -284,6 +305,31 @@ def test_head_to_head_pools_paired_differences_over_seeds():
     text = markdown(load_results(records))
     assert "Mean gain over these 3 task(s): promptlearn +50.0 pts, gepa +50.0 pts." in text
     assert "Mean gain over these 1 task(s): promptlearn +100.0 pts, dspy-gepa +50.0 pts." in text
+
+
+def test_compare_runs_pairs_one_method_across_two_results_files(tmp_path, capsys):
+    def write(name, rows):
+        for r in rows:
+            r["key"] += name  # each file keys its own cells
+            r["commit"] = name
+            r["task_fingerprint"] = "fp"
+        (tmp_path / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        return str(tmp_path / f"{name}.jsonl")
+
+    new = write("new", [_record("a", "promptlearn", s, [1.0] * 30) for s in (0, 1)] +
+                [_record("b", "promptlearn", 0, [0.0] * 30), _record("c", "promptlearn", 0, [1.0] * 30)])
+    old_c = _record("c", "promptlearn", 0, [0.0] * 31)  # another test split: not comparable, left out
+    old = write("old", [_record("a", "promptlearn", s, [0.0] * 30) for s in (0, 1)] +
+                [_record("b", "promptlearn", 0, [1.0] * 30), old_c, _record("a", "gepa", 0, [1.0] * 30)])
+    table = compare_runs(new, old).set_index("task")
+    assert dict(table.outcome) == {"a": "win", "b": "loss"} and table.loc["a", "seeds"] == 2
+    assert table.loc["a", "commits_new"] == "new" and table.loc["b", "gain_old"] == 1.0
+    assert main(["bench", "compare", new, old]) == 0
+    assert "new vs old: 1 wins, 0 ties, 1 losses" in capsys.readouterr().out
+    with pytest.raises(ConfigError, match="no finished 'dspy-gepa' cells"):
+        compare_runs(new, old, method="dspy-gepa")
+    with pytest.raises(ConfigError, match="same test examples"):
+        compare_runs(write("n2", [_record("c", "gepa", 0, [1.0] * 30)]), old, method="gepa")
 
 
 def test_the_report_counts_which_strategies_ran_and_which_made_a_new_best():
