@@ -168,12 +168,17 @@ def _warm(store: ResultsStore, source: ResultsStore, task: str, method: str, see
     """Copy the source's caches for this cell where the cell has none; which ones came from where.
 
     Kept in the cell (``warmed_from.json``) so a resumed cell's record still says so. Cached answers
-    are keyed by the whole request, so a warm cell gets the answers a cold one would, only faster.
+    are keyed by the whole request, so a warm cell gets the answers a cold one would, only faster. A
+    source cell run at another budget serves too (a run at a smaller budget mostly repeats the start of
+    a larger one's): the same budget if the source has it, else its largest.
     """
     work_dir = _cell_dir(store, task, method, seed, budget)
     marker = work_dir / "warmed_from.json"
     warmed: dict[str, Any] = json.loads(marker.read_text()) if marker.exists() else {"source": str(source.path)}
-    copied = {"cell_cache": (_cell_dir(source, task, method, seed, budget) / "cache.sqlite", work_dir / "cache.sqlite"),
+    same = _cell_dir(source, task, method, seed, budget) / "cache.sqlite"
+    others = sorted(same.parent.parent.glob(f"seed{seed}-budget*/cache.sqlite"),
+                    key=lambda p: int(p.parent.name.rsplit("budget", 1)[1]))
+    copied = {"cell_cache": (same if same.exists() or not others else others[-1], work_dir / "cache.sqlite"),
               "test_cache": (source.cells_dir / task / f"test-seed{seed}.sqlite",
                              store.cells_dir / task / f"test-seed{seed}.sqlite")}
     for name, (src, dst) in copied.items():

@@ -251,6 +251,12 @@ def test_a_warm_bench_answers_from_an_earlier_runs_caches_and_says_so(tmp_path):
     assert set(warm[0]["warmed_from"]) == {"source", "cell_cache", "test_cache"}
     assert set(warm[1]["warmed_from"]) == {"source", "cell_cache"}  # the seed cell copied the shared test cache
     assert warm[1]["warmed_from"]["source"] == str(tmp_path / "cold.jsonl")
+    # A cell at another budget starts from the source's cell too: a smaller budget's calls are all cached there.
+    made.clear()
+    smaller = run_bench([task], methods[1:], results=tmp_path / "b40.jsonl",
+                        config=_config(budget=40, warm_from=str(tmp_path / "cold.jsonl")), make_llm=caching_factory)[0]
+    assert smaller["warmed_from"]["cell_cache"].endswith("seed0-budget60/cache.sqlite") and handled() == 0
+    assert smaller["rollouts"] <= 40
     with pytest.raises(ConfigError, match="no cell caches"):
         run_bench([task], methods, results=tmp_path / "x.jsonl", config=_config(warm_from=str(tmp_path / "nope.jsonl")),
                   make_llm=caching_factory)
