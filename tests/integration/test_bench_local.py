@@ -71,3 +71,17 @@ def test_a_tiny_suite_with_seed_promptlearn_and_gepa(tmp_path, capsys):
     report = (tmp_path / "report" / "report.md").read_text()
     assert len(re.findall(r"^\| snips_tiny \| (seed|promptlearn|gepa) \|", report, flags=re.M)) == 3
     assert "### promptlearn vs gepa:" in report
+
+    # The same suite again, warmed from this run's caches: every answer comes from them, so the records match
+    # (the check that a rerun after a code change pays only for the calls that changed), and compare says so.
+    warm = tmp_path / "warm" / "results.jsonl"
+    assert main(["bench", str(suite), "--methods", "seed,promptlearn,gepa", "--seeds", "0", "--budget", "24",
+                 "--results", str(warm), "--warm-from", str(results), "--quiet"]) == 0
+    again = load_results(warm).set_index(["task", "method"])
+    for row in frame.itertuples():
+        twin = again.loc[(row.task, row.method)]
+        assert (twin.test_scores, twin.best_prompt, twin.rollouts) == (row.test_scores, row.best_prompt, row.rollouts)
+        assert twin.warmed_from["source"] == str(results)
+    capsys.readouterr()
+    assert main(["bench", "compare", str(warm), str(results)]) == 0
+    assert "new vs old: 0 wins, 2 ties, 0 losses" in capsys.readouterr().out
