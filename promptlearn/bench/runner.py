@@ -123,10 +123,10 @@ def run_cell(task: TaskSpec, method: Method, seed: int, *, config: BenchConfig, 
         return {**record, "status": "failed", "error": f"method {method.name!r} needs an extra: {missing}"}
     work_dir = _cell_dir(store, task.name, method.name, seed, config.budget)
     work_dir.mkdir(parents=True, exist_ok=True)
-    if config.warm_from is not None:
-        record["warmed_from"] = _warm(store, ResultsStore(config.warm_from), task.name, method.name, seed,
-                                      config.budget)
     try:
+        if config.warm_from is not None:  # inside: an unreadable source cache fails this cell, not the suite
+            record["warmed_from"] = _warm(store, ResultsStore(config.warm_from), task.name, method.name, seed,
+                                          config.budget)
         train, val, test = task.splits(seed)
         usage = Usage()
         agent_llm = make_llm(config.agent_model, "agent", usage, work_dir / "cache.sqlite")

@@ -265,6 +265,21 @@ def test_a_warm_bench_answers_from_an_earlier_runs_caches_and_says_so(tmp_path):
                   make_llm=caching_factory)
 
 
+def test_an_unreadable_cache_to_warm_from_fails_that_cell_only(tmp_path):
+    task = load_task(write_parity_task(tmp_path / "t"))
+    methods = [SeedMethod(), PromptlearnMethod("promptlearn", OptimizeConfig(mode="rules", minibatch_size=4))]
+    run_bench([task], methods, results=tmp_path / "old.jsonl", config=_config(),
+              make_llm=bench_llm_factory(caching=True))
+    broken = tmp_path / "old_cells" / "parity" / "promptlearn" / "seed0-budget60" / "cache.sqlite"
+    for part in broken.parent.glob("cache.sqlite-*"):
+        part.unlink()  # no write-ahead log that could still supply the pages
+    broken.write_bytes(b"not a database" * 100)
+    records = run_bench([task], methods, results=tmp_path / "new.jsonl",
+                        config=_config(warm_from=str(tmp_path / "old.jsonl")), make_llm=bench_llm_factory(caching=True))
+    assert [r["status"] for r in records] == ["ok", "failed"]
+    assert "DatabaseError" in records[1]["error"]
+
+
 def test_results_recorded_by_earlier_versions_still_resume(tmp_path):
     """Earlier versions hashed the task with its absolute data path (and before agent.steps, without that field):
     their finished cells must be skipped, not run again; a moved data folder is still the same task."""
