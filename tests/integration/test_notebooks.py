@@ -12,7 +12,7 @@ NOTEBOOKS = sorted(p for p in (Path(__file__).parents[2] / "notebooks").glob("*.
 EXPECTED = {
     "01_quickstart.ipynb": (["test accuracy", "report written to"], "runs/quickstart-notebook/report.html"),
     "03_benchmarks.ipynb": (["finished cells from results.jsonl", "methods compared", "| task | method |",
-                             "report written to"], "bench-report/report.html"),
+                             "promptlearn, core_head vs core:", "report written to"], "bench-report/report.html"),
     "04_contracts_and_reasoning.ipynb": (["option_letter", "test accuracy (format repair)", "extracted",
                                           "report written to"], "runs/contracts-notebook/report.html"),
 }
