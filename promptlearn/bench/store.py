@@ -51,7 +51,6 @@ class ResultsStore:
         self.path = Path(path)
         if self.path.is_dir():
             raise ConfigError(f"results path {self.path} is a folder; give a .jsonl file path")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
 
     @property
     def cells_dir(self) -> Path:
@@ -73,6 +72,7 @@ class ResultsStore:
 
     def append(self, record: dict[str, Any]) -> None:
         line = (json.dumps(record, default=str) + "\n").encode("utf-8")
+        self.path.parent.mkdir(parents=True, exist_ok=True)  # here, not on open: reading a store creates nothing
         with open(self.path, "ab+") as handle:  # bytes: seeking back one byte is exact
             fcntl.flock(handle, fcntl.LOCK_EX)  # two bench processes on one file write whole lines
             end = handle.seek(0, os.SEEK_END)
