@@ -67,20 +67,10 @@ def cmd_bench_report(args: argparse.Namespace) -> int:
 
 
 def cmd_bench_compare(args: argparse.Namespace) -> int:
-    from ..bench import compare_runs
+    from ..bench.report import compare_markdown, compare_runs
 
     table = compare_runs(args.new, args.old, method=args.method)
-    counts = table.outcome.value_counts()
-    print(f"{args.method}: {args.new} (new) vs {args.old} (old), paired over the test examples of the cells both "
-          f"finished\n")
-    print("| task | seeds | new - old (pts) | 95% CI | | gain new | gain old | commits new | commits old |")
-    print("|---|---:|---:|---|---|---:|---:|---|---|")
-    for r in table.itertuples():
-        print(f"| {r.task} | {r.seeds} | {r.diff * 100:+.1f} | [{r.ci_lo * 100:+.1f}, {r.ci_hi * 100:+.1f}] | "
-              f"{r.outcome} | {r.gain_new * 100:+.1f} | {r.gain_old * 100:+.1f} | {r.commits_new} | {r.commits_old} |")
-    print(f"\nnew vs old: {counts.get('win', 0)} wins, {counts.get('tie', 0)} ties, {counts.get('loss', 0)} losses; "
-          f"mean gain over the seed prompt {table.gain_new.mean() * 100:+.1f} vs {table.gain_old.mean() * 100:+.1f} pts "
-          f"over {len(table)} task(s)")
+    print(compare_markdown(table, method=args.method, new=args.new, old=args.old), end="")
     return 0
 
 

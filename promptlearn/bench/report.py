@@ -104,6 +104,25 @@ def compare_runs(new: str | Path, old: str | Path, *, method: str = "promptlearn
     return table.drop(columns=["method", "peer"])
 
 
+def compare_markdown(table: Any, *, method: str, new: str | Path, old: str | Path) -> str:
+    """:func:`compare_runs`'s table as markdown, with its win/tie/loss count and each side's mean gain."""
+    counts = table.outcome.value_counts()
+    lines = [f"{method}: {new} (new) vs {old} (old), paired over the test examples of the cells both finished", "",
+             "| task | seeds | new - old (pts) | 95% CI | | gain new | gain old | commits new | commits old |",
+             "|---|---:|---:|---|---|---:|---:|---|---|"]
+    lines += [f"{_paired_row(r)} {r.gain_new * 100:+.1f} | {r.gain_old * 100:+.1f} | {r.commits_new} | "
+              f"{r.commits_old} |" for r in table.itertuples()]
+    lines += ["", f"new vs old: {counts.get('win', 0)} wins, {counts.get('tie', 0)} ties, {counts.get('loss', 0)} "
+                  f"losses; mean gain over the seed prompt {table.gain_new.mean() * 100:+.1f} vs "
+                  f"{table.gain_old.mean() * 100:+.1f} pts over {len(table)} task(s)"]
+    return "\n".join(lines) + "\n"
+
+
+def _paired_row(r: Any) -> str:
+    """A head-to-head row's first cells: task, seeds, mean paired difference, its CI and the outcome."""
+    return f"| {r.task} | {r.seeds} | {r.diff * 100:+.1f} | [{r.ci_lo * 100:+.1f}, {r.ci_hi * 100:+.1f}] | {r.outcome} |"
+
+
 def _pair_gains(frame: Any, method: str, peer: str) -> dict[str, float]:
     """Mean gain over the seed prompt of two methods on the (task, seed) cells both finished, averaged per task:
     a peer run on two tasks (or one seed) is compared on those, not against the suite-wide mean."""
@@ -148,8 +167,7 @@ def markdown(frame: Any, *, method: str | None = None) -> str:
                   "", f"Mean gain over these {len(h2h)} task(s): {method} {pair.get(method, 0.0) * 100:+.1f} pts, "
                       f"{peer} {pair.get(peer, 0.0) * 100:+.1f} pts.",
                   "", "| task | seeds | diff (pts) | 95% CI | |", "|---|---:|---:|---|---|"]
-        lines += [f"| {r.task} | {r.seeds} | {r.diff * 100:+.1f} | [{r.ci_lo * 100:+.1f}, {r.ci_hi * 100:+.1f}] | "
-                  f"{r.outcome} |" for r in h2h.itertuples()]
+        lines += [_paired_row(r) for r in h2h.itertuples()]
     use = strategy_use(frame, method) if "details" in frame else None
     if use is not None and not use.empty:
         lines += ["", f"### {method}: proposal strategies per task (rounds over all seeds)", "",
