@@ -66,6 +66,22 @@ def _child(parent: Candidate, context: ProposalContext, strategy: str, *, rules:
     return Proposal(child=child, rationale=rationale, strategy=strategy)
 
 
+def repairs_format(parent: Sequence[tuple[float, bool]], child: Sequence[tuple[float, bool]]) -> bool:
+    """Whether a child fixes its parent's broken answer format without scoring lower, given (score, broke the
+    answer format) per minibatch example for each: most of the parent's answers broke it, the child breaks at
+    most half as many, and its total score is no lower.
+
+    The acceptance test sees only scores: where the agent is weak at the content, a child that fixes the
+    format can tie its parent at zero on eight examples (bbh_sample tracking_shuffled_objects_five_objects
+    seed 1: the format repair turned 8 explanations into 6 bare letters and 2 "(B) yellow present", 0 of 8
+    right either way, and was rejected, so the run kept its 0% seed). Such a child has removed failures no
+    content strategy can fix, so the loop sends it to validation, which decides as for any accepted child.
+    """
+    before, after = sum(broke for _, broke in parent), sum(broke for _, broke in child)
+    return (before >= FORMAT_SHARE * len(parent) and after <= before // 2
+            and sum(score for score, _ in child) >= sum(score for score, _ in parent))
+
+
 class FormatRepairProposer:
     """When most failures break the answer contract, the child states the contract as a rule.
 

@@ -7,7 +7,8 @@ One round (:meth:`Run.round`):
   4. an LLM explainer critiques the worst failures (code judges already said *what* is wrong);
   5. the proposer renders a meta-prompt with the failures and asks for rules / a rewrite;
      guards reject proposals that drop variables, leak training data or obey injected text;
-  6. the child runs on the same minibatch; the acceptance test (paired, noise-aware) decides;
+  6. the child runs on the same minibatch; the acceptance test (paired, noise-aware) decides
+     (a child that ties but repairs the parent's broken answer format passes too);
   7. an accepted child is scored on the validation set and joins the pool.
 :meth:`Run.execute` validates the seed, runs rounds until the budget, ``patience`` or
 ``max_iterations`` stops it, and returns the result. The steps that call models live in
@@ -120,10 +121,13 @@ class Run:
         child_res = await self.steps.evaluate(child, batch, "train")
         decision = self.parts.acceptance.decide([parent_res[e].score for e in batch],
                                                 [child_res[e].score for e in batch], self.rng)
-        self.steps.feedback(proposal.strategy, decision.accepted, self.meter.rollouts - spent_before)
-        row.update(child_minibatch=mean(child_res[e].score for e in batch), accepted=decision.accepted,
+        if not decision.accepted and self.steps.format_repaired(parent_res, child_res):
+            row["format_repaired"] = True  # a tie that fixed the answer format: validation decides
+        accepted = decision.accepted or row.get("format_repaired", False)
+        self.steps.feedback(proposal.strategy, accepted, self.meter.rollouts - spent_before)
+        row.update(child_minibatch=mean(child_res[e].score for e in batch), accepted=accepted,
                    margin=decision.margin, evidence=decision.evidence)
-        if not decision.accepted:
+        if not accepted:
             return self._record(row, "rejected on minibatch")
         self._emit(LoopEvent("step", iteration, "validating the child"))
         try:

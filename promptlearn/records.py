@@ -295,6 +295,7 @@ class RoundRecord(Record):
     child: str | None = None
     child_minibatch: float | None = None
     accepted: bool | None = None
+    format_repaired: bool | None = None  # accepted because it fixed the answer format, tying on score
     margin: float | None = None
     evidence: float | None = None
     child_val: float | None = None

@@ -20,8 +20,8 @@ from ._redaction import redact
 from .agents import Agent
 from .callbacks import Callback
 from .config import OptimizeConfig
-from .contracts import AnswerContract
-from .edits import FORMAT_SHARE
+from .contracts import FORMAT_FAILURES, AnswerContract
+from .edits import FORMAT_SHARE, repairs_format
 from .errors import LLMCallError, StructuredOutputError
 from .judges.base import JudgePanel
 from .judges.llm import LLMExplainer
@@ -178,6 +178,13 @@ class Steps:
         if self.contract is None or res.rollout.error or example.reference is None or res.score >= 1.0:
             return None
         return self.contract.classify(res.rollout.output, example.reference)
+
+    def format_repaired(self, parent: Mapping[str, ExampleResult], child: Mapping[str, ExampleResult]) -> bool:
+        """Whether the child fixes the parent's broken answer format on the minibatch (``edits.repairs_format``)."""
+        def marked(results: Mapping[str, ExampleResult]) -> list[tuple[float, bool]]:
+            return [(r.score, self.failure_kind(r) in FORMAT_FAILURES) for r in results.values()]
+
+        return self.contract is not None and repairs_format(marked(parent), marked(child))
 
     def choose_strategy(self, parent: Candidate, cases: list[Case], context: ProposalContext,
                         rng: random.Random, exclude: Sequence[str] = ()) -> str | None:

@@ -119,7 +119,7 @@ def write_report(result: "OptimizationResult", path: str | Path) -> Path:
     frame = result.history_df()
     if not frame.empty:
         cols = [c for c in ["iteration", "strategy", "component", "parent", "child", "parent_minibatch", "child_minibatch",
-                            "format_failures", "accepted",
+                            "format_failures", "accepted", "format_repaired",
                             "margin", "child_val", "best_val", "outcome", "rollouts", "llm_calls"]
                 if c in frame and (c != "component" or frame[c].notna().any())]
         parts.append("<h2>Rounds</h2>" + frame[cols].to_html(index=False, na_rep="",

@@ -16,6 +16,7 @@ from promptlearn.edits import (
     MergeProposer,
     ReasoningProposer,
     as_demo,
+    repairs_format,
 )
 from promptlearn.proposers import Case, ProposalContext
 from promptlearn.records import Candidate, Critique, Demo, Rollout, Rule
@@ -124,6 +125,35 @@ def test_format_repair_needs_a_contract_and_mostly_format_failures():
     assert repair.applicable(parent, explained, context(contract=contract))
     stated = Candidate.create("Answer. " + contract.instruction)
     assert not repair.applicable(stated, explained, context(contract=contract))  # already stated
+
+
+def weak_agent(request):
+    """Explains unless told the answer format; in format it gets every training number wrong and every
+    validation number (>= 100) right: a format fix that ties at zero on the minibatch, and helps on validation."""
+    system, number = request.messages[0]["content"], int(request.messages[-1]["content"].split()[-1])
+    if "exactly one of these labels" not in system:
+        return f"Let me think about {number}: the answer depends on its last digit."
+    right = "even" if number % 2 == 0 else "odd"
+    return right if number >= 100 else {"even": "odd", "odd": "even"}[right]
+
+
+def test_a_format_repair_that_ties_on_the_minibatch_goes_to_validation():
+    agent = ChatAgent(FakeLLM(weak_agent, role="agent"), "Is this number even or odd? {{ number }}")
+    result = optimize(agent, "Answer the question.", TRAIN, VAL, judges=ExactMatch(),
+                      optimizer_llm=FakeLLM(silent_rewriter), config=OptimizeConfig(max_iterations=1, minibatch_size=6),
+                      progress=False)
+    row = result.history[0]
+    assert row["strategy"] == "format" and row["parent_minibatch"] == row["child_minibatch"] == 0.0
+    assert row["accepted"] and row["format_repaired"] and row["outcome"] == "new best"
+    assert result.best_val == 1.0 and result.best.rules[-1].text == LABELS_RULE
+
+
+def test_repairs_format_needs_most_answers_broken_fewer_after_and_no_lower_score():
+    broken, zero, one = [(0.0, True)] * 4, [(0.0, False)] * 4, [(1.0, False)] + [(0.0, False)] * 3
+    assert repairs_format(broken, zero) and repairs_format(broken, one)
+    assert not repairs_format(zero, zero)  # the parent's format was fine
+    assert not repairs_format(broken, [(0.0, True)] * 3 + [(0.0, False)])  # still mostly broken
+    assert not repairs_format([(1.0, True)] * 4, zero)  # fixed the format, lost on score
 
 
 def test_merge_takes_the_union_of_two_front_candidates_rules():
