@@ -73,7 +73,7 @@ def repairs_format(parent: Sequence[tuple[float, bool]], child: Sequence[tuple[f
 
     The acceptance test sees only scores: where the agent is weak at the content, a child that fixes the
     format can tie its parent at zero on eight examples (bbh_sample tracking_shuffled_objects_five_objects
-    seed 1: the format repair turned 8 explanations into 6 bare letters and 2 "(B) yellow present", 0 of 8
+    seed 1: the format repair turned 8 cut-off explanations into 6 bare letters and 2 "(B) yellow present", 0 of 8
     right either way, and was rejected, so the run kept its 0% seed). Such a child has removed failures no
     content strategy can fix, so the loop sends it to validation, which decides as for any accepted child.
     """

@@ -121,12 +121,11 @@ class Run:
         child_res = await self.steps.evaluate(child, batch, "train")
         decision = self.parts.acceptance.decide([parent_res[e].score for e in batch],
                                                 [child_res[e].score for e in batch], self.rng)
-        if not decision.accepted and self.steps.format_repaired(parent_res, child_res):
-            row["format_repaired"] = True  # a tie that fixed the answer format: validation decides
-        accepted = decision.accepted or row.get("format_repaired", False)
+        repaired = not decision.accepted and self.steps.format_repaired(parent_res, child_res)  # validation decides
+        accepted = decision.accepted or repaired
         self.steps.feedback(proposal.strategy, accepted, self.meter.rollouts - spent_before)
         row.update(child_minibatch=mean(child_res[e].score for e in batch), accepted=accepted,
-                   margin=decision.margin, evidence=decision.evidence)
+                   format_repaired=repaired or None, margin=decision.margin, evidence=decision.evidence)
         if not accepted:
             return self._record(row, "rejected on minibatch")
         self._emit(LoopEvent("step", iteration, "validating the child"))
