@@ -16,17 +16,13 @@ model calls go through the shared cache, so a rerun costs nothing.
 from __future__ import annotations
 
 import argparse
-import json
 import random
-import subprocess
 from pathlib import Path
 
-from promptlearn import OptimizeConfig, PromptOptimizer
-from promptlearn.bench.runner import _agent, _judges, default_llm_factory
+from probe import append_row, commit, task_optimizer
+
 from promptlearn.bench.task import load_task
-from promptlearn.config import DEFAULT_AGENT_MODEL
 from promptlearn.edits import as_demo
-from promptlearn.llm import Usage
 from promptlearn.records import Candidate, Example
 
 OUT = Path(__file__).parents[1] / "results" / "optimizer" / "demo_choice.jsonl"
@@ -69,18 +65,14 @@ def main() -> None:
     used = {e.id for e in [*train, *val, *test]}
     rng = random.Random(args.seed)
     dev = rng.sample([e for e in task.examples() if e.id not in used], args.n_dev)
-    usage = Usage()
-    llm = default_llm_factory()(DEFAULT_AGENT_MODEL, "agent", usage, None)
-    judges, weights = _judges(task, llm, usage)
-    optimizer = PromptOptimizer(_agent(task, llm), judges, judge_weights=weights, optimizer_llm=llm,
-                                config=OptimizeConfig(seed=args.seed))
+    optimizer = task_optimizer(task, args.seed)
     assert isinstance(task.seed_prompt, str), "single-prompt tasks only"
     seed = Candidate.create(task.seed_prompt)
     on_train = optimizer.evaluate(seed, train)
     right = [e for e in train if on_train.results[e.id].score >= 1.0]
     wrong = [e for e in train if on_train.results[e.id].score < 1.0]
     base = optimizer.evaluate(seed, dev).mean
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    at = commit()
     print(f"{task.name} seed {args.seed}: seed prompt train {on_train.mean:.1%} ({len(wrong)} wrong), "
           f"dev {base:.1%} on {len(dev)}")
     for policy in args.policies.split(","):
@@ -95,10 +87,8 @@ def main() -> None:
             demos = tuple(as_demo(e) for e in pair)  # rendered as the demos strategy renders them
             score = optimizer.evaluate(Candidate.create(task.seed_prompt, demos=demos), dev).mean
             row = {"task": task.name, "seed": args.seed, "policy": policy, "size": len(demos), "draw": draw, "n_dev": len(dev),
-                   "seed_dev": base, "dev": score, "demos": [d.example_id for d in demos], "commit": commit}
-            OUT.parent.mkdir(parents=True, exist_ok=True)
-            with OUT.open("a") as handle:
-                handle.write(json.dumps(row) + "\n")
+                   "seed_dev": base, "dev": score, "demos": [d.example_id for d in demos], "commit": at}
+            append_row(OUT, row)
             print(f"  {policy} draw {draw}: dev {score:.1%} ({score - base:+.1%})  {[str(e.reference) for e in pair]}")
 
 

@@ -16,18 +16,14 @@ shared cache, so a rerun costs nothing.
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import re
-import subprocess
 from pathlib import Path
 
-from promptlearn import OptimizeConfig, PromptOptimizer
-from promptlearn.bench.runner import _agent, _judges, default_llm_factory
+from probe import append_row, commit, task_optimizer
+
 from promptlearn.bench.task import load_task
-from promptlearn.config import DEFAULT_AGENT_MODEL
 from promptlearn.contracts import infer_contract
-from promptlearn.llm import Usage
 from promptlearn.records import Candidate, Rule
 
 OUT = Path(__file__).parents[1] / "results" / "optimizer" / "format_wording.jsonl"
@@ -62,13 +58,9 @@ def main() -> None:
     testing = {e.id for e in test}
     pool = [e for e in task.examples() if e.id not in testing]
     dev = random.Random(args.seed).sample(pool, min(args.n_dev, len(pool)))
-    usage = Usage()
-    llm = default_llm_factory()(DEFAULT_AGENT_MODEL, "agent", usage, None)
-    judges, weights = _judges(task, llm, usage)
-    optimizer = PromptOptimizer(_agent(task, llm), judges, judge_weights=weights, optimizer_llm=llm,
-                                config=OptimizeConfig(seed=args.seed))
+    optimizer = task_optimizer(task, args.seed)
     assert isinstance(task.seed_prompt, str), "single-prompt tasks only"
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    at = commit()
     shown = example.group(1)[1]
     gold_shown = sum(letter(str(e.reference)) == shown for e in dev)
     print(f"{task.name} seed {args.seed}: {len(dev)} dev examples, shipped example {example.group(1)} "
@@ -81,10 +73,8 @@ def main() -> None:
         copied = sum(letter(o) == shown for o in outputs)
         row = {"task": task.name, "seed": args.seed, "wording": name, "rule": text, "n_dev": len(dev),
                "dev": scored.mean, "in_shape": in_shape, "gave_example_letter": copied,
-               "gold_example_letter": gold_shown, "commit": commit}
-        OUT.parent.mkdir(parents=True, exist_ok=True)
-        with OUT.open("a") as handle:
-            handle.write(json.dumps(row) + "\n")
+               "gold_example_letter": gold_shown, "commit": at}
+        append_row(OUT, row)
         print(f"  {name:<28} dev {scored.mean:6.1%}  in shape {in_shape}/{len(dev)}  "
               f"gave {example.group(1)}: {copied} (answer {gold_shown})")
 

@@ -1,0 +1,34 @@
+"""What the fixed-prompt probes (``demo_choice.py``, ``format_wording.py``) share: the bench's agent and judges for
+a task on the local 0.5B, and appending a result row stamped with the commit."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from promptlearn import OptimizeConfig, PromptOptimizer
+from promptlearn.bench.runner import _agent, _judges, default_llm_factory
+from promptlearn.bench.task import TaskSpec
+from promptlearn.config import DEFAULT_AGENT_MODEL
+from promptlearn.llm import Usage
+
+
+def task_optimizer(task: TaskSpec, seed: int) -> PromptOptimizer:
+    """An optimizer that scores prompts as the bench's cells do (model calls through the shared cache)."""
+    usage = Usage()
+    llm = default_llm_factory()(DEFAULT_AGENT_MODEL, "agent", usage, None)
+    judges, weights = _judges(task, llm, usage)
+    return PromptOptimizer(_agent(task, llm), judges, judge_weights=weights, optimizer_llm=llm,
+                           config=OptimizeConfig(seed=seed))
+
+
+def commit() -> str:
+    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+
+
+def append_row(path: Path, row: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        handle.write(json.dumps(row) + "\n")
