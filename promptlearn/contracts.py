@@ -94,6 +94,13 @@ class AnswerContract(BaseModel):
             return True
         return len(_WORD.findall(text)) <= SHORT_TEXT_MAX_WORDS
 
+    def verdict(self, output: str | None, reference: object, *, score: float, error: str | None = None) -> FailureKind | None:
+        """:meth:`classify` for a scored rollout; None when there is nothing to classify (a right answer, a
+        failed call, no reference)."""
+        if error or reference is None or score >= 1.0:
+            return None
+        return self.classify(output, reference)
+
     def classify(self, output: str | None, reference: object) -> FailureKind:
         """Why a wrong ``output`` is wrong: a format failure (see module doc) or ``content``."""
         text = (output or "").strip()

@@ -174,10 +174,10 @@ class Steps:
 
     def failure_kind(self, res: ExampleResult) -> str | None:
         """The contract's verdict on a failed rollout: "content" or a format failure; None if unknown."""
-        example = self.by_id[res.rollout.example_id]
-        if self.contract is None or res.rollout.error or example.reference is None or res.score >= 1.0:
+        if self.contract is None:
             return None
-        return self.contract.classify(res.rollout.output, example.reference)
+        return self.contract.verdict(res.rollout.output, self.by_id[res.rollout.example_id].reference,
+                                     score=res.score, error=res.rollout.error)
 
     def format_repaired(self, parent: Mapping[str, ExampleResult], child: Mapping[str, ExampleResult]) -> bool:
         """Whether the child fixes the parent's broken answer format on the minibatch (``edits.repairs_format``)."""

@@ -28,10 +28,10 @@ def marked(results: dict[tuple[str, str], Any], candidate: str, batch: list[str]
     """(score, broke the answer format) per minibatch example, as ``Steps.format_repaired`` computes them."""
     out = []
     for eid in batch:
-        result, reference = results[(candidate, eid)], by_id[eid].reference
-        broke = (result["score"] < 1.0 and not result["rollout"].get("error") and reference is not None
-                 and contract.classify(result["rollout"]["output"], reference) in FORMAT_FAILURES)
-        out.append((result["score"], broke))
+        result = results[(candidate, eid)]
+        kind = contract.verdict(result["rollout"].get("output"), by_id[eid].reference, score=result["score"],
+                                error=result["rollout"].get("error"))
+        out.append((result["score"], kind in FORMAT_FAILURES))
     return out
 
 

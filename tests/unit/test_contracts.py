@@ -47,6 +47,14 @@ def test_option_letter_failures_are_sorted(output, reference, kind):
     assert (kind in FORMAT_FAILURES) == (kind != "content")
 
 
+def test_a_verdict_classifies_only_wrong_answers_with_a_reference_and_no_error():
+    contract = infer_contract(refs("(A)", "(B)", "(C)"))
+    assert contract.verdict("blue book", "(C)", score=0.0) == "off_contract"
+    assert contract.verdict("(C)", "(C)", score=1.0) is None
+    assert contract.verdict("", "(C)", score=0.0, error="TimeoutError") is None
+    assert contract.verdict("blue book", None, score=0.0) is None
+
+
 def test_number_failures():
     contract = infer_contract(refs("12", "7"))
     assert contract.classify("13", "12") == "content"
