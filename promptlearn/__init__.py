@@ -4,6 +4,7 @@ Judges explain what went wrong; meta-prompts turn those critiques into prompt
 rules or rewrites; a rewrite is kept only if it wins on held-out data.
 """
 
+from . import _redaction  # noqa: F401  (installs the log redaction filter on the promptlearn logger)
 from ._version import __version__
 from .agents import Agent, ChatAgent, FunctionAgent, record_step
 from .callbacks import Callback, EventLog, LoopEvent, ProgressBar, RunView

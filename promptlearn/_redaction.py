@@ -7,9 +7,11 @@ provided: sk-..."). Every error text that can reach ``events.jsonl``,
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import threading
+import traceback
 
 REDACTED = "[REDACTED]"
 MIN_SECRET_CHARS = 8
@@ -57,3 +59,30 @@ def redact(text: str) -> str:
             text = text.replace(secret, REDACTED)
     text = _KEY_SHAPES.sub(REDACTED, text)
     return _NAMED_VALUE.sub(lambda m: m.group(1) + REDACTED, text)
+
+
+class RedactingFilter(logging.Filter):
+    """Redacts every record of the ``promptlearn`` logger, its message and its traceback, before any
+    handler (ours or the user's) formats it: a logged error can quote a model's output or a provider's
+    401 page, and either can echo the key (issue 29)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - arguments that do not fit the format: keep what can be shown
+            message = f"{record.msg} {record.args}"
+        record.msg, record.args = redact(message), None
+        if record.exc_info and record.exc_info[0] is not None and not record.exc_text:
+            record.exc_text = redact("".join(traceback.format_exception(*record.exc_info)).rstrip("\n"))
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
+        return True
+
+
+def install_log_redaction(logger: logging.Logger) -> None:
+    """Adds one :class:`RedactingFilter` to ``logger`` (idempotent)."""
+    if not any(isinstance(f, RedactingFilter) for f in logger.filters):
+        logger.addFilter(RedactingFilter())
+
+
+install_log_redaction(logging.getLogger("promptlearn"))

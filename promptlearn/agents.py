@@ -177,6 +177,13 @@ class ChatAgent:
     def __init__(self, llm: LLM, user_template: str = "{{ input }}", *, max_tokens: int | None = None,
                  parse: Callable[[str], str] | None = None, timeout_s: float = DEFAULT_ROLLOUT_TIMEOUT_S,
                  answer_pattern: str | None = None, component: str | None = None):
+        if not isinstance(llm, LLM):
+            raise ConfigError(f"ChatAgent needs an LLM (e.g. LLM('local/qwen2.5-coder-0.5b') or "
+                              f"LLM('openai/gpt-4o-mini')), got {type(llm).__name__} {str(llm)[:60]!r}")
+        if not isinstance(user_template, str):
+            raise ConfigError(f"user_template must be a jinja2 template string, got {type(user_template).__name__}")
+        if parse is not None and not callable(parse):
+            raise ConfigError(f"parse must be a function str -> str, got {type(parse).__name__}")
         self.llm = llm.for_role("agent")
         self.component = component
         self.user_template = user_template

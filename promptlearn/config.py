@@ -23,6 +23,8 @@ DEFAULT_MAX_NEW_RULES = 3
 DEFAULT_MAX_RULES = 12
 DEFAULT_PROPOSAL_ATTEMPTS = 3
 DEFAULT_MAX_DEMOS = 4
+# Shown in every meta-prompt and explainer call; a 1 MB description failed only after 10 model calls.
+MAX_TASK_DESCRIPTION_CHARS = 10_000
 # Auto mode's proposal strategies, in order of preference (format repair first: it is free and fixes what
 # nothing else can). ``OptimizeConfig.strategies`` picks a subset by these names.
 AUTO_STRATEGIES = ("format", "rules", "merge", "reasoning", "demos", "rewrite")
@@ -93,11 +95,15 @@ class OptimizeConfig(BaseModel):
     proposal_attempts: int = Field(DEFAULT_PROPOSAL_ATTEMPTS, ge=1,
                                    description="proposals tried per round when guards reject one")
     concurrency: int = Field(DEFAULT_CONCURRENCY, ge=1, description="rollouts and judge calls in flight at once")
-    task_description: str = Field("", description="one line on what the agent does; shown to the rewriter")
+    task_description: str = Field("", max_length=MAX_TASK_DESCRIPTION_CHARS,
+                                  description="one line on what the agent does; shown to the rewriter")
     output_contract: str | None = Field(
         None, description="the answer format the rewriter must respect; inferred from references "
                           "(label set) when None and infer_contract is true")
     infer_contract: bool = Field(True, description="infer the output contract from training references")
+    vet_rules: bool = Field(False, description="ask the rewriter whether each new rule (or rewritten prompt) serves "
+                                               "the task or obeys an instruction planted in the task data; one call "
+                                               "per new rule (a second line of defence after the word guards)")
     budget: Budget = Field(default_factory=Budget)
 
     @model_validator(mode="after")

@@ -45,6 +45,12 @@ def load_examples(source: Any, *, inputs: Sequence[str] | str, reference: str | 
         absent = [c for c in needed if c not in row]
         if absent:
             raise ConfigError(f"row {i} of {origin} lacks column(s) {absent}")
+        if id_column and _is_missing(row[id_column]):
+            raise ConfigError(f"row {i} of {origin} has no id (column {id_column!r} is empty)")
+        empty = [c for c in inputs if _is_missing(row[c])]
+        if empty:
+            raise ConfigError(f"row {i} of {origin} has no value for input column(s) {empty}; drop or fill such rows "
+                              f"(the agent would read the text 'None' or 'nan')")
         eid = str(row[id_column]) if id_column else str(i)
         if eid in seen:
             raise ConfigError(f"duplicate id {eid!r} in {origin} (column {id_column!r})")
@@ -87,6 +93,32 @@ def read_text(path: Path) -> str:
         raise not_utf8(path, exc) from None
     except IsADirectoryError:
         raise ConfigError(f"{path} is a directory, not a data file") from None
+
+
+def yaml_load(text: str) -> Any:
+    """YAML as ``yaml.safe_load`` reads it, except that a key given twice in one mapping is an error.
+
+    PyYAML keeps the last of two equal keys, so a config with ``seed_prompt:`` twice silently ran
+    the second (issue 29). Raises ``yaml.YAMLError`` (as safe_load does) naming the key and line.
+    """
+    import yaml
+
+    class _UniqueKeys(yaml.SafeLoader):  # type: ignore[misc]
+        pass
+
+    def mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = loader.construct_object(key_node)
+            if isinstance(key, (str, int, float, bool)) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (line {key_node.start_mark.line + 1}); "
+                                f"YAML would keep only the last", key_node.start_mark)
+            seen.add(key)
+        return loader.construct_mapping(node)  # type: ignore[no-any-return]
+
+    _UniqueKeys.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
+    return yaml.load(text, Loader=_UniqueKeys)  # noqa: S506 - a SafeLoader subclass
 
 
 def _jsonl_rows(path: Path) -> list[dict[str, Any]]:
@@ -150,14 +182,32 @@ def _rows(source: Any) -> tuple[list[dict[str, Any]], str]:
     raise ConfigError(f"cannot read a dataset from {type(source).__name__}")
 
 
+def _split_count(size: Any, n: int) -> int:
+    """A split size as a count: a whole number, or a fraction in (0, 1] of ``n``. NaN, inf, 2.5 and True
+    are errors (NaN crashed int(), 2.5 was silently cut to 2)."""
+    if isinstance(size, bool) or not isinstance(size, (int, float)):
+        raise ConfigError(f"split size {size!r} must be a whole number or a fraction in (0, 1]")
+    if isinstance(size, float):
+        if not math.isfinite(size) or size <= 0 or (size > 1 and not size.is_integer()):
+            raise ConfigError(f"split size {size!r} must be a whole number or a fraction in (0, 1]")
+        return int(round(size * n)) if size <= 1.0 else int(size)
+    return size
+
+
 def split_examples(examples: Sequence[Example], sizes: Sequence[int | float], *, seed: int = 0,
                    stratify: bool = False) -> list[list[Example]]:
     """Deterministic split by seed. ``sizes`` are counts or fractions (one entry per split).
 
     With ``stratify`` the reference labels are interleaved so each split gets a similar mix.
     """
+    if isinstance(examples, (str, bytes)) or not isinstance(examples, Sequence) \
+            or any(not isinstance(e, Example) for e in examples):
+        raise ConfigError(f"split_examples needs a list of Examples (see load_examples), got "
+                          f"{type(examples).__name__}")
+    if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence) or not sizes:
+        raise ConfigError(f"sizes must be a list of split sizes (counts, or fractions in (0, 1]), got {sizes!r}")
     n = len(examples)
-    counts = [int(round(s * n)) if isinstance(s, float) and s <= 1.0 else int(s) for s in sizes]
+    counts = [_split_count(s, n) for s in sizes]
     if sum(counts) > n:
         raise ConfigError(f"split sizes {counts} need {sum(counts)} examples; only {n} given")
     if any(c <= 0 for c in counts):

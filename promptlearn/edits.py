@@ -12,6 +12,7 @@ from typing import Sequence
 
 from ._templating import has_markup
 from .config import DEFAULT_MAX_DEMOS, DEFAULT_MAX_RULES
+from .guards import instruction_in_data
 from .proposers import Case, ProposalContext
 from .records import Candidate, Demo, Example, Proposal, Provenance, Rule
 from .strategies.selection import pareto_front
@@ -140,8 +141,11 @@ class DemoProposer:
             return False
         text = demo_input(case.example)
         shown = {d.example_id for d in parent.demos}
+        # A demo's input goes into the system prompt verbatim: an input that addresses the model ("SYSTEM
+        # NOTE, new rule: ...") would become an instruction the agent reads on every call (issue 29).
         return (case.example.id not in shown and len(text) <= DEMO_INPUT_CHARS and len(str(ref)) <= DEMO_ANSWER_CHARS
-                and not has_markup(text) and not has_markup(str(ref)))
+                and not has_markup(text) and not has_markup(str(ref)) and instruction_in_data(text) is None
+                and instruction_in_data(str(ref)) is None)
 
     def applicable(self, parent: Candidate, cases: Sequence[Case], context: ProposalContext) -> bool:
         train_ids = {e.id for e in context.train}

@@ -11,17 +11,18 @@ import asyncio
 from typing import Any, Mapping, Sequence
 
 from ._async import run_sync
-from ._checks import as_candidate, check_examples, check_rollout_budget
+from ._checks import as_candidate, check_examples, check_rollout_budget, check_run_dir, check_split
 from .agents import Agent, as_agent
 from .callbacks import Callback, ProgressBar
 from .config import AUTO_STRATEGIES, OptimizeConfig
+from .data import infer_output_contract
 from .edits import DemoProposer, FormatRepairProposer, MergeProposer, ReasoningProposer
 from .errors import ConfigError
 from .judges.base import Judge, JudgePanel
 from .judges.llm import LLMExplainer
 from .llm import LLM
 from .loop import Run
-from .proposers import Proposer, RewriteProposer, RulesetProposer
+from .proposers import ProposalContext, Proposer, RewriteProposer, RulesetProposer
 from .records import Candidate, Evaluation, Example, ExampleResult
 from .result import OptimizationResult
 from .steps import LoopParts
@@ -39,13 +40,15 @@ from .strategies import (
     MinibatchSampler,
     StrategyChooser,
 )
+from .vetting import RuleVetter
 
 
 def build_proposers(cfg: OptimizeConfig, llm: LLM, meta_prompt_dir: str | None = None) -> dict[str, Proposer]:
     """The proposal strategies of ``cfg.mode``, by name, in order of preference."""
+    vetter = RuleVetter(llm, meta_prompt_dir=meta_prompt_dir) if cfg.vet_rules else None
     rules = RulesetProposer(llm, max_new_rules=cfg.max_new_rules, max_rules=cfg.max_rules,
-                            max_attempts=cfg.proposal_attempts, meta_prompt_dir=meta_prompt_dir)
-    rewrite = RewriteProposer(llm, max_attempts=cfg.proposal_attempts, meta_prompt_dir=meta_prompt_dir)
+                            max_attempts=cfg.proposal_attempts, meta_prompt_dir=meta_prompt_dir, vetter=vetter)
+    rewrite = RewriteProposer(llm, max_attempts=cfg.proposal_attempts, meta_prompt_dir=meta_prompt_dir, vetter=vetter)
     if cfg.mode == "rules":
         return {"rules": rules}
     if cfg.mode == "rewrite":
@@ -78,6 +81,12 @@ class PromptOptimizer:
                  callbacks: Sequence[Callback] = (), meta_prompt_dir: str | None = None,
                  selector: CandidateSelector | None = None, sampler: MinibatchSampler | None = None,
                  acceptance: Acceptance | None = None, component_selector: ComponentSelector | None = None):
+        if config is not None and not isinstance(config, OptimizeConfig):
+            raise ConfigError(f"config must be an OptimizeConfig, got {type(config).__name__}"
+                              + (": use OptimizeConfig(**your_dict)" if isinstance(config, Mapping) else ""))
+        if optimizer_llm is not None and not isinstance(optimizer_llm, LLM):
+            raise ConfigError(f"optimizer_llm must be an LLM, e.g. LLM({optimizer_llm!r})" if isinstance(optimizer_llm, str)
+                              else f"optimizer_llm must be an LLM, got {type(optimizer_llm).__name__}")
         self.config = config or OptimizeConfig()
         cfg = self.config
         self.agent = as_agent(agent)
@@ -116,6 +125,7 @@ class PromptOptimizer:
                         run_dir: str | None = None, resume: bool = False) -> OptimizationResult:
         """Optimise ``seed_prompt``. Checks that need no model call come first (ConfigError)."""
         seed = as_candidate(seed_prompt)
+        check_run_dir(run_dir)
         check_examples(train, val)
         check_rollout_budget(self.config.budget.max_rollouts, len(val), self.config.minibatch_size)
         self.preflight(seed, [*train, *val])
@@ -131,6 +141,15 @@ class PromptOptimizer:
         if check is not None:
             check(seed, examples)
         self.panel.preflight(examples)
+        train = [e for e in examples if e.reference is not None][:2] or list(examples[:2])
+        context = ProposalContext(iteration=0, train=train, task_description=self.config.task_description,
+                                  output_contract=self.config.output_contract or infer_output_contract(train))
+        for proposer in self.proposers.values():
+            check_proposer = getattr(proposer, "preflight", None)
+            if check_proposer is not None:
+                check_proposer(seed if len(seed.components) == 1 else seed.focus(seed.main), train, context)
+        if self.explainer is not None and hasattr(self.explainer, "preflight"):
+            self.explainer.preflight(train)
 
     def evaluate(self, prompt: str | Mapping[str, str] | Candidate, examples: Sequence[Example]) -> Evaluation:
         return run_sync(self.aevaluate(prompt, examples))
@@ -139,6 +158,7 @@ class PromptOptimizer:
                         ) -> Evaluation:
         """Score a prompt on examples (e.g. a held-out test set) with this optimizer's agent and judges."""
         candidate = as_candidate(prompt)
+        check_split(examples, "examples", unique_ids=False)  # scored by id: a repeat is scored once
         parts, sem = self.parts(), asyncio.Semaphore(self.config.concurrency)
 
         async def one(example: Example) -> ExampleResult:

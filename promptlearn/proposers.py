@@ -20,10 +20,12 @@ from pydantic import BaseModel, Field, create_model
 from ._templating import _SIMPLE_VAR, escape_markers, format_inputs, placeholders, render
 from .config import DEFAULT_MAX_NEW_RULES, DEFAULT_MAX_RULES, DEFAULT_PROPOSAL_ATTEMPTS
 from .contracts import FORMAT_FAILURES, AnswerContract
+from .errors import ConfigError
 from .guards import check_prompt, check_rule
 from .llm import LLM, usage_scope
 from .prompts import read_prompt
 from .records import Candidate, Critique, Example, Proposal, Provenance, Rollout, Rule
+from .vetting import RuleVetter
 
 DEFAULT_PROPOSER_MAX_TOKENS = 700
 DEFAULT_RETRY_TEMPERATURE = 0.8
@@ -162,9 +164,19 @@ class Proposer(Protocol):
 
 
 def load_meta_prompt(name: str, directory: str | Path | None = None) -> str:
-    """A meta-prompt by name: from ``directory`` if given (user override), else the packaged one."""
+    """A meta-prompt by name: ``directory/name.j2`` if given and present (a user override), else the packaged
+    one, so a folder may override only some. A missing or unreadable folder is a ConfigError."""
     if directory is not None:
-        return (Path(directory) / f"{name}.j2").read_text()
+        folder = Path(directory)
+        if not folder.is_dir():
+            raise ConfigError(f"meta_prompt_dir {folder} is not a folder (it should hold your <name>.j2 meta-prompts: "
+                              f"ruleset.j2, rewrite.j2, vet.j2)")
+        path = folder / f"{name}.j2"
+        if path.is_file():
+            try:
+                return path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ConfigError(f"meta-prompt {path} cannot be read: {exc}") from None
     return read_prompt("meta", f"{name}.j2")
 
 
@@ -224,12 +236,47 @@ class _LLMProposer:
 
     def __init__(self, llm: LLM, *, max_attempts: int = DEFAULT_PROPOSAL_ATTEMPTS,
                  max_tokens: int = DEFAULT_PROPOSER_MAX_TOKENS, meta_prompt_dir: str | Path | None = None,
-                 retry_temperature: float = DEFAULT_RETRY_TEMPERATURE):
+                 retry_temperature: float = DEFAULT_RETRY_TEMPERATURE, vetter: RuleVetter | None = None):
         self.llm = llm.for_role("optimizer")
         self.retry_temperature = retry_temperature
         self.max_attempts = max_attempts
         self.max_tokens = max_tokens
         self.template = load_meta_prompt(self.template_name, meta_prompt_dir)
+        self.vetter = vetter
+
+    def preflight(self, seed: Candidate, train: Sequence[Example], context: ProposalContext) -> None:
+        """Render the meta-prompt as the first round would, with the seed and a few training examples as its
+        cases: a template error, or a seed or task description too large to render, is a ConfigError now,
+        not after the first rollouts (issue 29: a 1 MB seed prompt failed after 20 model calls)."""
+        cases = [Case(example=e, rollout=Rollout(example_id=e.id, candidate_id=seed.id, output="?"),
+                      critiques=(), score=0.0) for e in train[:2]]
+        render(self.template, self._variables(seed, cases, context), what=f"{self.name} meta-prompt")
+        if self.vetter is not None:
+            self.vetter.prompt("a rule", task=context.task_description, base_prompt=seed.system_prompt)
+
+    async def _vetted(self, parent: Candidate, child: Candidate, context: ProposalContext
+                      ) -> tuple[Candidate | None, str | None]:
+        """The child without the new rules (or rewritten prompt) the vetter judges planted by task data."""
+        assert self.vetter is not None
+        task = context.task_description
+        if child.system_prompt != parent.system_prompt:
+            reason = await self.vetter.avet(child.system_prompt, task=task, base_prompt=parent.system_prompt)
+            if reason:
+                return None, f"the new prompt: {reason}"
+        old = {r.text for r in parent.rules}
+        kept, reasons = [], []
+        for rule in child.rules:
+            reason = None if rule.text in old else await self.vetter.avet(rule.text, task=task,
+                                                                        base_prompt=parent.system_prompt)
+            if reason:
+                reasons.append(f"rule {rule.text[:60]!r}: {reason}")
+            else:
+                kept.append(rule)
+        if not reasons:
+            return child, None
+        vetted = Candidate.create(child.system_prompt, tuple(kept), child.demos, parent_ids=child.parent_ids,
+                                  iteration=child.iteration, rationale=child.rationale)
+        return (None if vetted.id == parent.id else vetted), "; ".join(reasons)
 
     def _variables(self, parent: Candidate, cases: Sequence[Case], context: ProposalContext) -> dict[str, Any]:
         return {"task_description": context.task_description, "output_contract": context.output_contract,
@@ -254,6 +301,9 @@ class _LLMProposer:
                 parsed = await self.llm.astructured(messages, self.schema_for(cases), max_tokens=self.max_tokens,
                                                     **retry)
                 child, reason, rationale = self._build(parent, parsed, cases, context)
+                if child is not None and self.vetter is not None:
+                    child, vet_reason = await self._vetted(parent, child, context)
+                    reason = "; ".join(r for r in (reason, vet_reason) if r) or None
                 if child is not None:
                     if reason:  # some parts were dropped; keep why, for the report
                         rejections.append(reason)

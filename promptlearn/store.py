@@ -73,6 +73,10 @@ class RunStore:
         self._take_lock()
         try:
             events = self.run_dir / EVENTS_FILE
+            for name in (EVENTS_FILE, CONFIG_FILE):
+                if (self.run_dir / name).exists() and not (self.run_dir / name).is_file():
+                    raise ConfigError(f"{self.run_dir / name} is not a file; this folder does not hold a promptlearn "
+                                      f"run, choose another run_dir")
             if events.exists() and events.stat().st_size > 0 and not resume:
                 raise ConfigError(f"{self.run_dir} already holds a run; pass resume=True (--resume) to continue "
                                   f"it or choose a new run_dir")

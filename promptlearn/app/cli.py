@@ -282,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     except PromptlearnError as exc:
         print(f"promptlearn: error: {redact(str(exc))}", file=sys.stderr)
         return 2
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as exc:
+    except (FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError, PermissionError) as exc:
         print(f"promptlearn: error: {exc.strerror or exc}: {exc.filename}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -9,6 +9,8 @@ import io
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..errors import ConfigError
+
 if TYPE_CHECKING:
     from ..result import OptimizationResult
 
@@ -127,6 +129,11 @@ def write_report(result: "OptimizationResult", path: str | Path) -> Path:
     if result.usage_by_role:
         parts.append("<h2>Usage by role</h2>" + result.usage_frame().to_html())
     parts.append("</body></html>")
+    blocking = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
+    if blocking is not None and blocking != path:
+        raise ConfigError(f"cannot write the report to {path}: {blocking} is a file, not a folder")
+    if path.is_dir():
+        raise ConfigError(f"cannot write the report to {path}: it is a folder; give a file path such as {path}/report.html")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(parts), encoding="utf-8")
     return path

@@ -9,7 +9,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..config import OptimizeConfig
-from ..data import read_text
+from ..data import read_text, yaml_load
 from ..errors import ConfigError
 
 if TYPE_CHECKING:
@@ -85,7 +85,7 @@ class RunSpec(_Strict):
         if path.is_dir():
             raise ConfigError(f"{path} is a directory; give the path of a YAML config file")
         try:
-            raw = yaml.safe_load(read_text(path)) or {}
+            raw = yaml_load(read_text(path)) or {}
             if not isinstance(raw, dict):
                 raise ConfigError(f"{path} must hold a YAML mapping (data:, agent:, ...), got {type(raw).__name__}")
             spec = cls.model_validate(raw)

@@ -183,12 +183,12 @@ def _config_file(path_text: str) -> OptimizeConfig:
     import yaml
     from pydantic import ValidationError
 
-    from ..data import read_text
+    from ..data import read_text, yaml_load
 
     path = Path(path_text)
     if not path.exists():
         raise ConfigError(f"method config {path} does not exist")
     try:
-        return OptimizeConfig.model_validate(yaml.safe_load(read_text(path)) or {})
+        return OptimizeConfig.model_validate(yaml_load(read_text(path)) or {})
     except (ValidationError, yaml.YAMLError) as exc:
         raise ConfigError(f"method config {path} is not a valid OptimizeConfig: {exc}") from None

@@ -14,6 +14,7 @@ import asyncio
 import json
 import logging
 import random
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -100,7 +101,13 @@ def _judges(task: TaskSpec, rewriter: LLM, usage: Usage) -> tuple[list[Any], lis
 
 
 def _cell_dir(store: ResultsStore, task: str, method: str, seed: int, budget: int) -> Path:
-    return store.cells_dir / task / method.replace(":", "_").replace("/", "_") / f"seed{seed}-budget{budget}"
+    """Where one cell keeps its run state; always inside the store's cell folder (TaskSpec names are
+    checked, but a TaskSpec built in code is not: ``../x`` must not write outside, issue 29)."""
+    safe = [re.sub(r"[^A-Za-z0-9._+-]", "_", part).lstrip(".") or "_" for part in (task, method)]
+    path = store.cells_dir / safe[0] / safe[1] / f"seed{seed}-budget{budget}"
+    if not path.resolve().is_relative_to(store.cells_dir.resolve()):
+        raise ConfigError(f"task {task!r} / method {method!r} would write outside {store.cells_dir}")
+    return path
 
 
 def _keys(task: TaskSpec, method: Method, seed: int, config: BenchConfig) -> list[str]:
@@ -289,6 +296,12 @@ def run_bench(tasks: Sequence[TaskSpec], methods: Sequence[Method], *, results: 
         if source.cells_dir.resolve() == store.cells_dir.resolve():
             raise ConfigError("--warm-from names the results file being written; give an earlier run's results file")
     make_llm = make_llm or default_llm_factory()
+    with store.exclusive():
+        return _run_cells(tasks, methods, store=store, config=config, make_llm=make_llm)
+
+
+def _run_cells(tasks: Sequence[TaskSpec], methods: Sequence[Method], *, store: ResultsStore, config: BenchConfig,
+               make_llm: LLMFactory) -> list[dict[str, Any]]:
     done = store.finished()
     cells = [(t, m, s) for t in tasks for s in config.seeds for m in methods]
     out: list[dict[str, Any]] = []

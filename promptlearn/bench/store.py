@@ -12,9 +12,9 @@ import json
 import logging
 import os
 import sqlite3
-from contextlib import closing
+from contextlib import closing, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from ..errors import ConfigError
 from ..store import scan_jsonl
@@ -51,6 +51,35 @@ class ResultsStore:
         self.path = Path(path)
         if self.path.is_dir():
             raise ConfigError(f"results path {self.path} is a folder; give a .jsonl file path")
+
+    @property
+    def lock_path(self) -> Path:
+        """Beside the cells (a folder .gitignore already covers), not beside the results file."""
+        return self.cells_dir / "results.lock"
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Holds the results file for one bench process, as a run folder is held (issue 29: two bench
+        processes on one file both ran the same cells, wrote duplicate records and failed a cell on
+        the shared run folder). A second process gets a ConfigError naming the owner's pid; the
+        flock dies with its process, so a killed bench leaves no stale lock."""
+        self.cells_dir.mkdir(parents=True, exist_ok=True)
+        handle = self.lock_path.open("a+", encoding="utf-8")
+        try:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                handle.seek(0)
+                owner = handle.read().strip() or "unknown"
+                raise ConfigError(f"{self.path} is in use by another promptlearn bench (pid {owner}); wait for it "
+                                  f"to finish or give another --results file") from None
+            handle.seek(0)
+            handle.truncate()
+            handle.write(str(os.getpid()))
+            handle.flush()
+            yield
+        finally:
+            handle.close()
 
     @property
     def cells_dir(self) -> Path:

@@ -21,7 +21,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from .._templating import render
-from ..data import load_examples, read_text, split_examples
+from ..data import load_examples, read_text, split_examples, yaml_load
 from ..errors import ConfigError
 from ..records import Example
 
@@ -67,10 +67,16 @@ class TaskAgent(_Strict):
                                                             "maps each component to its seed)")
 
 
+#: A task name becomes a folder under the results' cell folder: a name like ``../../x`` must not
+#: write outside it (issue 29), so names are plain words.
+SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,99}$")
+
+
 class TaskSpec(_Strict):
     """One benchmark task. ``source`` is the YAML it came from (set by ``load_task``)."""
 
-    name: str
+    name: str = Field(pattern=SAFE_NAME.pattern,
+                      description="letters, digits, '.', '_' and '-' (it names the task's folder of cells)")
     description: str
     data: TaskData
     split: TaskSplit
@@ -188,7 +194,10 @@ def _code_metric(spec: str, base: Path) -> Callable[[Example, str], Any]:
     if module_spec is None or module_spec.loader is None:
         raise ConfigError(f"metric {spec!r}: cannot import {path}")
     module = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(module)
+    try:
+        module_spec.loader.exec_module(module)
+    except Exception as exc:  # noqa: BLE001 - the user's module: any error it raises is theirs to fix
+        raise ConfigError(f"metric {spec!r}: importing {path} failed: {type(exc).__name__}: {exc}") from None
     fn = getattr(module, name, None)
     if not callable(fn):
         raise ConfigError(f"metric {spec!r}: {path} has no function {name!r}")
@@ -217,7 +226,7 @@ def load_task(path: str | Path) -> TaskSpec:
     if not path.exists():
         raise ConfigError(f"task file not found: {path}")
     try:
-        raw = yaml.safe_load(read_text(path)) or {}
+        raw = yaml_load(read_text(path)) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path} is not valid YAML: {exc}") from None
     if not isinstance(raw, dict):
@@ -261,25 +270,34 @@ def _check_judge_entries(task: TaskSpec, path: Path) -> None:
             raise ConfigError(f"{path}: judges[{i}] is not a valid judge entry ({problems})") from None
 
 
-def load_suite(targets: list[str | Path]) -> list[TaskSpec]:
-    """Tasks from task YAMLs, folders of them, and suite YAMLs (``tasks:`` a list of paths)."""
+def load_suite(targets: list[str | Path], _within: tuple[Path, ...] = ()) -> list[TaskSpec]:
+    """Tasks from task YAMLs, folders of them, and suite YAMLs (``tasks:`` a list of paths).
+
+    A suite that lists itself, or two that list each other, is a ConfigError naming the cycle.
+    """
     tasks: list[TaskSpec] = []
     for target in targets:
         path = Path(target)
+        if path.exists() and path.resolve() in _within:
+            cycle = " -> ".join(str(p) for p in (*_within, path.resolve()))
+            raise ConfigError(f"suite {path} includes itself ({cycle})")
         if path.is_dir():
             files = sorted([*path.glob("*.yaml"), *path.glob("*.yml")])
             if not files:
                 raise ConfigError(f"suite folder {path} holds no .yaml task files")
-            tasks.extend(load_suite(list(files)))
+            tasks.extend(load_suite(list(files), (*_within, path.resolve())))
             continue
         if not path.exists():
             raise ConfigError(f"task or suite file not found: {path}")
-        raw = yaml.safe_load(read_text(path)) if path.suffix in (".yaml", ".yml") else None
+        raw = yaml_load(read_text(path)) if path.suffix in (".yaml", ".yml") else None
         if isinstance(raw, dict) and set(raw) <= {"tasks", "description"} and "tasks" in raw:
             entries = raw["tasks"]
             if not isinstance(entries, list) or not entries:
                 raise ConfigError(f"suite {path}: tasks: must be a non-empty list of task YAML paths")
-            tasks.extend(load_suite([p if Path(p).is_absolute() else path.parent / p for p in entries]))
+            if any(not isinstance(p, str) for p in entries):
+                raise ConfigError(f"suite {path}: tasks: must list task YAML paths (strings)")
+            tasks.extend(load_suite([p if Path(p).is_absolute() else path.parent / p for p in entries],
+                                    (*_within, path.resolve())))
         else:
             tasks.append(load_task(path))
     names = [t.name for t in tasks]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from typing import Protocol, Sequence, runtime_checkable
 
 from .._redaction import redact
@@ -57,17 +58,29 @@ async def safe_critique(judge: Judge, example: Example, rollout: Rollout) -> Cri
     return critique
 
 
+def _finite_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 class JudgePanel:
     """Several judges, one weighted score. Weights default to 1 each."""
 
     def __init__(self, judges: Sequence[Judge], weights: Sequence[float] | None = None):
+        if isinstance(judges, (str, bytes)) or not isinstance(judges, Sequence):
+            raise ConfigError(f"judges must be Judge objects (e.g. ExactMatch(), or judges.load(name, llm)), "
+                              f"got {type(judges).__name__} {str(judges)[:60]!r}")
         if not judges:
             raise ConfigError("at least one judge is needed to score rollouts")
+        bad = [j for j in judges if not isinstance(j, Judge)]
+        if bad:
+            raise ConfigError(f"judges must be Judge objects (e.g. ExactMatch(), or judges.load(name, llm)); "
+                              f"got {type(bad[0]).__name__} {str(bad[0])[:60]!r}")
         names = [j.name for j in judges]
         if len(set(names)) != len(names):
             raise ConfigError(f"judge names must be unique, got {names}")
         weights = list(weights) if weights is not None else [1.0] * len(judges)
-        if len(weights) != len(judges) or any(w < 0 for w in weights) or sum(weights) <= 0:
+        # NaN passes "w < 0" and then reports every score as 0.000 (issue 29).
+        if len(weights) != len(judges) or any(not _finite_number(w) or w < 0 for w in weights) or sum(weights) <= 0:
             raise ConfigError(f"need one non-negative weight per judge (sum > 0), got {weights}")
         self.judges = list(judges)
         self.weights = weights

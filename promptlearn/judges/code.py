@@ -81,6 +81,9 @@ class RegexMatch:
 
     def __init__(self, pattern: str, name: str = "regex", *, fullmatch: bool = False, flags: int = 0):
         self.name = name
+        if isinstance(pattern, str) and not pattern and not fullmatch:
+            raise ConfigError(f"regex judge {name!r}: an empty pattern is found in every output, so it would pass "
+                              f"everything; give the pattern a passing output must contain")
         try:
             self.pattern = re.compile(pattern, flags)
         except (re.error, TypeError) as exc:
@@ -116,8 +119,10 @@ class NumericTolerance:
     """Compare the last number in the output with the reference, within ``abs_tol`` / ``rel_tol``."""
 
     def __init__(self, name: str = "numeric", *, abs_tol: float = 1e-6, rel_tol: float = 0.0):
-        if abs_tol < 0 or rel_tol < 0:
-            raise ConfigError(f"numeric judge {name!r}: tolerances must be >= 0, got abs_tol={abs_tol}, rel_tol={rel_tol}")
+        finite = all(isinstance(t, (int, float)) and not isinstance(t, bool) and math.isfinite(t) for t in (abs_tol, rel_tol))
+        if not finite or abs_tol < 0 or rel_tol < 0:
+            raise ConfigError(f"numeric judge {name!r}: tolerances must be >= 0 and finite, "
+                              f"got abs_tol={abs_tol}, rel_tol={rel_tol}")
         self.name = name
         self.abs_tol = abs_tol
         self.rel_tol = rel_tol

@@ -20,6 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from .._templating import escape_markers, format_inputs, render
+from ..data import read_text, yaml_load
 from ..errors import ConfigError
 from ..llm import LLM, usage_scope
 from ..records import Critique, Example, Rollout
@@ -65,7 +66,7 @@ def definition(name: str) -> JudgeDefinition:
         if not path.is_file():
             raise ConfigError(f"judge definition file not found: {path}")
         try:
-            return JudgeDefinition.model_validate(yaml.safe_load(path.read_text()))
+            return JudgeDefinition.model_validate(yaml_load(read_text(path)))
         except (yaml.YAMLError, ValueError) as exc:
             raise ConfigError(f"judge definition {path} is not valid: {exc}") from None
     try:

@@ -115,7 +115,13 @@ class LLMExplainer:
         self.max_tokens = max_tokens
         self.template = template
 
-    async def aexplain(self, example: Example, rollout: Rollout, critiques: Sequence[Critique], score: float) -> Critique:
+    def preflight(self, examples: Sequence[Example]) -> None:
+        """Render the template for the first examples, as a failure would be explained: a template error or a
+        task description too large to render is a ConfigError before the first model call."""
+        for example in examples[:2]:
+            self.prompt(example, Rollout(example_id=example.id, candidate_id="preflight", output="?"), ())
+
+    def prompt(self, example: Example, rollout: Rollout, critiques: Sequence[Critique]) -> str:
         checker = " ".join(c.explanation for c in critiques if c.explanation)
         ref = example.reference
         expected = "" if ref is None or len(str(ref)) > MAX_EXPLAIN_FIELD_CHARS else escape_markers(str(ref))
@@ -127,6 +133,11 @@ class LLMExplainer:
                                         "output": cut(rollout.output or f"(error: {rollout.error})"),
                                         "expected": expected, "checker": cut(checker)},
                         what="explainer template")
+        return prompt
+
+    async def aexplain(self, example: Example, rollout: Rollout, critiques: Sequence[Critique], score: float) -> Critique:
+        checker = " ".join(c.explanation for c in critiques if c.explanation)
+        prompt = self.prompt(example, rollout, critiques)
         with usage_scope() as scope:
             result = await self.llm.astructured([{"role": "user", "content": prompt}], ExplainedError,
                                                 max_tokens=self.max_tokens)

@@ -168,9 +168,10 @@ class LLM:
         try:
             return await asyncio.wait_for(self._call_with_retries(request, role, use_cache, attempts),
                                           self.deadline_s)
-        except asyncio.TimeoutError as exc:
-            raise LLMCallError(self.model, TimeoutError(f"no answer within the {self.deadline_s:g} s deadline "
-                                                        f"(retries included)"), max(1, attempts[0])) from exc
+        except asyncio.TimeoutError:
+            error = LLMCallError(self.model, TimeoutError(f"no answer within the {self.deadline_s:g} s deadline "
+                                                          f"(retries included)"), max(1, attempts[0]))
+            raise error from error.cause
 
     async def _call_with_retries(self, request: Request, role: str, use_cache: bool, attempts: list[int]
                                  ) -> Completion:
@@ -194,7 +195,8 @@ class LLM:
             except Exception as exc:
                 self.usage.record_error(role)
                 if not is_transient(exc) or attempt > self.max_retries:
-                    raise LLMCallError(self.model, exc, attempt) from exc
+                    error = LLMCallError(self.model, exc, attempt)
+                    raise error from error.cause  # the redacted stand-in, never the provider's text
                 delay = min(self.max_backoff_s, self.backoff_s * 2 ** (attempt - 1))
                 await asyncio.sleep(delay * (0.5 + self._rng.random()))  # full jitter around the step
         self.usage.record(role, completion)
