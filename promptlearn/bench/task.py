@@ -289,7 +289,10 @@ def load_suite(targets: list[str | Path], _within: tuple[Path, ...] = ()) -> lis
             continue
         if not path.exists():
             raise ConfigError(f"task or suite file not found: {path}")
-        raw = yaml_load(read_text(path)) if path.suffix in (".yaml", ".yml") else None
+        try:
+            raw = yaml_load(read_text(path)) if path.suffix in (".yaml", ".yml") else None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path} is not valid YAML: {exc}") from None
         if isinstance(raw, dict) and set(raw) <= {"tasks", "description"} and "tasks" in raw:
             entries = raw["tasks"]
             if not isinstance(entries, list) or not entries:

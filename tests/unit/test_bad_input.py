@@ -17,6 +17,7 @@ from promptlearn import (
     Budget,
     ChatAgent,
     ExactMatch,
+    Example,
     FakeLLM,
     FunctionJudge,
     JSONSchemaJudge,
@@ -93,7 +94,59 @@ def files(tmp_path):
     (f / "cfg_ok.yaml").write_text(base + "judges: [{type: exact_match}]\n")
     (f / "calib_latin1.jsonl").write_bytes('{"input": "caf\xe9", "output": "a", "label": true}\n'.encode("latin-1"))
     (f / "calib.jsonl").write_text('{"input": "q", "output": "a", "label": true, "reference": "a"}\n')
+    # issue 29: silently accepted inputs, suites that loop, metric modules that fail, names that escape
+    (f / "null_id.jsonl").write_text('{"id": 1, "q": "a", "a": "x"}\n{"id": null, "q": "b", "a": "y"}\n')
+    (f / "null_input.jsonl").write_text('{"q": "a", "a": "x"}\n{"q": null, "a": "y"}\n')
+    (f / "nan_input.csv").write_text("q,a\none,x\n,y\n")
+    (f / "cfg_dup.yaml").write_text(base + "judges: [{type: exact_match}]\nseed_prompt: Answer twice.\n")
+    (f / "parity.jsonl").write_text("".join(json.dumps({"id": f"n{i}", "number": i, "label": "even" if i % 2 == 0
+                                                        else "odd"}) + "\n" for i in range(40)))
+    task = ('description: d\ndata: {path: parity.jsonl, inputs: [number], reference: label, id_column: id}\n'
+            'split: {train: 10, val: 10, test: 10}\nseed_prompt: Answer even or odd.\n'
+            'agent: {user_template: "Is {{ number }} even or odd?"}\n')
+    (f / "escape.yaml").write_text("name: ../../escaped_cells\n" + task)
+    (f / "task_dup.yaml").write_text("name: parity\n" + task + "seed_prompt: again\n")
+    (f / "raising_metric.py").write_text("raise RuntimeError('metric module broke on import')\n")
+    (f / "task_metric.yaml").write_text("name: parity\n" + task + "metric: raising_metric.py:score\n")
+    (f / "suite_self.yaml").write_text("tasks: [suite_self.yaml]\n")
+    (f / "suite_a.yaml").write_text("tasks: [suite_b.yaml]\n")
+    (f / "suite_b.yaml").write_text("tasks: [suite_a.yaml]\n")
+    (f / "suite_numbers.yaml").write_text("tasks: [1, 2]\n")
+    (f / "templates_bad").mkdir()
+    (f / "templates_bad" / "ruleset.j2").write_text("{% for x in %}broken")
+    (f / "run_ok").mkdir()
+    (f / "run_ok" / "result.json").write_text(json.dumps(tiny_result()))
     return f
+
+
+def tiny_result():
+    result = run_opt(config=OptimizeConfig(max_iterations=1))
+    return json.loads(result.model_dump_json()) if hasattr(result, "model_dump_json") else result.to_dict()
+
+
+def resume_tampered(f, tamper):
+    """A finished run whose folder is then tampered with, resumed with three validation labels flipped."""
+    run_dir = f / "tampered"
+    run_opt(run_dir=run_dir, config=OptimizeConfig(max_iterations=2))
+    tamper(run_dir)
+    flipped = [e.model_copy(update={"reference": "odd" if e.reference == "even" else "even"}) if i < 3 else e
+               for i, e in enumerate(VAL)]
+    return run_opt(val=flipped, run_dir=run_dir, resume=True, config=OptimizeConfig(max_iterations=2))
+
+
+def replace_file(name, text):
+    def tamper(run_dir):
+        (run_dir / name).unlink()
+        if text is not None:
+            (run_dir / name).write_text(text)
+    return tamper
+
+
+def make_dir(name):
+    def tamper(run_dir):
+        (run_dir / name).unlink()
+        (run_dir / name).mkdir()
+    return tamper
 
 
 # ---------------------------------------------------------------- API cases: (call, exception, message)
@@ -188,6 +241,82 @@ API_CASES = {
     "template syntax error": (lambda f: render("{{ x }", {"x": 1}), ConfigError, "not a valid jinja2 template"),
     "evaluate with seed 42": (lambda f: PromptOptimizer(make_agent()[0], JUDGE, optimizer_llm=fake()).evaluate(42, VAL),
                               ConfigError, "seed prompt must be a string"),
+    # ---- issue 29: tracebacks that became clear errors
+    "judges='exact_match'": (lambda f: run_opt(judges="exact_match"), ConfigError, "judges must be Judge objects"),
+    "judges=['exact_match']": (lambda f: run_opt(judges=["exact_match"]), ConfigError, "judges must be Judge objects"),
+    "judges=[judge, 5]": (lambda f: run_opt(judges=[ExactMatch(), 5]), ConfigError, "got int"),
+    "config={...}": (lambda f: run_opt(config={"max_iterations": 3}), ConfigError, r"use OptimizeConfig\(\*\*your_dict\)"),
+    "config='fast'": (lambda f: run_opt(config="fast"), ConfigError, "config must be an OptimizeConfig, got str"),
+    "optimizer_llm='openai/...'": (lambda f: run_opt(optimizer_llm="openai/gpt-4o-mini"), ConfigError,
+                                   r"optimizer_llm must be an LLM, e.g. LLM\('openai/gpt-4o-mini'\)"),
+    "optimizer_llm=5": (lambda f: run_opt(optimizer_llm=5), ConfigError, "optimizer_llm must be an LLM, got int"),
+    "ChatAgent('str')": (lambda f: ChatAgent("local/qwen2.5-coder-0.5b"), ConfigError, "ChatAgent needs an LLM"),
+    "ChatAgent(user_template=5)": (lambda f: ChatAgent(fake(), 5), ConfigError, "user_template must be"),
+    "ChatAgent(parse='first_line')": (lambda f: ChatAgent(fake(), parse="first_line"), ConfigError, "parse must be"),
+    "run_dir=123": (lambda f: run_opt(run_dir=123), ConfigError, "run_dir must be a folder path"),
+    "split sizes [nan, 5]": (lambda f: split_examples(TRAIN, [float("nan"), 5]), ConfigError, "split size nan"),
+    "split sizes [inf, 5]": (lambda f: split_examples(TRAIN, [float("inf"), 5]), ConfigError, "split size inf"),
+    "split sizes [2.5, 3]": (lambda f: split_examples(TRAIN, [2.5, 3]), ConfigError, "split size 2.5"),
+    "split sizes [-0.5, 3]": (lambda f: split_examples(TRAIN, [-0.5, 3]), ConfigError, "split size -0.5"),
+    "split sizes [True, 3]": (lambda f: split_examples(TRAIN, [True, 3]), ConfigError, "split size True"),
+    "split sizes ['3', 3]": (lambda f: split_examples(TRAIN, ["3", 3]), ConfigError, "split size '3'"),
+    "split sizes 5": (lambda f: split_examples(TRAIN, 5), ConfigError, "sizes must be a list"),
+    "events.jsonl a folder": (lambda f: resume_tampered(f, make_dir("events.jsonl")), ConfigError,
+                              "events.jsonl is not a file"),
+    "run.json a folder": (lambda f: resume_tampered(f, make_dir("run.json")), ConfigError, "run.json is not a file"),
+    "report to a folder": (lambda f: OptimizationResult.load(f / "run_ok").report(f / "run_ok"), ConfigError,
+                           "it is a folder"),
+    "report under a file": (lambda f: OptimizationResult.load(f / "run_ok").report(f / "a_file" / "r.html"),
+                            ConfigError, "is a file, not a folder"),
+    # ---- issue 29: accepted silently before
+    "input value None": (lambda f: run_opt(train=[Example(id="z", inputs={"number": None}, reference="odd"), *TRAIN]),
+                         ConfigError, r"example 'z' has no value for input\(s\) \['number'\]"),
+    "input value NaN": (lambda f: run_opt(val=[Example(id="z", inputs={"number": float("nan")}, reference="odd")]),
+                        ConfigError, "has no value for input"),
+    "NaN reference": (lambda f: run_opt(val=[Example(id="z", inputs={"number": 3}, reference=float("nan"))]),
+                      ConfigError, "example 'z' has a NaN reference"),
+    "null id in data": (lambda f: load_examples(f / "null_id.jsonl", inputs="q", id_column="id"), ConfigError,
+                        "row 1 of .* has no id"),
+    "null input in data": (lambda f: load_examples(f / "null_input.jsonl", inputs="q"), ConfigError,
+                           r"row 1 of .* has no value for input column\(s\) \['q'\]"),
+    "NaN input in CSV": (lambda f: load_examples(f / "nan_input.csv", inputs="q", reference="a"), ConfigError,
+                         "has no value for input"),
+    "run_dir=''": (lambda f: run_opt(run_dir=""), ConfigError, "run_dir is empty"),
+    "judge_weights=[nan]": (lambda f: run_opt(judge_weights=[float("nan")]), ConfigError, "one non-negative weight"),
+    "judge_weights=[inf]": (lambda f: run_opt(judge_weights=[float("inf")]), ConfigError, "one non-negative weight"),
+    "judge_weights=['1']": (lambda f: JudgePanel([ExactMatch()], ["1"]), ConfigError, "one non-negative weight"),
+    "NumericTolerance(abs_tol=nan)": (lambda f: NumericTolerance(abs_tol=float("nan")), ConfigError, "finite"),
+    "NumericTolerance(rel_tol=inf)": (lambda f: NumericTolerance(rel_tol=float("inf")), ConfigError, "finite"),
+    "RegexMatch('')": (lambda f: RegexMatch(""), ConfigError, "an empty pattern is found in every output"),
+    "evaluate(p, [])": (lambda f: PromptOptimizer(make_agent()[0], JUDGE, optimizer_llm=fake()).evaluate("p", []),
+                        ConfigError, "examples is empty"),
+    "evaluate(p, 'file')": (lambda f: PromptOptimizer(make_agent()[0], JUDGE, optimizer_llm=fake()).evaluate("p", "x.jsonl"),
+                            ConfigError, "examples must be a list of Examples"),
+    "split_examples('str')": (lambda f: split_examples("abcdef", [2, 2]), ConfigError,
+                              r"needs a list of Examples \(see load_examples\), got str"),
+    "split_examples(dicts)": (lambda f: split_examples([{"q": 1}, {"q": 2}], [1, 1]), ConfigError,
+                              "needs a list of Examples"),
+    # ---- issue 29: errors that came late (after model calls) or named the wrong cause
+    "1 MB seed prompt": (lambda f: run_opt(seed="Answer. " * 150_000), ConfigError, "the seed prompt is 1,200,000 characters"),
+    "1 MB seed component": (lambda f: run_opt(seed={"system": "x" * 1_000_000}), ConfigError,
+                            "seed component 'system' is 1,000,000 characters"),
+    "1 MB task_description": (lambda f: OptimizeConfig(task_description="x" * 1_000_000), ValidationError,
+                              "task_description"),
+    "meta_prompt_dir missing": (lambda f: run_opt(meta_prompt_dir=str(f / "nope")), ConfigError,
+                                "meta_prompt_dir .*nope is not a folder"),
+    "meta_prompt_dir broken template": (lambda f: run_opt(meta_prompt_dir=str(f / "templates_bad")), ConfigError,
+                                        "rules meta-prompt is not a valid jinja2 template"),
+    # ---- issue 29: resume over a missing or tampered run.json
+    "resume, run.json deleted": (lambda f: resume_tampered(f, replace_file("run.json", None)), ConfigError,
+                                 "run.json is missing"),
+    "resume, run.json truncated": (lambda f: resume_tampered(f, replace_file("run.json", '{"config": {"se')),
+                                   ConfigError, "run.json is not readable JSON"),
+    "resume, run.json {}": (lambda f: resume_tampered(f, replace_file("run.json", "{}")), ConfigError,
+                            "run.json holds no fingerprint"),
+    "resume, run.json []": (lambda f: resume_tampered(f, replace_file("run.json", "[]")), ConfigError,
+                            "run.json holds no fingerprint"),
+    "resume, fingerprint {}": (lambda f: resume_tampered(f, replace_file("run.json", '{"fingerprint": {}}')),
+                               ConfigError, "run.json holds no fingerprint"),
 }
 
 
@@ -257,6 +386,19 @@ CLI_CASES = {
     "report wrong result": (["report", "{f}/run_wrong"], 2, "not a promptlearn result"),
     "report missing dir": (["report", "{f}/nope"], 2, "not a run directory"),
     "report dir without result": (["report", "{f}"], 2, "the run has not finished"),
+    # ---- issue 29
+    "report -o under a file": (["report", "{f}/run_ok", "-o", "{f}/a_file/report.html"], 2, "is a file, not a folder"),
+    "report -o a folder": (["report", "{f}/run_ok", "-o", "{f}"], 2, "it is a folder"),
+    "optimize duplicate YAML key": (["optimize", "{f}/cfg_dup.yaml"], 2, "duplicate key 'seed_prompt'"),
+    "bench suite lists itself": (["bench", "run", "{f}/suite_self.yaml", "--methods", "seed"], 2, "includes itself"),
+    "bench suites list each other": (["bench", "run", "{f}/suite_a.yaml", "--methods", "seed"], 2, "includes itself"),
+    "bench suite of numbers": (["bench", "run", "{f}/suite_numbers.yaml", "--methods", "seed"], 2,
+                               "must list task YAML paths"),
+    "bench metric raises on import": (["bench", "run", "{f}/task_metric.yaml", "--methods", "seed"], 2,
+                                      "importing .*raising_metric.py failed: RuntimeError: metric module broke"),
+    "bench task name escapes": (["bench", "run", "{f}/escape.yaml", "--methods", "seed"], 2, "name: String should match"),
+    "bench task duplicate key": (["bench", "run", "{f}/task_dup.yaml", "--methods", "seed"], 2,
+                                 "duplicate key 'seed_prompt'"),
 }
 
 
@@ -284,4 +426,4 @@ def test_calibrate_where_every_verdict_fails_exits_non_zero_with_the_cause(files
 
 
 def test_the_catalogue_is_large_enough():
-    assert len(API_CASES) + len(CLI_CASES) >= 60
+    assert len(API_CASES) + len(CLI_CASES) >= 140  # issue 29 added 54
