@@ -1,0 +1,78 @@
+"""Writes the good-seed suite (issue 26): the same tasks and splits as ``tasks/``, each with the seed prompt a
+user who knows the task writes: what to do, and the answer format (the option-letter, yes/no, True/False or
+number instruction; for classification the label list, which the tasks in ``tasks/`` already give).
+
+    python benchmarks/suites/make_good_seed_tasks.py
+
+The broken-seed tasks ("Answer the question.") stay as they are in ``tasks/``: the headline table reports
+both suites. Each good-seed task is its broken-seed twin with only ``name`` and ``seed_prompt`` changed, so
+the two share data, split, agent and metric, and a cell of one never resumes as a cell of the other.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+HERE = Path(__file__).parent
+TASKS, OUT = HERE / "tasks", HERE / "good_seed"
+
+LETTER = "Answer with only the letter of the correct option, in parentheses, like (A)."
+# task file stem: the seed prompt a competent user writes
+SEEDS = {
+    "snips": None,  # already names the seven intents
+    "banking77_15": None,  # already names the fifteen intents
+    "hover": None,  # already states the two labels
+    "bbh_logical_deduction_three_objects":
+        "Read the clues about the order of the three objects and deduce which option is true. " + LETTER,
+    "bbh_temporal_sequences":
+        "From the person's schedule, find the only time slot in which they could have gone to the place. " + LETTER,
+    "bbh_boolean_expressions": "Evaluate the boolean expression. Answer with only True or False.",
+    "bbh_sports_understanding":
+        "Decide whether the sentence about sports is plausible (the athlete and the action belong to the same "
+        "sport). Answer with only yes or no.",
+    "bbh_multistep_arithmetic_two":
+        "Evaluate the arithmetic expression, respecting parentheses and operator precedence. Answer with only the "
+        "final number.",
+    "bbh_snarks": "Pick the sarcastic statement of the two. " + LETTER,
+    "bbh_hyperbaton":
+        "Pick the sentence whose adjectives are in the usual English order (opinion, size, age, shape, colour, "
+        "origin, material, purpose). " + LETTER,
+    "bbh_disambiguation_qa": "Find what the pronoun refers to, or say that it is ambiguous. " + LETTER,
+    "bbh_formal_fallacies":
+        "Decide whether the argument is deductively valid given the premises. Answer with only valid or invalid.",
+    "bbh_navigate":
+        "Follow the moves and decide whether they return to the starting point. Answer with only Yes or No.",
+    "bbh_causal_judgement":
+        "Answer how a typical person would answer the question about causation in the story. Answer with only Yes "
+        "or No.",
+    "bbh_web_of_lies": "Work out whether the last person tells the truth. Answer with only Yes or No.",
+    "bbh_tracking_shuffled_objects_three_objects":
+        "Track which object each person holds after every swap, in order. " + LETTER,
+    "gsm8k": "Solve the math word problem. Give the final answer as a number on the last line, as 'Answer: <number>'.",
+}
+SUITE_COMMENT = """# The good-seed suite (issue 26): every task's seed states the task and its answer format, as a user who
+# knows the task writes it. Same data, splits, agent and metric as the broken-seed tasks in tasks/.
+# Written by make_good_seed_tasks.py.
+"""
+
+
+def main() -> None:
+    OUT.mkdir(exist_ok=True)
+    names = []
+    for stem, seed in SEEDS.items():
+        task = yaml.safe_load((TASKS / f"{stem}.yaml").read_text())
+        task["name"] = f"good_{task['name']}"
+        if seed is not None:
+            task["seed_prompt"] = seed
+        # good_seed/ sits beside tasks/, so the tasks' relative data and metric paths hold as they are
+        (OUT / f"{stem}.yaml").write_text(yaml.safe_dump(task, sort_keys=False, width=120))
+        names.append(f"good_seed/{stem}.yaml")
+    (HERE / "good_seed.yaml").write_text(SUITE_COMMENT + yaml.safe_dump({"description": "good_seed", "tasks": names},
+                                                                        sort_keys=False))
+    print(f"wrote {len(names)} tasks to {OUT} and the suite good_seed.yaml")
+
+
+if __name__ == "__main__":
+    main()
