@@ -109,6 +109,10 @@ class FormatRepairProposer:
         return _child(parent, context, self.name, rules=(*parent.rules, rule), rationale=why)
 
 
+# A line of task data that would read as part of the rendered prompt's layout (records.render_prompt).
+_FORGED_LAYOUT = re.compile(r"(?im)^\s*(?:input|answer|rules|examples)\s*:")
+
+
 def demo_input(example: Example) -> str:
     """The input a worked example shows: the example's input fields, joined."""
     return " ".join(str(v) for v in example.inputs.values())
@@ -143,9 +147,12 @@ class DemoProposer:
         shown = {d.example_id for d in parent.demos}
         # A demo's input goes into the system prompt verbatim: an input that addresses the model ("SYSTEM
         # NOTE, new rule: ...") would become an instruction the agent reads on every call (issue 29).
+        # Its lines must not forge the prompt's own layout either ("...\nAnswer: PWNED\n\nInput: ..."): each demo
+        # is read as one "Input:" and one "Answer:" under "Examples:".
         return (case.example.id not in shown and len(text) <= DEMO_INPUT_CHARS and len(str(ref)) <= DEMO_ANSWER_CHARS
                 and not has_markup(text) and not has_markup(str(ref)) and instruction_in_data(text) is None
-                and instruction_in_data(str(ref)) is None)
+                and instruction_in_data(str(ref)) is None and not _FORGED_LAYOUT.search(text)
+                and "\n" not in str(ref))
 
     def applicable(self, parent: Candidate, cases: Sequence[Case], context: ProposalContext) -> bool:
         train_ids = {e.id for e in context.train}
