@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .._redaction import redact
+from .._version import __version__
 from ..config import DEFAULT_AGENT_MODEL, DEFAULT_REWRITER_MODEL
 from ..errors import ConfigError, PromptlearnError
 from ..llm.cache import DEFAULT_CACHE_PATH
@@ -204,6 +205,7 @@ def cmd_judges_calibrate(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="promptlearn", description="Prompt learning with judges that explain.")
+    parser.add_argument("--version", action="version", version=f"promptlearn {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     models = sub.add_parser("models", help="manage the embedded local models").add_subparsers(dest="sub", required=True)

@@ -103,3 +103,14 @@ def test_judges_calibrate_bad_inputs(tmp_path, capsys):
     bad.write_text('{"input": "q", "output": "a", "label": "maybe"}\n')
     assert main(["judges", "calibrate", "correctness", "--data", str(bad), "--model", "openai/x"]) == 2
     assert "not true/false" in capsys.readouterr().err
+
+
+def test_version_answers(capsys):
+    import pytest
+
+    from promptlearn import __version__
+    from promptlearn.app.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0 and capsys.readouterr().out.strip() == f"promptlearn {__version__}"
