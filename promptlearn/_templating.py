@@ -172,6 +172,9 @@ class _BoundedEnvironment(ImmutableSandboxedEnvironment):
         return super().call_binop(context, operator, left, right)
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+        work = _WORK.get()
+        if work is not None:  # a macro that calls itself twice per level does 2**depth calls and no loop step
+            work.step()
         if __obj not in (_bounded_iter, _bounded_join):
             name = getattr(__obj, "__name__", "call")
             _check_call_args(name, args, kwargs)
