@@ -11,6 +11,7 @@ from collections import Counter
 from typing import Any, Mapping, Sequence
 
 from ._fingerprint import changed_parts
+from .data import is_missing
 from .errors import ConfigError
 from .records import Candidate, Example, ExampleResult
 from .store import CONFIG_FILE, RunStore
@@ -48,10 +49,6 @@ def check_prompt_size(text: str, what: str) -> None:
                           f"meta-prompt (state the task; put data in the examples)")
 
 
-def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
-
-
 def check_split(examples: Sequence[Example], name: str, *, unique_ids: bool = True) -> None:
     """A non-empty list of Examples with unique ids, no empty input value and no NaN reference.
 
@@ -72,7 +69,7 @@ def check_split(examples: Sequence[Example], name: str, *, unique_ids: bool = Tr
         dup = next(i for i in ids if ids.count(i) > 1)
         raise ConfigError(f"duplicate example id {dup!r} in {name}")
     for example in examples:
-        empty = [k for k, v in example.inputs.items() if _missing(v)]
+        empty = [k for k, v in example.inputs.items() if is_missing(v)]
         if empty:
             raise ConfigError(f"{name} example {example.id!r} has no value for input(s) {empty} (None or NaN); "
                               f"drop or fill such rows")

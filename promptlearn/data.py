@@ -45,9 +45,9 @@ def load_examples(source: Any, *, inputs: Sequence[str] | str, reference: str | 
         absent = [c for c in needed if c not in row]
         if absent:
             raise ConfigError(f"row {i} of {origin} lacks column(s) {absent}")
-        if id_column and _is_missing(row[id_column]):
+        if id_column and is_missing(row[id_column]):
             raise ConfigError(f"row {i} of {origin} has no id (column {id_column!r} is empty)")
-        empty = [c for c in inputs if _is_missing(row[c])]
+        empty = [c for c in inputs if is_missing(row[c])]
         if empty:
             raise ConfigError(f"row {i} of {origin} has no value for input column(s) {empty}; drop or fill such rows "
                               f"(the agent would read the text 'None' or 'nan')")
@@ -61,7 +61,8 @@ def load_examples(source: Any, *, inputs: Sequence[str] | str, reference: str | 
     return examples
 
 
-def _is_missing(value: Any) -> bool:
+def is_missing(value: Any) -> bool:
+    """None, or NaN (pandas' empty cell)."""
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
@@ -70,7 +71,7 @@ def _drop_missing_references(rows: list[dict[str, Any]], reference: str, origin:
 
     Kept, they would become the label "nan" in the inferred output contract and in every judge.
     """
-    kept = [row for row in rows if not _is_missing(row.get(reference))]
+    kept = [row for row in rows if not is_missing(row.get(reference))]
     dropped = len(rows) - len(kept)
     if dropped == len(rows):
         raise ConfigError(f"every row of {origin} has an empty {reference!r} column")

@@ -100,24 +100,9 @@ class RunStore:
 
     def _take_lock(self) -> None:
         assert self.run_dir is not None
-        path = self.run_dir / LOCK_FILE
-        handle = self._lock_fh = path.open("a+", encoding="utf-8")
-        if fcntl is None:  # pragma: no cover
-            return
-        try:
-            # flock dies with its process, so a run killed with -9 never leaves a stale lock.
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            handle.seek(0)
-            owner = handle.read().strip() or "unknown"
-            handle.close()
-            self._lock_fh = None
-            raise ConfigError(f"{self.run_dir} is in use by another promptlearn process (pid {owner}); "
-                              f"wait for it to finish or choose another run_dir") from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
+        self._lock_fh = hold_lock(self.run_dir / LOCK_FILE, lambda owner: (
+            f"{self.run_dir} is in use by another promptlearn process (pid {owner}); "
+            f"wait for it to finish or choose another run_dir"))
 
     def _release_lock(self) -> None:
         if self._lock_fh is not None:
@@ -200,6 +185,27 @@ class RunStore:
             self._fh.close()
             self._fh = None
         self._release_lock()
+
+
+def hold_lock(path: Path, busy: Callable[[str], str]) -> TextIO:
+    """An open handle holding an exclusive flock on ``path``, with this process's pid written in it; closing the
+    handle releases it. If another process holds it: ConfigError(``busy(owner's pid)``). Run folders and bench
+    results files both use it. flock dies with its process, so a run killed with -9 never leaves a stale lock."""
+    handle = path.open("a+", encoding="utf-8")
+    if fcntl is None:  # pragma: no cover
+        return handle
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.seek(0)
+        owner = handle.read().strip() or "unknown"
+        handle.close()
+        raise ConfigError(busy(owner)) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
 
 
 def scan_events(run_dir: str | Path) -> EventScan:

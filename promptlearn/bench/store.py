@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ..errors import ConfigError
-from ..store import scan_jsonl
+from ..store import hold_lock, scan_jsonl
 
 log = logging.getLogger("promptlearn")
 
@@ -64,19 +64,10 @@ class ResultsStore:
         the shared run folder). A second process gets a ConfigError naming the owner's pid; the
         flock dies with its process, so a killed bench leaves no stale lock."""
         self.cells_dir.mkdir(parents=True, exist_ok=True)
-        handle = self.lock_path.open("a+", encoding="utf-8")
+        handle = hold_lock(self.lock_path, lambda owner: (
+            f"{self.path} is in use by another promptlearn bench (pid {owner}); wait for it to finish or give "
+            f"another --results file"))
         try:
-            try:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                handle.seek(0)
-                owner = handle.read().strip() or "unknown"
-                raise ConfigError(f"{self.path} is in use by another promptlearn bench (pid {owner}); wait for it "
-                                  f"to finish or give another --results file") from None
-            handle.seek(0)
-            handle.truncate()
-            handle.write(str(os.getpid()))
-            handle.flush()
             yield
         finally:
             handle.close()
