@@ -41,17 +41,20 @@ def main() -> None:
         assert isinstance(task.seed_prompt, str)
         seed_prompt, template, tokens = task.seed_prompt, task.agent.user_template, task.agent.max_tokens
         description = task.description
-    agent_llm = LLM("local/qwen2.5-coder-0.5b", role="agent")
-    rewriter = LLM("local/qwen2.5-coder-1.5b", role="optimizer", temperature=0.0)
+    methods = args.methods.split(",")
+    # Only the prompt arms search with llama.cpp; weight arms alone run where it is not installed (a GPU box).
+    searches = any(m in ("promptlearn", "promptlearn+sft") for m in methods)
+    agent_llm = LLM("local/qwen2.5-coder-0.5b", role="agent") if searches else None
+    rewriter = LLM("local/qwen2.5-coder-1.5b", role="optimizer", temperature=0.0) if searches else None
     frame = compare_prompt_vs_weights(
         "local/qwen2.5-coder-0.5b", train, val, test, judges=[ExactMatch()], seed_prompt=seed_prompt,
-        agent_llm=agent_llm, optimizer_llm=rewriter, output_dir=args.out, methods=args.methods.split(","),
+        agent_llm=agent_llm, optimizer_llm=rewriter, output_dir=args.out, methods=methods,
         budgets=[int(b) for b in args.budgets.split(",")], user_template=template,
         max_tokens=tokens, parse=first_line, config=OptimizeConfig(task_description=description),
         sft=SFTSettings(batch_size=4, train_system_prompt=seed_prompt),
         grpo=GRPOSettings(prompts_per_step=2, num_generations=4, max_completion_length=tokens,
                           train_system_prompt=seed_prompt))
-    print(frame[["method", "budget", "test", "test_ci95", "rollouts", "examples_seen", "wall_s", "engine"]]
+    print(frame[["method", "budget", "test", "test_ci95", "rollouts", "examples_seen", "wall_s", "device", "engine"]]
           .to_string(index=False))
 
 

@@ -31,6 +31,8 @@ from .agent import TransformersAgent
 from .config import GRPOSettings, SFTSettings
 
 METHODS = ("seed", "promptlearn", "sft", "grpo", "promptlearn+sft")
+#: The methods that run promptlearn's search (and so need the agent and rewriter LLMs).
+PROMPT_METHODS = ("promptlearn", "promptlearn+sft")
 RESULTS_FILE = "comparison.jsonl"
 
 
@@ -66,7 +68,8 @@ def _score(agent: TransformersAgent, prompt: str, test: Sequence[Example], panel
 
 def compare_prompt_vs_weights(model: str | Path, train: Sequence[Example], val: Sequence[Example],
                               test: Sequence[Example], *, judges: Judge | Sequence[Judge], seed_prompt: str,
-                              agent_llm: LLM, optimizer_llm: LLM, output_dir: str | Path,
+                              output_dir: str | Path, agent_llm: LLM | None = None,
+                              optimizer_llm: LLM | None = None,
                               methods: Sequence[str] = METHODS, budgets: Sequence[int] = (100,),
                               user_template: str = "{{ input }}", max_tokens: int = 16,
                               parse: Callable[[str], str] | None = None, config: OptimizeConfig | None = None,
@@ -74,7 +77,8 @@ def compare_prompt_vs_weights(model: str | Path, train: Sequence[Example], val: 
                               progress: bool = True) -> Any:
     """Run ``methods`` at each of ``budgets`` and return a DataFrame (one row per arm; also in
     ``OUTPUT/comparison.jsonl``, where finished arms are kept and skipped on a rerun) and draw
-    ``OUTPUT/score_vs_rollouts.png``."""
+    ``OUTPUT/score_vs_rollouts.png``. ``agent_llm`` and ``optimizer_llm`` run the prompt search, so only the
+    prompt arms (promptlearn, promptlearn+sft) need them: the weight arms run on a machine without llama.cpp."""
     import pandas as pd
 
     from ..agents import ChatAgent
@@ -84,6 +88,8 @@ def compare_prompt_vs_weights(model: str | Path, train: Sequence[Example], val: 
 
     if unknown := [m for m in methods if m not in METHODS]:
         raise ConfigError(f"unknown methods {unknown}; choose from {list(METHODS)}")
+    if (prompt_arms := [m for m in methods if m in PROMPT_METHODS]) and (agent_llm is None or optimizer_llm is None):
+        raise ConfigError(f"methods {prompt_arms} search prompts: pass agent_llm and optimizer_llm")
     output = Path(output_dir)
     output.mkdir(parents=True, exist_ok=True)
     store = output / RESULTS_FILE
@@ -94,6 +100,7 @@ def compare_prompt_vs_weights(model: str | Path, train: Sequence[Example], val: 
     cfg = config or OptimizeConfig()
 
     def optimized_prompt(budget: int) -> tuple[str, int, int]:
+        assert agent_llm is not None and optimizer_llm is not None  # checked above
         chat_agent = ChatAgent(agent_llm, user_template, max_tokens=max_tokens, parse=parse)
         optimizer = PromptOptimizer(chat_agent, list(panel.judges), optimizer_llm=optimizer_llm,
                                     config=cfg.model_copy(update={"budget": Budget(max_rollouts=budget)}))

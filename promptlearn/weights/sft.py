@@ -30,7 +30,11 @@ SUMMARY_FILE = "training.json"
 
 
 class TrainingError(RunError):
-    """Training stopped (e.g. out of memory); the message names the last checkpoint kept."""
+    """Training stopped (out of memory, a loss that is NaN or infinite); the message names the last checkpoint kept."""
+
+
+class NonFiniteLoss(ArithmeticError):
+    """A step's loss was NaN or infinite; it never reaches the weights (internal: becomes a TrainingError)."""
 
 
 @dataclass
@@ -144,6 +148,10 @@ def train_sft(model: str | Path, train: Sequence[Example], output_dir: str | Pat
             bar.set_postfix(loss=f"{loss:.3f}")
             if step % settings.checkpoint_every == 0 or step == total_steps:
                 _checkpoint(net, optimizer, output, step, losses, seen, tokens)
+    except NonFiniteLoss as exc:
+        kept = _last_checkpoint(output)
+        raise TrainingError(f"the loss became {exc.args[0]} at step {step + 1}: lower learning_rate or check the "
+                            f"data. Last checkpoint kept: {kept or 'none yet'}") from None
     except RuntimeError as exc:
         if "out of memory" not in str(exc).lower():
             raise
@@ -165,13 +173,33 @@ def train_sft(model: str | Path, train: Sequence[Example], output_dir: str | Pat
 
 
 def _encode(tokenizer: Any, messages: list[dict[str, str]], answer: str, max_length: int) -> tuple[list[int], list[int]]:
-    """Token ids and labels; the loss covers the answer (and end of turn) only, never the prompt."""
-    prompt = tokenizer.apply_chat_template(messages, tokenize=True, add_generation_prompt=True)
-    prompt = list(prompt["input_ids"] if hasattr(prompt, "keys") else prompt)
-    reply = tokenizer(answer + (tokenizer.eos_token or ""), add_special_tokens=False)["input_ids"]
+    """Token ids and labels; the loss covers the answer (and end of turn) only, never the prompt.
+
+    The reply ends the way the chat template ends an assistant turn, not with ``tokenizer.eos_token``: the two
+    differ for Qwen2.5 converted from GGUF by transformers 5.17 (eos ``<|endoftext|>``, turn end ``<|im_end|>``,
+    generation stops on the latter), and training on the eos taught the adapter to run on past its answer:
+    "BookRestaurantI will book a reservation..." and 0% held-out on the first GPU run (benchmarks/README).
+    """
+    prompt = _ids(tokenizer.apply_chat_template(messages, tokenize=True, add_generation_prompt=True))
+    # Text, not tokens, for the turn: the generation prompt's last token can merge with the answer's first.
+    head = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    turn = tokenizer.apply_chat_template([*messages, {"role": "assistant", "content": answer}], tokenize=False)
+    tail = turn[len(head):] if turn.startswith(head) and answer in turn[len(head):] else answer
+    reply = list(tokenizer(tail, add_special_tokens=False)["input_ids"])
+    special = set(tokenizer.all_special_ids)
+    if closing := [i for i, token in enumerate(reply) if token in special]:
+        reply = reply[:closing[-1] + 1]  # up to the template's end-of-turn token; what follows it is never generated
+    else:  # the template closes no turn: the answer, then the eos
+        reply = list(tokenizer(tail.rstrip(), add_special_tokens=False)["input_ids"])
+        reply += [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
     ids = (prompt + reply)[-max_length:]
     labels = ([-100] * len(prompt) + reply)[-max_length:]
     return ids, labels
+
+
+def _ids(encoded: Any) -> list[int]:
+    """Token ids from ``apply_chat_template(tokenize=True)``: a list, or (transformers 5) a mapping."""
+    return list(encoded["input_ids"] if hasattr(encoded, "keys") else encoded)
 
 
 def _batch_indices(step: int, batch_size: int, n: int, seed: int) -> list[int]:
@@ -191,11 +219,16 @@ def _batch_indices(step: int, batch_size: int, n: int, seed: int) -> list[int]:
 def _step(net: Any, optimizer: Any, batch: list[tuple[list[int], list[int]]], pad_id: int, device: str) -> float:
     import torch
 
+    # Padding on the right: a left pad is a query row with no key to attend to, which fused attention kernels
+    # may turn into NaN, and a NaN anywhere in the forward pass reaches every LoRA weight through backward.
     width = max(len(ids) for ids, _ in batch)
-    ids = torch.tensor([[pad_id] * (width - len(i)) + i for i, _ in batch], device=device)
-    labels = torch.tensor([[-100] * (width - len(la)) + la for _, la in batch], device=device)
-    mask = torch.tensor([[0] * (width - len(i)) + [1] * len(i) for i, _ in batch], device=device)
+    ids = torch.tensor([i + [pad_id] * (width - len(i)) for i, _ in batch], device=device)
+    labels = torch.tensor([la + [-100] * (width - len(la)) for _, la in batch], device=device)
+    mask = torch.tensor([[1] * len(i) + [0] * (width - len(i)) for i, _ in batch], device=device)
     loss = net(input_ids=ids, attention_mask=mask, labels=labels).loss
+    if not torch.isfinite(loss):
+        optimizer.zero_grad()
+        raise NonFiniteLoss(float(loss.detach()))
     loss.backward()
     optimizer.step()
     optimizer.zero_grad()

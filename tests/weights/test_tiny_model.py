@@ -119,3 +119,39 @@ def test_out_of_memory_stops_with_the_checkpoint_named_and_the_run_resumes_from_
     monkeypatch.setattr(sft, "_step", real_step)
     summary = train_sft(tiny_model, TRAIN, tmp_path / "sft", max_new_tokens=2, progress=False, settings=settings)
     assert summary.resumed_from == 2 and summary.steps == 4 and len(summary.losses) == 4
+
+
+def _tokenizer(folder, template: str | None = None):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(folder))
+    if template is not None:
+        tokenizer.add_special_tokens({"additional_special_tokens": ["<end>"]})
+        tokenizer.chat_template = template
+    return tokenizer
+
+
+def test_sft_ends_the_answer_with_the_templates_end_of_turn_not_the_eos(tiny_model):
+    # The first GPU run trained Qwen2.5 on "answer<|endoftext|>" where its template ends a turn with <|im_end|>;
+    # generation ran on past the answer and scored 0%.
+    from promptlearn.weights.sft import _encode
+
+    closing = _tokenizer(tiny_model, "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}<end>{% endfor %}"
+                                     "{% if add_generation_prompt %}assistant: {% endif %}")
+    messages = [{"role": "user", "content": "the light is red"}]
+    ids, labels = _encode(closing, messages, "stop", 512)
+    reply = [t for t in labels if t != -100]
+    assert closing.decode(reply) == "stop<end>"
+    assert closing.eos_token_id not in reply and len(ids) == len(labels)
+    # A template that closes no turn: the eos ends the answer, as before.
+    ids, labels = _encode(_tokenizer(tiny_model), messages, "stop", 512)
+    reply = [t for t in labels if t != -100]
+    assert reply[-1] == _tokenizer(tiny_model).eos_token_id and "stop" in _tokenizer(tiny_model).decode(reply)
+
+
+def test_a_loss_that_is_not_finite_stops_training_before_it_reaches_the_weights(tiny_model, tmp_path):
+    from promptlearn.weights import TrainingError
+
+    settings = SFTSettings(max_steps=3, batch_size=3, learning_rate=1e30, checkpoint_every=1)
+    with pytest.raises(TrainingError, match=r"the loss became (nan|inf) at step \d.*checkpoint"):
+        train_sft(tiny_model, TRAIN, tmp_path / "sft", max_new_tokens=2, progress=False, settings=settings)

@@ -76,6 +76,12 @@ def test_bad_inputs_are_clear(task, tmp_path):
         train_grpo(MODEL, train, tmp_path / "g", judges=ExactMatch(), settings=GRPOSettings(num_generations=1))
     with pytest.raises(ConfigError, match="not a LoRA adapter"):
         TransformersAgent(MODEL, adapter=tmp_path)
+    from promptlearn.weights import compare_prompt_vs_weights
+
+    with pytest.raises(ConfigError, match=r"\['promptlearn'\] search prompts: pass agent_llm and optimizer_llm"):
+        compare_prompt_vs_weights(MODEL, train, train, train, judges=[ExactMatch()], seed_prompt="Classify.",
+                                  output_dir=tmp_path / "cmp", methods=["seed", "promptlearn"])
+    assert not (tmp_path / "cmp").exists()  # refused before anything was written
 
 
 def test_bench_scores_every_weight_method_with_one_engine(tmp_path):
