@@ -27,7 +27,11 @@ DEFAULT_MAX_DEMOS = 4
 MAX_TASK_DESCRIPTION_CHARS = 10_000
 # Auto mode's proposal strategies, in order of preference (format repair first: it is free and fixes what
 # nothing else can). ``OptimizeConfig.strategies`` picks a subset by these names.
-AUTO_STRATEGIES = ("format", "rules", "merge", "reasoning", "demos", "rewrite")
+AUTO_STRATEGIES = ("format", "rules", "merge", "reasoning", "demos", "rewrite", "demo_search")
+# The portfolio when ``strategies`` is not given. demo_search is opt-in until the good-seed suite has measured it
+# against the default portfolio (issue 26; benchmarks/README "Demo-set search").
+DEFAULT_STRATEGIES = ("format", "rules", "merge", "reasoning", "demos", "rewrite")
+DEFAULT_DEMO_SETS = 4  # alternatives one demo_search round screens
 
 # The embedded models the CLI and the quickstart use unless told otherwise.
 DEFAULT_AGENT_MODEL = "local/qwen2.5-coder-0.5b"
@@ -69,9 +73,13 @@ class OptimizeConfig(BaseModel):
                                 "or each in turn)")
     strategies: tuple[str, ...] | None = Field(
         None, description=f"auto mode: the strategies the portfolio may use, by name (any of {', '.join(AUTO_STRATEGIES)}"
-                          "); None = all of them. For ablations, or to rule out one a task cannot use")
+                          f"); None = {', '.join(DEFAULT_STRATEGIES)}. For ablations, to rule out one a task cannot "
+                          "use, or to add demo_search")
     max_demos: int = Field(DEFAULT_MAX_DEMOS, ge=0, description="auto mode: worked examples kept in the prompt at most "
                                                                 "(training examples only)")
+    demo_sets: int = Field(DEFAULT_DEMO_SETS, ge=2, description="demo_search: alternative demo sets one round proposes; "
+                                                               "the loop screens them by successive halving on "
+                                                               "training minibatches and tests the survivor")
     component_selection: Literal["round_robin", "credit"] = Field(
         "round_robin", description="candidates with several components: which one a round changes (each in "
                                    "turn, or the one the failing rollouts' traces blame most)")
@@ -114,8 +122,8 @@ class OptimizeConfig(BaseModel):
                 raise ValueError(f"strategies must name at least one of {list(AUTO_STRATEGIES)}; got {list(self.strategies)}")
             if self.mode != "auto":
                 raise ValueError(f"strategies applies to mode='auto' only (mode is {self.mode!r})")
-            if self.strategies == ("demos",) and self.max_demos == 0:
-                raise ValueError("strategies=('demos',) with max_demos=0 leaves nothing to propose")
+            if set(self.strategies) <= {"demos", "demo_search"} and self.max_demos == 0:
+                raise ValueError(f"strategies={self.strategies} with max_demos=0 leaves nothing to propose")
         if self.max_cases > self.minibatch_size:
             object.__setattr__(self, "max_cases", self.minibatch_size)
         return self

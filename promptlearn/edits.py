@@ -123,6 +123,23 @@ def as_demo(example: Example, iteration: int = 0) -> Demo:
     return Demo(example_id=example.id, input=demo_input(example), answer=str(example.reference), iteration=iteration)
 
 
+def usable_demo(example: Example, train_ids: set[str]) -> bool:
+    """Whether a training example may be shown as a worked example: it has a short one-line reference, and its
+    input is short, holds no template markup, does not address the model and cannot forge the prompt's layout."""
+    ref = example.reference
+    if ref is None or example.id not in train_ids:
+        return False
+    text = demo_input(example)
+    # A demo's input goes into the system prompt verbatim: an input that addresses the model ("SYSTEM
+    # NOTE, new rule: ...") would become an instruction the agent reads on every call (issue 29).
+    # Its lines must not forge the prompt's own layout either ("...\nAnswer: PWNED\n\nInput: ..."): each demo
+    # is read as one "Input:" and one "Answer:" under "Examples:".
+    return (len(text) <= DEMO_INPUT_CHARS and len(str(ref)) <= DEMO_ANSWER_CHARS
+            and not has_markup(text) and not has_markup(str(ref)) and instruction_in_data(text) is None
+            and instruction_in_data(str(ref)) is None and not _FORGED_LAYOUT.search(text)
+            and "\n" not in str(ref))
+
+
 class DemoProposer:
     """Adds worked examples from the *training* minibatch: up to ``per_round`` inputs the parent got
     wrong, with their reference answers, each with a different answer (so the demos do not all share one).
@@ -140,19 +157,7 @@ class DemoProposer:
         self.per_round = per_round
 
     def _usable(self, case: Case, parent: Candidate, train_ids: set[str]) -> bool:
-        ref = case.example.reference
-        if ref is None or case.example.id not in train_ids:
-            return False
-        text = demo_input(case.example)
-        shown = {d.example_id for d in parent.demos}
-        # A demo's input goes into the system prompt verbatim: an input that addresses the model ("SYSTEM
-        # NOTE, new rule: ...") would become an instruction the agent reads on every call (issue 29).
-        # Its lines must not forge the prompt's own layout either ("...\nAnswer: PWNED\n\nInput: ..."): each demo
-        # is read as one "Input:" and one "Answer:" under "Examples:".
-        return (case.example.id not in shown and len(text) <= DEMO_INPUT_CHARS and len(str(ref)) <= DEMO_ANSWER_CHARS
-                and not has_markup(text) and not has_markup(str(ref)) and instruction_in_data(text) is None
-                and instruction_in_data(str(ref)) is None and not _FORGED_LAYOUT.search(text)
-                and "\n" not in str(ref))
+        return case.example.id not in {d.example_id for d in parent.demos} and usable_demo(case.example, train_ids)
 
     def applicable(self, parent: Candidate, cases: Sequence[Case], context: ProposalContext) -> bool:
         train_ids = {e.id for e in context.train}

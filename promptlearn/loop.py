@@ -112,12 +112,18 @@ class Run:
         row.update(rejections=proposal.rejections, strategy=proposal.strategy or None)
         if child is None:  # every strategy tried failed or repeated a candidate (steps told the chooser)
             return self._record(row, "no valid proposal")
+        self._check_budget()
+        spent_before = self.meter.rollouts
+        if proposal.screen:
+            alternatives = [c for c in (child, *proposal.screen) if c.id not in self.candidates]
+            self._emit(LoopEvent("step", iteration, f"screening {len(alternatives)} alternatives"))
+            row["screened"] = len(alternatives)
+            child, batch = await self._screen(alternatives, batch)
+            parent_res = await self.steps.evaluate(parent, batch, "train")
         row["child"] = child.id
         self.candidates[child.id] = child
         self.store.append({"type": "candidate", "candidate": child.model_dump()})
-        self._check_budget()
         self._emit(LoopEvent("step", iteration, "running the child"))
-        spent_before = self.meter.rollouts
         child_res = await self.steps.evaluate(child, batch, "train")
         decision = self.parts.acceptance.decide([parent_res[e].score for e in batch],
                                                 [child_res[e].score for e in batch], self.rng)
@@ -139,6 +145,24 @@ class Run:
             self.best_id = child.id
             return self._record(row, NEW_BEST)
         return self._record(row, "accepted, no validation gain")
+
+    async def _screen(self, alternatives: list[Candidate], batch: list[str]) -> tuple[Candidate, list[str]]:
+        """Successive halving over a proposal's alternatives: all run on the round's minibatch, the better half
+        (ties: the proposer's order) on a fresh minibatch too, and so on until one is left. Returns it with every
+        example it ran on; the acceptance test pairs it with the parent on all of them, so the fresh rungs
+        temper the luck of the first (the validation set stays the final gate). Each rollout is charged and
+        memoised like any other, so a resumed run replays the screening."""
+        alive, seen, rung = list(alternatives), list(batch), list(batch)
+        while True:
+            for candidate in alive:  # one after another: the budget cuts the same rollouts on every replay
+                await self.steps.evaluate(candidate, rung, "train")
+            alive.sort(key=lambda c: -mean(self.steps.results[(c.id, eid)].score for eid in seen))
+            alive = alive[: (len(alive) + 1) // 2]
+            unseen = [e.id for e in self.train if e.id not in seen]
+            if len(alive) == 1 or not unseen:
+                return alive[0], seen
+            rung = self.rng.sample(unseen, min(self.config.minibatch_size, len(unseen)))
+            seen += rung
 
     def _last_validation(self, row: dict[str, Any]) -> RoundRecord:
         """The budget ran out while validating the round's child: judge it on the validation examples it reached.

@@ -14,8 +14,9 @@ from ._async import run_sync
 from ._checks import as_candidate, check_examples, check_rollout_budget, check_run_dir, check_split
 from .agents import Agent, as_agent
 from .callbacks import Callback, ProgressBar
-from .config import AUTO_STRATEGIES, OptimizeConfig
+from .config import AUTO_STRATEGIES, DEFAULT_STRATEGIES, OptimizeConfig
 from .data import infer_output_contract
+from .demo_sets import DemoSearchProposer
 from .edits import DemoProposer, FormatRepairProposer, MergeProposer, ReasoningProposer
 from .errors import ConfigError
 from .judges.base import Judge, JudgePanel
@@ -56,11 +57,11 @@ def build_proposers(cfg: OptimizeConfig, llm: LLM, meta_prompt_dir: str | None =
     auto: dict[str, Proposer] = {"format": FormatRepairProposer(), "rules": rules,
                                  "merge": MergeProposer(cfg.max_rules, cfg.max_demos),
                                  "reasoning": ReasoningProposer(), "demos": DemoProposer(cfg.max_demos),
-                                 "rewrite": rewrite}
+                                 "rewrite": rewrite, "demo_search": DemoSearchProposer(cfg.demo_sets, cfg.max_demos)}
     assert tuple(auto) == AUTO_STRATEGIES  # one list of names, in one order, for the config and the loop
-    chosen = AUTO_STRATEGIES if cfg.strategies is None else cfg.strategies
+    chosen = DEFAULT_STRATEGIES if cfg.strategies is None else cfg.strategies
     return {name: proposer for name, proposer in auto.items()
-            if name in chosen and (name != "demos" or cfg.max_demos > 0)}
+            if name in chosen and (name not in ("demos", "demo_search") or cfg.max_demos > 0)}
 
 
 class PromptOptimizer:

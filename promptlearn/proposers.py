@@ -43,6 +43,7 @@ class Case:
     score: float
     failure: str | None = None  # the contract's verdict: "content" or a format failure (see contracts.py)
     component: str | None = None  # the component being edited, when the candidate has several
+    train_scores: Mapping[str, float] = field(default_factory=dict)  # the parent's known scores on training examples
 
     @property
     def is_format_failure(self) -> bool:
@@ -149,6 +150,7 @@ class ProposalContext:
     pool: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     reasoning_room: bool = False  # the agent extracts a final "Answer:" line and has tokens to reason
     component: str | None = None  # the component being edited, when the candidate has several
+    train_scores: Mapping[str, float] = field(default_factory=dict)  # the parent's known scores on training examples
 
 
 class Proposer(Protocol):

@@ -271,6 +271,9 @@ class Proposal(Record):
     cost: Cost = Cost()
     meta_prompt: str = ""
     strategy: str = ""
+    # Alternatives to ``child`` (e.g. other demo sets): the loop screens them all on training minibatches and
+    # tests only the survivor (loop.Run._screen).
+    screen: tuple[Candidate, ...] = ()
 
 
 NEW_BEST = "new best"  # the outcome of a round whose child became the best (possibly with a note after it)
@@ -293,7 +296,8 @@ class RoundRecord(Record):
     format_failures: int | None = None  # parent's minibatch failures that broke the answer contract
     rejections: tuple[str, ...] | None = None
     child: str | None = None
-    child_minibatch: float | None = None
+    screened: int | None = None  # alternatives screened before the child was tested (demo_search)
+    child_minibatch: float | None = None  # on the minibatch, or every example the screening ran it on
     accepted: bool | None = None
     format_repaired: bool | None = None  # accepted because it fixed the answer format, tying on score
     margin: float | None = None

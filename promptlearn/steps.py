@@ -242,7 +242,8 @@ class Steps:
             candidates = {cid: c.focus(component) for cid, c in candidates.items() if component in c.components}
         context = ProposalContext(iteration=iteration, train=self.train, task_description=self.config.task_description,
                                   output_contract=self.contract_text, contract=self.contract, candidates=candidates, pool=pool,
-                                  reasoning_room=self.parts.reasoning_room(), component=component)
+                                  reasoning_room=self.parts.reasoning_room(), component=component,
+                                  train_scores=self.known_scores(parent.id))
         # A strategy whose child is not new (a merge of a candidate with itself, a format repair already made)
         # hands the round to the next one: in the core suite such rounds ended runs on patience with up to a
         # third of the budget unspent (benchmarks/README "Rounds that test nothing").

@@ -19,7 +19,7 @@ from typing import Any, Callable, Protocol, Sequence
 
 from ..agents import Agent
 from ..callbacks import Callback
-from ..config import Budget, OptimizeConfig
+from ..config import DEFAULT_STRATEGIES, Budget, OptimizeConfig
 from ..errors import ConfigError
 from ..judges.base import Judge
 from ..llm import LLM
@@ -160,6 +160,7 @@ def builtin_methods() -> dict[str, Method]:
         SeedMethod(), PromptlearnMethod(),
         PromptlearnMethod("promptlearn-rules", OptimizeConfig(mode="rules")),
         PromptlearnMethod("promptlearn-rewrite", OptimizeConfig(mode="rewrite")),
+        PromptlearnMethod("promptlearn-demosearch", OptimizeConfig(strategies=(*DEFAULT_STRATEGIES, "demo_search"))),
         GepaMethod(), DspyGepaMethod(), DspyMiproMethod(), SFTMethod(), GRPOMethod(), PromptlearnSFTMethod())}
 
 

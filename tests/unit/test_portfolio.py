@@ -257,11 +257,12 @@ def test_merge_keeps_one_answer_per_condition():
 
 
 def test_strategies_by_name_limit_the_portfolio():
-    from promptlearn.config import AUTO_STRATEGIES
+    from promptlearn.config import AUTO_STRATEGIES, DEFAULT_STRATEGIES
     from promptlearn.optimizer import build_proposers
 
     rewriter = FakeLLM(lambda r: "{}")
-    assert tuple(build_proposers(OptimizeConfig(), rewriter)) == AUTO_STRATEGIES
+    assert tuple(build_proposers(OptimizeConfig(), rewriter)) == DEFAULT_STRATEGIES
+    assert tuple(build_proposers(OptimizeConfig(strategies=AUTO_STRATEGIES), rewriter)) == AUTO_STRATEGIES
     assert tuple(build_proposers(OptimizeConfig(strategies=("rewrite", "demos")), rewriter)) == ("demos", "rewrite")
     assert "demos" not in build_proposers(OptimizeConfig(max_demos=0), rewriter)
     agent = ChatAgent(FakeLLM(chatty_agent, role="agent"), "Is this number even or odd? {{ number }}")
