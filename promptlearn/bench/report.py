@@ -143,13 +143,14 @@ def markdown(frame: Any, *, method: str | None = None) -> str:
     """The report as markdown: the summary table, then ``method`` head-to-head against every other method."""
     method = method or _main_method(sorted(frame.method.unique()))
     table = summary(frame)
-    lines = ["| task | method | seeds | test | seed | gain | rollouts | optimize s |" +
+    lines = ["| task | method | seeds | test | seed | gain | rollouts | rollouts per pt | optimize s |" +
              (" own adapter |" if "own_adapter_test" in table else ""),
-             "|---|---|---:|---:|---:|---:|---:|---:|" + ("---:|" if "own_adapter_test" in table else "")]
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|" + ("---:|" if "own_adapter_test" in table else "")]
     for r in table.itertuples():
         own = f" {_pct(r.own_adapter_test)} |" if "own_adapter_test" in table else ""
         lines.append(f"| {r.task} | {r.method} | {r.seeds} | {_pct(r.test)} | {_pct(r.seed_test)} | "
-                     f"{r.gain * 100:+.1f} | {r.rollouts:.0f} | {r.optimize_s:.0f} |{own}")
+                     f"{r.gain * 100:+.1f} | {r.rollouts:.0f} | {rollouts_per_point(r.rollouts, r.gain)} | "
+                     f"{r.optimize_s:.0f} |{own}")
     methods = set(table.method)
     shared = [t for t, g in table.groupby("task") if set(g.method) == methods]  # compare means on common tasks only
     if shared:
@@ -203,6 +204,13 @@ def _counts(counts: Counter[str] | None) -> str:
     if counts is None:
         return "not recorded"
     return ", ".join(f"{name} {n}" for name, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))) or "none"
+
+
+def rollouts_per_point(rollouts: float, gain: float) -> str:
+    """Rollouts spent per point of mean test gain over the seed prompt; "no gain" where there is none to buy."""
+    if not gain == gain or gain * 100 < 0.05:  # NaN, zero or negative
+        return "no gain"
+    return f"{rollouts / (gain * 100):.1f}"
 
 
 def _pct(value: Any) -> str:

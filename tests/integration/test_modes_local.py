@@ -101,6 +101,29 @@ def test_demos_strategy_chosen_by_name_shows_training_examples_to_the_real_agent
     assert result.usage_by_role.get("optimizer", {}).get("calls", 0) == 0
 
 
+def test_demo_search_screens_demo_sets_on_the_real_agent(tmp_path):
+    """``strategies=("demo_search",)``: one round screens several demo sets on the real 0.5B (successive halving on
+    training minibatches), tests the survivor against the parent on every example it ran on, and spends
+    exactly the rollouts it reports; no rewriter call is made."""
+    train, val, _ = snips_task(n_train=14, n_val=7, n_test=7, seed=2)
+    config = OptimizeConfig(strategies=("demo_search",), demo_sets=3, minibatch_size=4, max_iterations=1,
+                            explain_failures=0, task_description=SNIPS_TASK, budget=Budget(max_rollouts=60))
+    optimizer = make_optimizer(AGENT, "local/qwen2.5-coder-1.5b", config=config, cache=tmp_path / "cache.sqlite")
+    result = optimizer.optimize(WEAK_SEED, train, val, run_dir=tmp_path / "run")
+    row = result.history[0]
+    if row["outcome"] == "parent perfect on minibatch":
+        pytest.skip("the seed solved the whole minibatch; no failure to show")
+    assert row["strategy"] == "demo_search" and row["screened"] == 3 and row["child"], row
+    child = result.candidates[row["child"]]
+    train_ids = {e.id for e in train}
+    assert child.demos and all(d.example_id in train_ids for d in child.demos)
+    rollouts = [e for e in read_events(tmp_path / "run") if e["type"] == "result"]
+    # seed on validation (7), three sets on the minibatch (12), two on fresh examples (8), the parent on both (8),
+    # and the survivor's validation when it was accepted (7)
+    assert len(rollouts) == result.usage["rollouts"] == 7 + 12 + 8 + 8 + (7 if row["accepted"] else 0)
+    assert result.usage_by_role.get("optimizer", {}).get("calls", 0) == 0
+
+
 def test_auto_mode_repairs_a_format_broken_seed_with_the_real_agent(tmp_path):
     """The 0.5B explains instead of giving the option letter (0% with "Answer the question."); the first
     round's proposal states the contract inferred from the references, with no rewriter call."""

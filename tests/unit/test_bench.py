@@ -325,6 +325,9 @@ def test_head_to_head_pools_paired_differences_over_seeds():
     assert table.set_index("task").loc["a", "seeds"] == 2
     text = markdown(load_results(records))
     assert "promptlearn vs gepa: 1 wins, 1 ties, 1 losses" in text
+    # rollouts per point of gain: 100 rollouts for +100 pts on task a; task c's promptlearn gained nothing
+    assert "| a | promptlearn | 2 | 100.0% | 0.0% | +100.0 | 100 | 1.0 |" in text
+    assert "| c | promptlearn | 1 | 0.0% | 0.0% | +0.0 | 100 | no gain |" in text
     # A peer that ran one cell is compared on that cell only, not against promptlearn's mean over the suite.
     records.append(_record("a", "dspy-gepa", 1, [0.5] * 30))
     text = markdown(load_results(records))
