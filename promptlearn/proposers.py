@@ -44,6 +44,8 @@ class Case:
     failure: str | None = None  # the contract's verdict: "content" or a format failure (see contracts.py)
     component: str | None = None  # the component being edited, when the candidate has several
     train_scores: Mapping[str, float] = field(default_factory=dict)  # the parent's known scores on training examples
+    # The parent's most frequent label mix-ups on the training examples it has answered: (expected, answered, count)
+    confusions: tuple[tuple[str, str, int], ...] = ()
 
     @property
     def is_format_failure(self) -> bool:
@@ -151,6 +153,8 @@ class ProposalContext:
     reasoning_room: bool = False  # the agent extracts a final "Answer:" line and has tokens to reason
     component: str | None = None  # the component being edited, when the candidate has several
     train_scores: Mapping[str, float] = field(default_factory=dict)  # the parent's known scores on training examples
+    # The parent's most frequent label mix-ups on the training examples it has answered: (expected, answered, count)
+    confusions: tuple[tuple[str, str, int], ...] = ()
 
 
 class Proposer(Protocol):
@@ -340,8 +344,10 @@ class RulesetProposer(_LLMProposer):
     def _variables(self, parent: Candidate, cases: Sequence[Case], context: ProposalContext) -> dict[str, Any]:
         groups = [{"expected": "" if key is None else escape_markers(key),
                    "cases": [c.as_template_data() for c in group]} for key, group in group_cases(cases)]
+        confusions = [{"expected": escape_markers(expected), "answered": escape_markers(answered), "count": count}
+                      for expected, answered, count in context.confusions]
         return {**super()._variables(parent, cases, context), "max_new_rules": self.max_new_rules,
-                "groups": groups}
+                "groups": groups, "confusions": confusions}
 
     def schema_for(self, cases: Sequence[Case]) -> type[BaseModel]:
         # Small rewriters stop after one rule; a grammar-enforced minimum (one per group of failures,

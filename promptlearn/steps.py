@@ -12,6 +12,7 @@ import copy
 import hashlib
 import logging
 import random
+from collections import Counter
 from dataclasses import dataclass, replace
 from typing import Any, Mapping, Sequence
 
@@ -35,6 +36,8 @@ log = logging.getLogger("promptlearn")
 MIN_REASONING_TOKENS = 64  # fewer and there is no room to work anything out before the answer line
 # Strategies one round may try before it gives up; bounds a round's rewriter calls when proposals keep failing.
 MAX_STRATEGIES_PER_ROUND = 3
+MAX_CONFUSIONS = 3  # label mix-ups the rules meta-prompt names at most
+MIN_CONFUSIONS = 2  # times a mix-up must have happened: one is a case, already shown
 
 
 @dataclass(frozen=True)
@@ -143,6 +146,20 @@ class Steps:
         """The scores a candidate already has, by example id (what the failure-focused sampler reads)."""
         return {eid: r.score for (cid, eid), r in self.results.items() if cid == candidate_id}
 
+    def confusions(self, candidate_id: str) -> tuple[tuple[str, str, int], ...]:
+        """The candidate's most frequent label mix-ups on training examples: (expected, answered, count), most
+        frequent first, pairs seen at least ``MIN_CONFUSIONS`` times, at most ``MAX_CONFUSIONS``. Only answers
+        that are themselves a training reference count (a label for another label, not a broken format), so
+        tasks without a label set get none and their meta-prompts stay as they were."""
+        labels = {str(e.reference) for e in self.train if e.reference is not None}
+        train_ids = {e.id for e in self.train}
+        pairs: Counter[tuple[str, str]] = Counter()
+        for (cid, eid), res in self.results.items():
+            expected, answered = str(self.by_id[eid].reference), str(res.rollout.output or "").strip()
+            if cid == candidate_id and eid in train_ids and res.score < 1.0 and answered in labels and answered != expected:
+                pairs[(expected, answered)] += 1
+        return tuple((e, a, n) for (e, a), n in pairs.most_common(MAX_CONFUSIONS) if n >= MIN_CONFUSIONS)
+
     async def explain(self, parent: Candidate, worst: list[ExampleResult]) -> list[Case]:
         """Cases for the rewriter; the ``explain_failures`` worst get an LLM explanation."""
         explainer = self.parts.explainer
@@ -243,7 +260,7 @@ class Steps:
         context = ProposalContext(iteration=iteration, train=self.train, task_description=self.config.task_description,
                                   output_contract=self.contract_text, contract=self.contract, candidates=candidates, pool=pool,
                                   reasoning_room=self.parts.reasoning_room(), component=component,
-                                  train_scores=self.known_scores(parent.id))
+                                  train_scores=self.known_scores(parent.id), confusions=self.confusions(parent.id))
         # A strategy whose child is not new (a merge of a candidate with itself, a format repair already made)
         # hands the round to the next one: in the core suite such rounds ended runs on patience with up to a
         # third of the budget unspent (benchmarks/README "Rounds that test nothing").

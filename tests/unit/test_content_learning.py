@@ -1,4 +1,5 @@
-"""Demo-set search: the proposer's alternative sets, the loop's successive-halving screen, its accounting and replay."""
+"""Content learning: demo-set search (the proposer's sets, the loop's successive-halving screen, its accounting and
+replay) and the label mix-ups the rules meta-prompt names."""
 
 import asyncio
 
@@ -124,3 +125,31 @@ def test_demo_search_is_opt_in_and_needs_demos_allowed():
         OptimizeConfig(demo_sets=1)
     method = builtin_methods()["promptlearn-demosearch"]
     assert method.config is not None and method.config.strategies == (*DEFAULT_STRATEGIES, "demo_search")
+
+
+def test_the_rules_meta_prompt_names_the_parents_most_frequent_label_mix_ups():
+    seen = []
+
+    def rewriter(request):
+        seen.append(request.messages[-1]["content"])
+        return '{"analysis": "a", "new_rules": [], "delete": []}'
+
+    agent = ChatAgent(FakeLLM(lambda r: "odd", role="agent"), "Even or odd? {{ number }}")
+    optimize(agent, "Say even or odd.", TRAIN, VAL, judges=ExactMatch(), optimizer_llm=FakeLLM(rewriter),
+             config=OptimizeConfig(mode="rules", max_iterations=1, minibatch_size=8, explain_failures=0,
+                                   proposal_attempts=1), progress=False)
+    assert seen and "- it answered odd where even was right (" in seen[0]
+
+
+def test_a_broken_format_is_not_a_label_mix_up():
+    seen = []
+
+    def rewriter(request):
+        seen.append(request.messages[-1]["content"])
+        return '{"analysis": "a", "new_rules": [], "delete": []}'
+
+    agent = ChatAgent(FakeLLM(lambda r: "I think it is odd", role="agent"), "Even or odd? {{ number }}")
+    optimize(agent, "Say even or odd.", TRAIN, VAL, judges=ExactMatch(), optimizer_llm=FakeLLM(rewriter),
+             config=OptimizeConfig(mode="rules", max_iterations=1, minibatch_size=8, explain_failures=0,
+                                   proposal_attempts=1, infer_contract=False), progress=False)
+    assert seen and "mix-ups" not in seen[0]
