@@ -11,7 +11,7 @@ import re
 from typing import Sequence
 
 from ._templating import has_markup
-from .config import DEFAULT_MAX_DEMOS, DEFAULT_MAX_RULES
+from .config import DEFAULT_DEMO_SETS, DEFAULT_MAX_DEMOS, DEFAULT_MAX_RULES
 from .guards import instruction_in_data
 from .proposers import Case, ProposalContext
 from .records import Candidate, Demo, Example, Proposal, Provenance, Rule
@@ -179,6 +179,45 @@ class DemoProposer:
         demos = (*parent.demos, *new)[-self.max_demos:]
         return _child(parent, context, self.name, demos=demos,
                       rationale=f"show {len(new)} worked example(s) the parent got wrong")
+
+
+def is_simplification(parent: Candidate, child: Candidate) -> bool:
+    """``child`` is ``parent`` with some rules dropped and nothing else changed."""
+    kept, had = [r.text for r in child.rules], [r.text for r in parent.rules]
+    return (child.system_prompt == parent.system_prompt and child.demos == parent.demos and len(kept) < len(had)
+            and set(kept) <= set(had))
+
+
+def dropped_rule(parent: Candidate, child: Candidate) -> str | None:
+    """The one rule ``child`` leaves out of ``parent`` when that is all it changes, else None."""
+    if not is_simplification(parent, child):
+        return None
+    dropped = [r.text for r in parent.rules if r.text not in {k.text for k in child.rules}]
+    return dropped[0] if len(dropped) == 1 else None
+
+
+class PruneProposer:
+    """Leave one rule out: alternatives that each drop one of the parent's rules, screened by the loop like demo
+    sets. Each ablation's score against the parent's on the same examples is that rule's measured contribution
+    (the round's ``rule_contributions``); a survivor that scores no lower than the parent is accepted on the tie
+    and becomes the best if it matches the best on validation: a rule that earns nothing goes (rule bloat)."""
+
+    name = "prune"
+
+    def __init__(self, max_alternatives: int = DEFAULT_DEMO_SETS):
+        self.max_alternatives = max_alternatives
+
+    def applicable(self, parent: Candidate, cases: Sequence[Case], context: ProposalContext) -> bool:
+        return len(parent.rules) >= 2
+
+    async def apropose(self, parent: Candidate, cases: Sequence[Case], context: ProposalContext) -> Proposal:
+        # The newest rules first: the older ones have already survived more rounds.
+        children = [Candidate.create(parent.system_prompt, tuple(r for r in parent.rules if r.id != rule.id),
+                                     parent.demos, parent_ids=(parent.id,), iteration=context.iteration,
+                                     strategy=self.name, rationale=f"drop rule {rule.id}: {rule.text[:120]}")
+                    for rule in reversed(parent.rules[-self.max_alternatives:])]
+        return Proposal(child=children[0], screen=tuple(children[1:]), strategy=self.name,
+                        rationale=f"leave each of {len(children)} rules out; keep the prompt that does best")
 
 
 class MergeProposer:

@@ -27,6 +27,7 @@ from ._meter import Meter
 from ._stats import mean
 from .callbacks import LoopEvent
 from .contracts import infer_contract
+from .edits import dropped_rule, is_simplification
 from .errors import RunError
 from .records import NEW_BEST, Candidate, Example, RoundRecord
 from .result import OptimizationResult
@@ -120,6 +121,7 @@ class Run:
             row["screened"] = len(alternatives)
             child, batch = await self._screen(alternatives, batch)
             parent_res = await self.steps.evaluate(parent, batch, "train")
+            row["rule_contributions"] = self._contributions(parent, alternatives, batch) or None
         row["child"] = child.id
         self.candidates[child.id] = child
         self.store.append({"type": "candidate", "candidate": child.model_dump()})
@@ -128,10 +130,14 @@ class Run:
         decision = self.parts.acceptance.decide([parent_res[e].score for e in batch],
                                                 [child_res[e].score for e in batch], self.rng)
         repaired = not decision.accepted and self.steps.format_repaired(parent_res, child_res)  # validation decides
-        accepted = decision.accepted or repaired
+        # A prompt with fewer rules that scores no lower goes to validation too: a rule that earns nothing goes.
+        simpler = not (decision.accepted or repaired) and is_simplification(parent, child) and \
+            mean(child_res[e].score for e in batch) >= mean(parent_res[e].score for e in batch)
+        accepted = decision.accepted or repaired or simpler
         self.steps.feedback(proposal.strategy, accepted, self.meter.rollouts - spent_before)
         row.update(child_minibatch=mean(child_res[e].score for e in batch), accepted=accepted,
-                   format_repaired=repaired or None, margin=decision.margin, evidence=decision.evidence)
+                   format_repaired=repaired or None, simplified=simpler or None, margin=decision.margin,
+                   evidence=decision.evidence)
         if not accepted:
             return self._record(row, "rejected on minibatch")
         self._emit(LoopEvent("step", iteration, "validating the child"))
@@ -144,6 +150,10 @@ class Run:
         if row["child_val"] > self.best_val:
             self.best_id = child.id
             return self._record(row, NEW_BEST)
+        if simpler and parent.id == self.best_id and row["child_val"] == self.best_val:
+            self.best_id = child.id
+            dropped = len(parent.rules) - len(child.rules)
+            return self._record(row, f"{NEW_BEST} (as good on validation with {dropped} rule(s) fewer)")
         return self._record(row, "accepted, no validation gain")
 
     async def _screen(self, alternatives: list[Candidate], batch: list[str]) -> tuple[Candidate, list[str]]:
@@ -163,6 +173,17 @@ class Run:
                 return alive[0], seen
             rung = self.rng.sample(unseen, min(self.config.minibatch_size, len(unseen)))
             seen += rung
+
+    def _contributions(self, parent: Candidate, alternatives: list[Candidate], seen: list[str]) -> dict[str, float]:
+        """For each alternative that only drops one of the parent's rules: that rule's measured contribution, the
+        parent's mean minus the alternative's on the examples the alternative ran on (positive: the rule helps)."""
+        found: dict[str, float] = {}
+        results = self.steps.results
+        for alternative in alternatives:
+            if (rule := dropped_rule(parent, alternative)) is not None:
+                ran = [eid for eid in seen if (alternative.id, eid) in results]
+                found[rule] = mean(results[(parent.id, e)].score - results[(alternative.id, e)].score for e in ran)
+        return found
 
     def _last_validation(self, row: dict[str, Any]) -> RoundRecord:
         """The budget ran out while validating the round's child: judge it on the validation examples it reached.

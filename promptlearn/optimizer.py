@@ -17,7 +17,7 @@ from .callbacks import Callback, ProgressBar
 from .config import AUTO_STRATEGIES, DEFAULT_STRATEGIES, OptimizeConfig
 from .data import infer_output_contract
 from .demo_sets import DemoSearchProposer
-from .edits import DemoProposer, FormatRepairProposer, MergeProposer, ReasoningProposer
+from .edits import DemoProposer, FormatRepairProposer, MergeProposer, PruneProposer, ReasoningProposer
 from .errors import ConfigError
 from .judges.base import Judge, JudgePanel
 from .judges.llm import LLMExplainer
@@ -57,7 +57,8 @@ def build_proposers(cfg: OptimizeConfig, llm: LLM, meta_prompt_dir: str | None =
     auto: dict[str, Proposer] = {"format": FormatRepairProposer(), "rules": rules,
                                  "merge": MergeProposer(cfg.max_rules, cfg.max_demos),
                                  "reasoning": ReasoningProposer(), "demos": DemoProposer(cfg.max_demos),
-                                 "rewrite": rewrite, "demo_search": DemoSearchProposer(cfg.demo_sets, cfg.max_demos)}
+                                 "rewrite": rewrite, "demo_search": DemoSearchProposer(cfg.demo_sets, cfg.max_demos),
+                                 "prune": PruneProposer(cfg.demo_sets)}
     assert tuple(auto) == AUTO_STRATEGIES  # one list of names, in one order, for the config and the loop
     chosen = DEFAULT_STRATEGIES if cfg.strategies is None else cfg.strategies
     return {name: proposer for name, proposer in auto.items()

@@ -300,6 +300,9 @@ class RoundRecord(Record):
     child_minibatch: float | None = None  # on the minibatch, or every example the screening ran it on
     accepted: bool | None = None
     format_repaired: bool | None = None  # accepted because it fixed the answer format, tying on score
+    simplified: bool | None = None  # accepted because it drops rules at no cost on the minibatch (prune)
+    # rule text -> the parent's mean minus the mean without that rule, on the examples that ablation ran on (prune)
+    rule_contributions: dict[str, float] | None = None
     margin: float | None = None
     evidence: float | None = None
     child_val: float | None = None

@@ -64,6 +64,14 @@ class OptimizationResult:
         """The best prompt's rules (of every component), each with the critiques and examples that produced it."""
         return [rule for component in self.best.components.values() for rule in component.rules]
 
+    def rule_contributions(self) -> dict[str, float]:
+        """Rule text -> its last measured contribution (score with it minus without it, on the same training
+        examples), from the run's prune rounds; rules never left out are absent."""
+        found: dict[str, float] = {}
+        for row in self.history:
+            found.update(row.rule_contributions or {})
+        return found
+
     def summary(self) -> str:
         if self.seed.id not in self.val_scores:
             return (f"stopped ({self.stop_reason}) before the seed prompt was scored on every validation example: "

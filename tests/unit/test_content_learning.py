@@ -153,3 +153,56 @@ def test_a_broken_format_is_not_a_label_mix_up():
              config=OptimizeConfig(mode="rules", max_iterations=1, minibatch_size=8, explain_failures=0,
                                    proposal_attempts=1, infer_contract=False), progress=False)
     assert seen and "mix-ups" not in seen[0]
+
+
+DIVISIBLE = "When the number is divisible by two, answer even; otherwise answer odd."
+
+
+def rules_agent(request):
+    """Follows the divisibility rule (wrong on numbers ending in 7); "always answer odd" overrides it; else "even"."""
+    system, number = request.messages[0]["content"].lower(), int(request.messages[-1]["content"].split()[-1])
+    if "always answer odd" in system:
+        return "odd"
+    if "divisible by two" in system:
+        right = "even" if number % 2 == 0 else "odd"
+        return right if number % 10 != 7 else ("odd" if right == "even" else "even")
+    return "even"
+
+
+def prune(seed_rules, tmp_path=None, **config):
+    from promptlearn.records import Rule
+
+    seed = Candidate.create("Say even or odd.", tuple(Rule(id=i, text=t) for i, t in enumerate(seed_rules, start=1)))
+    agent = ChatAgent(FakeLLM(rules_agent, role="agent"), "Even or odd? {{ number }}")
+    settings = dict(strategies=("prune",), max_iterations=1, minibatch_size=6, infer_contract=False, explain_failures=0)
+    return optimize(agent, seed, TRAIN, VAL, judges=ExactMatch(), config=OptimizeConfig(**{**settings, **config}),
+                    optimizer_llm=FakeLLM(lambda r: pytest.fail("pruning needs no rewriter")), progress=False)
+
+
+def test_prune_drops_the_rule_that_hurts_and_measures_every_rule():
+    result = prune([DIVISIBLE, "Always answer odd."])
+    row = result.history[0]
+    assert row.strategy == "prune" and row.screened == 2 and row.accepted and not row.simplified
+    assert [r.text for r in result.best.rules] == [DIVISIBLE]
+    contributions = result.rule_contributions()
+    assert contributions["Always answer odd."] < 0  # the prompt does better without it
+    assert set(contributions) == {DIVISIBLE, "Always answer odd."}
+
+
+def test_a_rule_that_earns_nothing_goes_on_a_tie(tmp_path):
+    result = prune([DIVISIBLE, "Be polite."])
+    row = result.history[0]
+    assert row.accepted and row.simplified and result.best_val == result.seed_val
+    assert row.outcome.startswith("new best (as good on validation with 1 rule(s) fewer)")
+    assert [r.text for r in result.best.rules] == [DIVISIBLE]
+    assert result.rule_contributions()["Be polite."] == 0.0 and result.rule_contributions()[DIVISIBLE] > 0
+    html = result.report(tmp_path / "r.html").read_text()
+    assert "measured contribution" in html and "pts</td>" in html
+
+
+def test_prune_needs_two_rules():
+    from promptlearn.edits import PruneProposer
+    from promptlearn.records import Rule
+
+    one = Candidate.create("p", (Rule(id=1, text="r"),))
+    assert not PruneProposer().applicable(one, [], context())
