@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any, Callable, Sequence
 
+from ._extras import require
 from .agents import FunctionAgent, record_step, record_trace
 from .config import OptimizeConfig
 from .errors import ConfigError
@@ -42,9 +43,9 @@ MAX_FIELD_CHARS = 1500  # per field in a step's trace: enough for a passage, not
 def dspy_lm(llm: LLM, *, max_tokens: int = DEFAULT_PREDICTOR_TOKENS, on_call: Callable[[], None] | None = None) -> Any:
     """Our LLM as a DSPy LM, so DSPy programs run on any model the LLM layer reaches (and share its
     cache, retries and usage counting). Uses DSPy 2.6-3.4's ``BaseLM.forward`` (3.5 drops it: dspy<3.5)."""
-    import dspy
+    base_lm: Any = require("dspy", "dspy", what="DSPy interop").BaseLM
 
-    class PromptlearnLM(dspy.BaseLM):  # type: ignore[misc]
+    class PromptlearnLM(base_lm):  # type: ignore[misc]
         def forward(self, prompt: str | None = None, messages: list[dict[str, Any]] | None = None,
                     **kwargs: Any) -> Any:
             if on_call is not None:
@@ -67,7 +68,7 @@ def _fields(values: Any) -> str:
 
 def predictor_names(program: Any) -> list[str]:
     """The program's predictors, by the names DSPy gives them; ConfigError if it has none."""
-    import dspy
+    dspy = require("dspy", "dspy", what="DSPy interop")
 
     if not isinstance(program, dspy.Module):
         raise ConfigError(f"expected a dspy.Module, got {type(program).__name__}")
@@ -150,7 +151,7 @@ class MetricJudge:
         self.name = name or str(getattr(metric, "__name__", "metric"))
 
     async def acritique(self, example: Example, rollout: Rollout) -> Critique:
-        import dspy
+        dspy = require("dspy", "dspy", what="DSPy interop")
 
         if rollout.error:
             return failed_rollout_critique(self.name, rollout)
@@ -192,7 +193,7 @@ class ProgramAgent:
             return self._copies[candidate.id]
 
     def __call__(self, candidate: Candidate, example: Example) -> str:
-        import dspy
+        dspy = require("dspy", "dspy", what="DSPy interop")
 
         program, name_of = self._program_for(candidate)
         with warnings.catch_warnings(), dspy.context(lm=self._lm, trace=[]):

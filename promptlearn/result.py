@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from ._extras import require
 from ._stats import mean
 from .config import OptimizeConfig
 from .errors import ConfigError
@@ -84,7 +85,7 @@ class OptimizationResult:
 
     def plot(self, ax: Any = None) -> Any:
         """Score per round: child minibatch (train) and validation, with the best-so-far line."""
-        import matplotlib
+        matplotlib = require("matplotlib", "plots", what="result.plot()")
 
         if ax is None:
             matplotlib.use(matplotlib.get_backend())

@@ -9,6 +9,7 @@ import io
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .._extras import available
 from ..errors import ConfigError
 
 if TYPE_CHECKING:
@@ -27,6 +28,9 @@ def _e(value: object) -> str:
 
 
 def _plot_png(result: "OptimizationResult") -> str:
+    """The score-per-round chart as base64 PNG; "" without matplotlib (the report says how to get it)."""
+    if not available("matplotlib"):
+        return ""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -39,6 +43,13 @@ def _plot_png(result: "OptimizationResult") -> str:
     fig.savefig(buf, format="png", dpi=110)
     plt.close(fig)
     return base64.b64encode(buf.getvalue()).decode()
+
+
+def _chart(result: "OptimizationResult") -> str:
+    png = _plot_png(result)
+    if not png:
+        return "<p>(no chart: matplotlib is not installed; pip install 'promptlearn[plots]')</p>"
+    return f"<img alt='score per round' src='data:image/png;base64,{png}'>"
 
 
 def _diff(old: str, new: str) -> str:
@@ -58,7 +69,7 @@ def write_report(result: "OptimizationResult", path: str | Path) -> Path:
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>promptlearn report</title>"
              f"<style>{_CSS}</style></head><body><h1>promptlearn report</h1>",
              f"<p>{_e(result.summary())}</p>",
-             f"<img alt='score per round' src='data:image/png;base64,{_plot_png(result)}'>"]
+             _chart(result)]
 
     parts.append("<h2>Best prompt</h2><pre>" + _e(result.best_prompt) + "</pre>")
     parts.append("<h2>Seed prompt</h2><pre>" + _e(result.seed.prompt) + "</pre>")

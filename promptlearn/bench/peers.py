@@ -15,11 +15,11 @@ No ``dspy.configure``: models are passed per call with ``dspy.context`` (thread-
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import logging
 import warnings
 from typing import Any, Sequence
 
+from .._extras import available
 from .._templating import format_inputs
 from ..judges.base import JudgePanel
 from ..llm import LLM
@@ -84,14 +84,14 @@ class GepaAdapter:
 
 
 def _missing(module: str, pip: str) -> str | None:
-    return None if importlib.util.find_spec(module) is not None else pip
+    return None if available(module) else pip
 
 
 class GepaMethod:
     name = "gepa"
 
     def missing(self) -> str | None:
-        return _missing("gepa", "pip install gepa")
+        return _missing("gepa", "pip install 'promptlearn[bench]'")
 
     def run(self, setup: CellSetup) -> MethodOutcome:
         import gepa  # type: ignore[import-untyped,unused-ignore]
@@ -189,7 +189,7 @@ class _DspyMethod:
     name = ""
 
     def missing(self) -> str | None:
-        return _missing("dspy", "pip install dspy")
+        return _missing("dspy", "pip install 'promptlearn[bench]'")
 
     def run(self, setup: CellSetup) -> MethodOutcome:
         import dspy
@@ -228,7 +228,7 @@ class DspyMiproMethod(_DspyMethod):
     name = "dspy-miprov2"
 
     def missing(self) -> str | None:
-        return _missing("dspy", "pip install dspy") or _missing("optuna", "pip install 'promptlearn[bench]'")
+        return _missing("dspy", "pip install 'promptlearn[bench]'") or _missing("optuna", "pip install 'promptlearn[bench]'")
 
     def compile(self, task: _DspyTask, setup: CellSetup) -> Any:
         import dspy

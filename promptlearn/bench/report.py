@@ -15,6 +15,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Sequence
 
+from .._extras import require
 from .._stats import bootstrap_ci, mean
 from ..errors import ConfigError
 from .store import ResultsStore
@@ -222,7 +223,7 @@ def plot_score_vs_rollouts(frame: Any, path: str | Path | None = None) -> Any:
 
     Every line starts at the seed prompt's score with 0 rollouts. Returns the matplotlib Figure.
     """
-    import matplotlib
+    matplotlib = require("matplotlib", "plots", what="the bench report's chart")
 
     if path is not None:
         matplotlib.use("Agg", force=False)
@@ -250,6 +251,7 @@ def plot_score_vs_rollouts(frame: Any, path: str | Path | None = None) -> Any:
 
 def write_report(results: str | Path, out_dir: str | Path, *, method: str | None = None) -> dict[str, Path]:
     """report.md, score_vs_rollouts.png and report.html (the plot inlined, best prompts listed) in ``out_dir``."""
+    require("matplotlib", "plots", what="the bench report's chart")
     import matplotlib.pyplot as plt
 
     frame = load_results(results)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from .._async import run_sync
+from .._extras import require
 from .._stats import bootstrap_ci
 from ..config import Budget, OptimizeConfig
 from ..data import read_jsonl
@@ -182,8 +183,7 @@ def comparison_table(frame: Any) -> str:
 
 def plot_comparison(frame: Any, path: str | Path) -> Path:
     """Held-out score vs rollouts spent, one line per method (SFT on references: training examples seen)."""
-    import matplotlib
-
+    matplotlib = require("matplotlib", "plots", what="the comparison chart")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
