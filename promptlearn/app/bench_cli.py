@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 from pathlib import Path
 
@@ -42,8 +43,12 @@ def cmd_bench_run(args: argparse.Namespace) -> int:
                          progress=not args.quiet, command="promptlearn " + shlex.join(args.argv), engine=args.engine,
                          warm_from=args.warm_from)
     print(f"{len(tasks)} task(s) x {len(methods)} method(s) x {len(args.seeds)} seed(s); results: {args.results}")
+    api_key = os.environ.get(args.api_key_env) if args.api_key_env else None
+    if args.api_key_env and not api_key:
+        raise ConfigError(f"--api-key-env names {args.api_key_env}, which is not set")
     records = run_bench(tasks, methods, results=args.results, config=config,
-                        make_llm=default_llm_factory(args.deadline))
+                        make_llm=default_llm_factory(args.deadline, api_base=args.api_base, api_key=api_key,
+                                                     max_concurrency=args.max_concurrency))
     failed = [r for r in records if r["status"] != "ok"]
     for r in records:
         if r["status"] == "ok":
@@ -99,6 +104,13 @@ def add_bench_parser(sub: argparse._SubParsersAction, positive_int: object, posi
     run.add_argument("--engine", choices=["llama.cpp", "transformers"], default="llama.cpp",
                      help="what scores every method's test set; weight methods (sft, grpo, promptlearn+sft) need "
                           "transformers (the weights extra)")
+    run.add_argument("--api-base", default=None, metavar="URL",
+                     help="an OpenAI-compatible server (vLLM, llama.cpp's server) for every model not named local/...; "
+                          "e.g. --agent openai/qwen2.5-0.5b --api-base http://127.0.0.1:8000/v1")
+    run.add_argument("--api-key-env", default=None, metavar="VAR",
+                     help="environment variable holding that server's API key (the key never goes on the command line)")
+    run.add_argument("--max-concurrency", type=positive_int, default=None,
+                     help="model calls in flight at once, per model (a served model's capacity)")
     run.add_argument("--deadline", type=positive_float, default=None, help="seconds one model call may take")
     run.add_argument("--keep-going", action="store_true", help="record methods with missing extras as failed")
     run.add_argument("--quiet", action="store_true", help="no progress bars")

@@ -48,9 +48,16 @@ CODE_JUDGES = ("exact_match", "regex", "numeric", "json_schema")
 LLMFactory = Callable[[str, str, Usage, Path | None], LLM]
 
 
-def default_llm_factory(deadline_s: float | None = None) -> LLMFactory:
+def default_llm_factory(deadline_s: float | None = None, *, api_base: str | None = None, api_key: str | None = None,
+                        max_concurrency: int | None = None) -> LLMFactory:
+    """LLMs for the bench's cells. ``api_base`` (with ``api_key``) points every model that is not an embedded
+    ``local/...`` one at an OpenAI-compatible server (vLLM, llama.cpp's server, a provider's endpoint);
+    ``max_concurrency`` bounds the calls in flight per model (default: the LLM layer's)."""
     def make(model: str, role: str, usage: Usage, cache: Path | None) -> LLM:
-        return LLM(model, role=role, usage=usage, cache=cache, deadline_s=deadline_s)
+        served = not model.startswith("local/")
+        extra: dict[str, Any] = {"max_concurrency": max_concurrency} if max_concurrency else {}
+        return LLM(model, role=role, usage=usage, cache=cache, deadline_s=deadline_s,
+                   api_base=api_base if served else None, api_key=api_key if served else None, **extra)
     return make
 
 
