@@ -49,6 +49,7 @@ from .records import (
                      Rule,
 )
 from .result import OptimizationResult
+from .tracking import MLflowCallback
 
 __all__ = [
     "__version__",
@@ -64,7 +65,7 @@ __all__ = [
     "LLMJudge", "LLMExplainer",
     # the loop
     "optimize", "PromptOptimizer", "OptimizeConfig", "Budget", "OptimizationResult",
-    "Callback", "ProgressBar", "EventLog", "LoopEvent", "RunView",
+    "Callback", "ProgressBar", "EventLog", "LoopEvent", "RunView", "MLflowCallback",
     # errors
     "PromptlearnError", "ConfigError", "RunError", "ModelNotFoundError", "ChecksumError", "LLMCallError",
     "StructuredOutputError", "TransientError", "JudgeError",

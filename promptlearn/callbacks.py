@@ -14,6 +14,7 @@ from .records import RoundRecord
 
 if TYPE_CHECKING:
     from .config import OptimizeConfig
+    from .records import Candidate
 
 EventType = Literal["start", "seed", "step", "round", "end"]
 
@@ -63,6 +64,14 @@ class RunView(Protocol):
 
     @property
     def history(self) -> tuple[RoundRecord, ...]: ...
+
+    @property
+    def best_candidate(self) -> "Candidate": ...
+
+    @property
+    def run_dir(self) -> str | None:
+        """The run directory (events, run.json, result.json), or None for a run kept in memory."""
+        ...
 
     def val_mean(self, candidate_id: str) -> float: ...
 

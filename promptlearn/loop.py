@@ -68,6 +68,14 @@ class Run:
     def best_val(self) -> float:
         return self.val_mean(self.best_id)
 
+    @property
+    def best_candidate(self) -> Candidate:
+        return self.candidates[self.best_id]
+
+    @property
+    def run_dir(self) -> str | None:
+        return None if self.store.run_dir is None else str(self.store.run_dir)
+
     def val_mean(self, candidate_id: str) -> float:
         return mean(self.val_pool.get(candidate_id, {}).values())
 

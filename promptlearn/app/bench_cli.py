@@ -6,6 +6,7 @@ import argparse
 import os
 import shlex
 from pathlib import Path
+from typing import Any, Callable
 
 from ..config import DEFAULT_AGENT_MODEL, DEFAULT_REWRITER_MODEL
 from ..errors import ConfigError
@@ -41,7 +42,7 @@ def cmd_bench_run(args: argparse.Namespace) -> int:
                           " (or pass --keep-going to record those cells as failed)")
     config = BenchConfig(agent_model=args.agent, rewriter_model=args.rewriter, budget=args.budget, seeds=args.seeds,
                          progress=not args.quiet, command="promptlearn " + shlex.join(args.argv), engine=args.engine,
-                         warm_from=args.warm_from)
+                         warm_from=args.warm_from, on_record=_mlflow_logger(args.mlflow))
     print(f"{len(tasks)} task(s) x {len(methods)} method(s) x {len(args.seeds)} seed(s); results: {args.results}")
     api_key = os.environ.get(args.api_key_env) if args.api_key_env else None
     if args.api_key_env and not api_key:
@@ -60,6 +61,15 @@ def cmd_bench_run(args: argparse.Namespace) -> int:
         paths = write_report(args.results, args.report or Path(args.results).parent / "report")
         print(f"report: {paths['markdown']} (plot {paths['plot']}, page {paths['html']})")
     return 1 if failed else 0
+
+
+def _mlflow_logger(uri: str | None) -> Callable[[dict[str, Any]], None] | None:
+    """``--mlflow URI``: each new cell becomes an MLflow run (experiment promptlearn-bench)."""
+    if uri is None:
+        return None
+    from ..tracking import log_bench_cell
+
+    return lambda record: print(f"  mlflow run {log_bench_cell(record, uri)} ({record['task']}/{record['method']})")
 
 
 def cmd_bench_report(args: argparse.Namespace) -> int:
@@ -113,6 +123,8 @@ def add_bench_parser(sub: argparse._SubParsersAction, positive_int: object, posi
                      help="model calls in flight at once, per model (a served model's capacity)")
     run.add_argument("--deadline", type=positive_float, default=None, help="seconds one model call may take")
     run.add_argument("--keep-going", action="store_true", help="record methods with missing extras as failed")
+    run.add_argument("--mlflow", default=None, metavar="URI",
+                     help="log each new cell to this MLflow tracking store (e.g. sqlite:///mlflow.db; the mlflow extra)")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     run.set_defaults(fn=cmd_bench_run)
     rep = bsub.add_parser("report", help="markdown table, head-to-head tests, plot and HTML from a results file")

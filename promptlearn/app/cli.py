@@ -117,6 +117,10 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     spec = RunSpec.from_yaml(args.config)
     optimizer, train, val, test = spec.build(deadline_s=args.deadline)
     optimizer.callbacks.append(ProgressBar())
+    if args.mlflow:
+        from ..tracking import MLflowCallback
+
+        optimizer.callbacks.append(tracker := MLflowCallback(args.mlflow, run_name=Path(args.config).stem))
     run_dir = args.run_dir or spec.run_dir
     result = optimizer.optimize(spec.seed_prompt, train, val, run_dir=run_dir, resume=args.resume)
     print(result.summary())
@@ -127,6 +131,8 @@ def cmd_optimize(args: argparse.Namespace) -> int:
         print(f"\nTest score ({len(test)} examples): {before:.3f} -> {after:.3f}")
     if run_dir:
         print(f"\nreport: {result.report(Path(run_dir) / 'report.html')}")
+    if args.mlflow:
+        print(f"mlflow: run {tracker.run_id}, prompt version {tracker.prompt_version} ({args.mlflow})")
     return 0
 
 
@@ -244,6 +250,8 @@ def build_parser() -> argparse.ArgumentParser:
     opt.add_argument("--resume", action="store_true")
     opt.add_argument("--deadline", type=_positive_float, default=None,
                      help="seconds one model call may take in all, retries included (every model)")
+    opt.add_argument("--mlflow", default=None, metavar="URI",
+                     help="log the run to this MLflow tracking store (e.g. sqlite:///mlflow.db; the mlflow extra)")
     opt.set_defaults(fn=cmd_optimize)
 
     judges = sub.add_parser("judges", help="the judge library").add_subparsers(dest="sub", required=True)

@@ -76,6 +76,8 @@ class BenchConfig:
     #: cache (and test cache), so rerunning a suite after a code change only pays for the calls that changed.
     warm_from: str | None = None
     extra_callbacks: tuple[Callback, ...] = field(default=())
+    #: Called with each new cell's record once it is in the results file (e.g. tracking.log_bench_cell).
+    on_record: Callable[[dict[str, Any]], None] | None = None
 
 
 WEIGHT_METHODS = ("sft", "grpo", "promptlearn+sft")
@@ -323,6 +325,8 @@ def _run_cells(tasks: Sequence[TaskSpec], methods: Sequence[Method], *, store: R
                 record = run_cell(task, method, seed, config=config, store=store, make_llm=make_llm)
                 store.append(record)
                 out.append(record)
+                if config.on_record is not None:
+                    config.on_record(record)
             bar.update(1)
     finally:
         bar.close()

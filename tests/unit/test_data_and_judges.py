@@ -120,7 +120,8 @@ def test_public_api():
     expected = {"optimize", "PromptOptimizer", "OptimizeConfig", "Budget", "LLM", "FakeLLM", "ChatAgent",
                 "FunctionAgent", "Example", "Candidate", "Rollout", "Critique", "Evaluation", "ExactMatch", "LLMJudge",
                 "OptimizationResult", "load_examples", "split_examples", "RunError", "RoundRecord", "LoopEvent",
-                "RunView", "Cost", "TransientError", "JudgeError", "Component", "PipelineAgent", "Step", "record_step"}
+                "RunView", "Cost", "TransientError", "JudgeError", "Component", "PipelineAgent", "Step", "record_step",
+                "MLflowCallback"}
     assert expected <= set(promptlearn.__all__)
     assert "BudgetExceeded" not in promptlearn.__all__  # never raised: removed
     assert issubclass(promptlearn.TransientError, promptlearn.PromptlearnError)  # one error hierarchy
