@@ -392,7 +392,7 @@ def test_the_report_writes_markdown_plot_and_html(tmp_path):
 def test_the_cli_runs_a_task_and_reports(tmp_path, monkeypatch, capsys):
     import promptlearn.bench.runner as runner
 
-    monkeypatch.setattr(runner, "default_llm_factory", lambda deadline_s=None: bench_llm_factory())
+    monkeypatch.setattr(runner, "default_llm_factory", lambda deadline_s=None, **served: bench_llm_factory())
     task = write_parity_task(tmp_path / "t")
     results = tmp_path / "out" / "r.jsonl"
     code = main(["bench", str(task), "--methods", "seed,promptlearn", "--seeds", "0", "--budget", "60",
