@@ -7,9 +7,6 @@ it). A 95% bootstrap CI of the mean difference above 0 is a win, below 0 a loss,
 
 from __future__ import annotations
 
-import base64
-import html
-import io
 import random
 from collections import Counter
 from pathlib import Path
@@ -18,6 +15,7 @@ from typing import Any, Sequence
 from .._extras import require
 from .._stats import bootstrap_ci, mean
 from ..errors import ConfigError
+from . import html as bench_html
 from .store import ResultsStore
 
 
@@ -249,8 +247,10 @@ def plot_score_vs_rollouts(frame: Any, path: str | Path | None = None) -> Any:
     return fig
 
 
-def write_report(results: str | Path, out_dir: str | Path, *, method: str | None = None) -> dict[str, Path]:
-    """report.md, score_vs_rollouts.png and report.html (the plot inlined, best prompts listed) in ``out_dir``."""
+def write_report(results: str | Path | Sequence[dict[str, Any]], out_dir: str | Path, *,
+                 method: str | None = None) -> dict[str, Path]:
+    """report.md, score_vs_rollouts.png and report.html (bench/html.py) in ``out_dir``; ``results`` is a
+    results file or its records."""
     require("matplotlib", "plots", what="the bench report's chart")
     import matplotlib.pyplot as plt
 
@@ -258,30 +258,20 @@ def write_report(results: str | Path, out_dir: str | Path, *, method: str | None
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     text = markdown(frame, method=method)
-    failed = failed_cells(results)
+    source = results if isinstance(results, (str, Path)) else None  # a file: failed cells and cell folders
+    failed = failed_cells(source) if source is not None else []
     if failed:
         text += "\n### Failed cells (a rerun tries them again)\n\n" + "\n".join(
             f"- {r['task']} / {r['method']} / seed {r['seed']}: {r['error']}" for r in failed) + "\n"
     paths = {"markdown": out / "report.md", "plot": out / "score_vs_rollouts.png", "html": out / "report.html"}
     paths["markdown"].write_text(text, encoding="utf-8")
     fig = plot_score_vs_rollouts(frame, paths["plot"])
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
     plt.close(fig)
-    paths["html"].write_text(_html(text, frame, base64.b64encode(buffer.getvalue()).decode()), encoding="utf-8")
+    cells = ResultsStore(source).cells_dir if source is not None else None
+    link = bench_html.cell_reports(frame, cells, out) if cells is not None else (lambda cell: None)
+    main = method or _main_method(sorted(frame.method.unique()))
+    paths["html"].write_text(bench_html.page(frame, text, main, link), encoding="utf-8")
     return paths
-
-
-def _html(text: str, frame: Any, png: str) -> str:
-    table = summary(frame).to_html(index=False, float_format=lambda v: f"{v:.3f}")
-    prompts = "".join(f"<h3>{html.escape(r.task)} / {html.escape(r.method)} / seed {r.seed}</h3>"
-                      f"<pre>{html.escape(_shown(r.best_prompt))}</pre>" for r in frame.sort_values(["task", "method", "seed"])
-                      .itertuples())
-    return ("<!doctype html><meta charset='utf-8'><title>promptlearn bench</title>"
-            "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}pre{white-space:pre-wrap;"
-            "background:#f4f4f4;padding:6px}td,th{padding:2px 8px}</style>"
-            f"<h1>promptlearn bench</h1>{table}<img src='data:image/png;base64,{png}' style='max-width:100%'>"
-            f"<h2>Report</h2><pre>{html.escape(text)}</pre><h2>Best prompts</h2>{prompts}")
 
 
 def _shown(prompt: Any) -> str:
