@@ -42,7 +42,8 @@ def cmd_bench_run(args: argparse.Namespace) -> int:
                           " (or pass --keep-going to record those cells as failed)")
     config = BenchConfig(agent_model=args.agent, rewriter_model=args.rewriter, budget=args.budget, seeds=args.seeds,
                          progress=not args.quiet, command="promptlearn " + shlex.join(args.argv), engine=args.engine,
-                         warm_from=args.warm_from, on_record=_mlflow_logger(args.mlflow))
+                         warm_from=args.warm_from, on_record=_mlflow_logger(args.mlflow), executor=args.executor,
+                         ray_address=args.address, cpus_per_cell=args.cpus_per_cell)
     print(f"{len(tasks)} task(s) x {len(methods)} method(s) x {len(args.seeds)} seed(s); results: {args.results}")
     api_key = os.environ.get(args.api_key_env) if args.api_key_env else None
     if args.api_key_env and not api_key:
@@ -123,6 +124,11 @@ def add_bench_parser(sub: argparse._SubParsersAction, positive_int: object, posi
                      help="model calls in flight at once, per model (a served model's capacity)")
     run.add_argument("--deadline", type=positive_float, default=None, help="seconds one model call may take")
     run.add_argument("--keep-going", action="store_true", help="record methods with missing extras as failed")
+    run.add_argument("--executor", choices=["local", "ray"], default="local",
+                     help="local: cells one after another here; ray: cells as Ray tasks (the ray extra)")
+    run.add_argument("--address", default=None,
+                     help="with --executor ray: a running cluster (auto, ray://HOST:10001); default: a local one")
+    run.add_argument("--cpus-per-cell", type=positive_int, default=1, help="with --executor ray: CPUs each cell asks for")
     run.add_argument("--mlflow", default=None, metavar="URI",
                      help="log each new cell to this MLflow tracking store (e.g. sqlite:///mlflow.db; the mlflow extra)")
     run.add_argument("--quiet", action="store_true", help="no progress bars")

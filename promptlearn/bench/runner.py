@@ -78,6 +78,10 @@ class BenchConfig:
     extra_callbacks: tuple[Callback, ...] = field(default=())
     #: Called with each new cell's record once it is in the results file (e.g. tracking.log_bench_cell).
     on_record: Callable[[dict[str, Any]], None] | None = None
+    #: "local": cells one after another in this process; "ray": cells as Ray tasks (bench/ray_executor.py).
+    executor: Literal["local", "ray"] = "local"
+    ray_address: str | None = None  # a running Ray cluster ("auto", "ray://host:10001"); None starts a local one
+    cpus_per_cell: int = 1
 
 
 WEIGHT_METHODS = ("sft", "grpo", "promptlearn+sft")
@@ -314,6 +318,25 @@ def _run_cells(tasks: Sequence[TaskSpec], methods: Sequence[Method], *, store: R
     done = store.finished()
     cells = [(t, m, s) for t in tasks for s in config.seeds for m in methods]
     out: list[dict[str, Any]] = []
+    if config.executor == "ray":
+        from .ray_executor import run_cells_on_ray
+
+        todo = []
+        for task, method, seed in cells:
+            finished = [done[k] for k in _keys(task, method, seed, config) if k in done]
+            if finished:
+                out.append(finished[0])
+            else:
+                todo.append((task, method, seed))
+
+        def keep(record: dict[str, Any]) -> None:  # the driver is the only writer of the results file
+            store.append(record)
+            out.append(record)
+            if config.on_record is not None:
+                config.on_record(record)
+
+        run_cells_on_ray(todo, store=store, config=config, make_llm=make_llm, on_record=keep)
+        return out
     bar = _bar(len(cells), config.progress)
     try:
         for task, method, seed in cells:
