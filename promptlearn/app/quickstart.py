@@ -1,7 +1,7 @@
 """The quickstart: a real optimisation on the embedded local models, no API key.
 
 SNIPS intent classification (7 labels, CC0, shipped in the package); the
-0.5B model is the agent, the 1.5B model explains failures and writes rules.
+0.5B model is the agent, the 1.5B model explains failures and proposes rules and rewrites (auto mode).
 ``promptlearn quickstart`` runs it; ``notebooks/01_quickstart.ipynb`` walks
 through the same steps.
 """
@@ -32,7 +32,7 @@ SNIPS_USER_TEMPLATE = "Request: {{ text }}\nIntent:"
 AGENT_MAX_TOKENS = 12
 
 QUICKSTART_CONFIG = OptimizeConfig(
-    seed=0, mode="rules", minibatch_size=10, max_iterations=12, patience=6, explain_failures=0, max_cases=8,
+    seed=0, minibatch_size=10, max_iterations=12, patience=6, explain_failures=0, max_cases=8,
     task_description=SNIPS_TASK, budget=Budget(max_rollouts=400, max_wall_s=12 * 60))
 
 
