@@ -15,7 +15,8 @@ MISSING = "&ndash;"
 OUTCOME_COLOURS = {"win": "#d7f5dc", "tie": "#eeeeee", "loss": "#f9d6d5"}
 CSS = ("body{font-family:system-ui,sans-serif;max-width:1200px;margin:auto;padding:0 1em;color:#222}"
        "table{border-collapse:collapse;margin:.6em 0}td,th{padding:3px 9px;border-bottom:1px solid #ddd;"
-       "text-align:right}td:first-child,th:first-child,td.text{text-align:left}th{background:#f3f3f3}"
+       "text-align:right}td:first-child,th:first-child,td.text,th.text,td.nowrap{text-align:left}"
+       "td.nowrap{white-space:nowrap}th{background:#f3f3f3}"
        "pre{white-space:pre-wrap;background:#f6f6f6;padding:6px;margin:0;font-size:12px}"
        ".charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(360px,1fr));gap:12px}"
        ".charts img{width:100%}.side{display:grid;grid-auto-flow:column;grid-auto-columns:minmax(260px,1fr);"
@@ -53,13 +54,14 @@ def summary_table(frame: Any) -> str:
         per_seed = " / ".join(pct(v).rstrip("%") for v in cells.test)
         first = cells["test_ci95"].iloc[0] if "test_ci95" in cells and len(cells) == 1 else None
         ci = first if isinstance(first, (list, tuple)) and len(first) == 2 else None
-        spread = f"[{pct(ci[0])}, {pct(ci[1])}]" if ci else (f"per seed {per_seed}" if len(cells) > 1 else MISSING)
+        spread = f"[{pct(ci[0])}, {pct(ci[1])}]" if ci else (per_seed if len(cells) > 1 else MISSING)
         per_point = rollouts_per_point(r.rollouts, r.gain) if r.method != "seed" else MISSING
         rows.append(f"<tr><td class=text>{_e(r.task)}</td><td class=text>{_e(r.method)}</td><td>{r.seeds}</td>"
-                    f"<td>{pct(r.test)}</td><td class=text>{spread}</td><td>{pct(r.seed_test)}</td>"
+                    f"<td>{pct(r.test)}</td><td class=nowrap>{spread}</td><td>{pct(r.seed_test)}</td>"
                     f"<td>{pts(r.gain) if r.method != 'seed' else MISSING}</td><td>{count(r.rollouts)}</td>"
                     f"<td>{per_point}</td><td>{count(r.optimize_s)}</td></tr>")
-    return ("<table><tr><th>task</th><th>method</th><th>seeds</th><th>test (mean)</th><th>95% CI / seeds</th>"
+    return ("<table><tr><th>task</th><th class=text>method</th><th>seeds</th><th>test (mean)</th>"
+            "<th class=text>each seed (one seed: 95% CI)</th>"
             "<th>seed prompt</th><th>gain (pts)</th><th>rollouts</th><th>rollouts per pt</th><th>optimize s</th></tr>"
             + "".join(rows) + "</table>")
 
