@@ -8,7 +8,9 @@ One round (:meth:`Run.round`):
   5. the proposer renders a meta-prompt with the failures and asks for rules / a rewrite;
      guards reject proposals that drop variables, leak training data or obey injected text;
   6. the child runs on the same minibatch; the acceptance test (paired, noise-aware) decides
-     (a child that ties but repairs the parent's broken answer format passes too);
+     (a child that ties but repairs the parent's broken answer format, or drops rules at no cost, passes too);
+     a proposal with alternatives (demo sets, rule ablations) is screened first (:meth:`Run._screen`) and
+     its survivor is tested on every example the screen ran it on;
   7. an accepted child is scored on the validation set and joins the pool.
 :meth:`Run.execute` validates the seed, runs rounds until the budget, ``patience`` or
 ``max_iterations`` stops it, and returns the result. The steps that call models live in
