@@ -80,6 +80,11 @@ class OptimizeConfig(BaseModel):
     demo_sets: int = Field(DEFAULT_DEMO_SETS, ge=2, description="demo_search: alternative demo sets one round proposes; "
                                                                "the loop screens them by successive halving on "
                                                                "training minibatches and tests the survivor")
+    screen_on: Literal["train", "val"] = Field(
+        "train", description="where a round's alternatives (demo_search, prune) are screened: train = successive "
+                             "halving on training minibatches, then the paired test against the parent; val = "
+                             "successive halving on validation examples, the survivor validated in full and kept "
+                             "if it beats the best there (MIPROv2's way: more signal per rollout, selection on val)")
     component_selection: Literal["round_robin", "credit"] = Field(
         "round_robin", description="candidates with several components: which one a round changes (each in "
                                    "turn, or the one the failing rollouts' traces blame most)")

@@ -125,16 +125,26 @@ class Run:
             return self._record(row, "no valid proposal")
         self._check_budget()
         spent_before = self.meter.rollouts
+        on_val = bool(proposal.screen) and self.config.screen_on == "val"
         if proposal.screen:
             alternatives = [c for c in (child, *proposal.screen) if c.id not in self.candidates]
             self._emit(LoopEvent("step", iteration, f"screening {len(alternatives)} alternatives"))
             row["screened"] = len(alternatives)
-            child, batch = await self._screen(alternatives, batch)
-            parent_res = await self.steps.evaluate(parent, batch, "train")
-            row["rule_contributions"] = self._contributions(parent, alternatives, batch) or None
+            if on_val:  # the survivor skips the minibatch test: validation, below, is its test
+                val_ids = [e.id for e in self.val]
+                first = self.rng.sample(val_ids, min(self.config.minibatch_size, len(val_ids)))
+                child, _ = await self._screen(alternatives, first, pool=val_ids, split="val")
+            else:
+                child, batch = await self._screen(alternatives, batch)
+                parent_res = await self.steps.evaluate(parent, batch, "train")
+                row["rule_contributions"] = self._contributions(parent, alternatives, batch) or None
         row["child"] = child.id
         self.candidates[child.id] = child
         self.store.append({"type": "candidate", "candidate": child.model_dump()})
+        if on_val:
+            self.steps.feedback(proposal.strategy, True, self.meter.rollouts - spent_before)
+            row.update(accepted=True)
+            return await self._validate(row, parent, child, simpler=False)
         self._emit(LoopEvent("step", iteration, "running the child"))
         child_res = await self.steps.evaluate(child, batch, "train")
         decision = self.parts.acceptance.decide([parent_res[e].score for e in batch],
@@ -150,7 +160,11 @@ class Run:
                    evidence=decision.evidence)
         if not accepted:
             return self._record(row, "rejected on minibatch")
-        self._emit(LoopEvent("step", iteration, "validating the child"))
+        return await self._validate(row, parent, child, simpler=simpler)
+
+    async def _validate(self, row: dict[str, Any], parent: Candidate, child: Candidate, *, simpler: bool) -> RoundRecord:
+        """Score an accepted child on the validation set; it joins the pool and becomes the best if it beats it."""
+        self._emit(LoopEvent("step", row["iteration"], "validating the child"))
         try:
             child_val = await self.steps.evaluate(child, [e.id for e in self.val], "val")
         except OutOfBudget as stop:
@@ -166,19 +180,22 @@ class Run:
             return self._record(row, f"{NEW_BEST} (as good on validation with {dropped} rule(s) fewer)")
         return self._record(row, "accepted, no validation gain")
 
-    async def _screen(self, alternatives: list[Candidate], batch: list[str]) -> tuple[Candidate, list[str]]:
-        """Successive halving over a proposal's alternatives: all run on the round's minibatch, the better half
-        (ties: the proposer's order) on a fresh minibatch too, and so on until one is left. Returns it with every
-        example it ran on; the acceptance test pairs it with the parent on all of them, so the fresh rungs
-        temper the luck of the first (the validation set stays the final gate). Each rollout is charged and
-        memoised like any other, so a resumed run replays the screening."""
+    async def _screen(self, alternatives: list[Candidate], batch: list[str], *, pool: list[str] | None = None,
+                      split: str = "train") -> tuple[Candidate, list[str]]:
+        """Successive halving over a proposal's alternatives: all run on ``batch``, the better half (ties: the
+        proposer's order) on fresh examples of ``pool`` (default: the training set) too, and so on until one is
+        left. Returns it with every example it ran on. On training data the acceptance test then pairs it with
+        the parent on all of them, so the fresh rungs temper the luck of the first; with ``screen_on="val"`` the
+        rungs are validation examples and the survivor's full validation score decides. Each rollout is charged
+        and memoised like any other, so a resumed run replays the screening."""
         alive, seen, rung = list(alternatives), list(batch), list(batch)
+        ids = [e.id for e in self.train] if pool is None else pool
         while True:
             for candidate in alive:  # one after another: the budget cuts the same rollouts on every replay
-                await self.steps.evaluate(candidate, rung, "train")
+                await self.steps.evaluate(candidate, rung, split)
             alive.sort(key=lambda c: -mean(self.steps.results[(c.id, eid)].score for eid in seen))
             alive = alive[: (len(alive) + 1) // 2]
-            unseen = [e.id for e in self.train if e.id not in seen]
+            unseen = [eid for eid in ids if eid not in seen]
             if len(alive) == 1 or not unseen:
                 return alive[0], seen
             rung = self.rng.sample(unseen, min(self.config.minibatch_size, len(unseen)))

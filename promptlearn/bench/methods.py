@@ -161,6 +161,8 @@ def builtin_methods() -> dict[str, Method]:
         PromptlearnMethod("promptlearn-rules", OptimizeConfig(mode="rules")),
         PromptlearnMethod("promptlearn-rewrite", OptimizeConfig(mode="rewrite")),
         PromptlearnMethod("promptlearn-demosearch", OptimizeConfig(strategies=(*DEFAULT_STRATEGIES, "demo_search"))),
+        PromptlearnMethod("promptlearn-demosearch-val", OptimizeConfig(strategies=(*DEFAULT_STRATEGIES, "demo_search"),
+                                                                       screen_on="val")),
         GepaMethod(), DspyGepaMethod(), DspyMiproMethod(), SFTMethod(), GRPOMethod(), PromptlearnSFTMethod())}
 
 

@@ -206,3 +206,19 @@ def test_prune_needs_two_rules():
 
     one = Candidate.create("p", (Rule(id=1, text="r"),))
     assert not PruneProposer().applicable(one, [], context())
+
+
+def test_a_screen_on_validation_keeps_the_set_that_works_without_a_minibatch_test():
+    result, agent_llm = run(screen_on="val")
+    row = result.history[0]
+    assert row.strategy == "demo_search" and row.screened == 4 and row.accepted and row.child_minibatch is None
+    assert len(result.best.demos) == 4 and result.best_val == 1.0 and row.outcome == "new best"
+    # seed on validation 10; the parent's minibatch 6; four sets on 6 validation examples; two on the other 4;
+    # the survivor has then seen all 10, so its validation costs nothing more
+    assert result.usage["rollouts"] == len(agent_llm.requests) == 10 + 6 + 4 * 6 + 2 * 4
+
+
+def test_a_resumed_run_replays_a_validation_screen(tmp_path):
+    first, _ = run(tmp_path, screen_on="val")
+    again, agent_llm = run(tmp_path, screen_on="val")
+    assert agent_llm.requests == [] and again.best.id == first.best.id and again.best_val == first.best_val
