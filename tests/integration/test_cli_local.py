@@ -25,8 +25,10 @@ def test_optimize_command_with_the_example_config(tmp_path, capsys):
     assert (tmp_path / "run" / "report.html").exists()
 
 
-def test_optimize_command_logs_the_real_run_to_mlflow(tmp_path, capsys):
+def test_optimize_command_logs_the_real_run_to_mlflow(tmp_path, capsys, monkeypatch):
     import mlflow  # the dev extra installs it
+
+    monkeypatch.chdir(tmp_path)  # MLflow writes artifacts to ./mlruns beside a sqlite store: not into the checkout
     spec = yaml.safe_load(CONFIG.read_text())
     spec["data"]["path"] = str((CONFIG.parent / spec["data"]["path"]).resolve())
     spec["data"]["split"] = {"train": 10, "val": 6, "seed": 1, "stratify": True}

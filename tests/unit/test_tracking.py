@@ -12,6 +12,13 @@ from promptlearn.records import Provenance, Rule
 TRAIN, VAL = parity_examples(20), parity_examples(10, 100)
 
 
+@pytest.fixture(autouse=True)
+def _artifacts_in_tmp(tmp_path, monkeypatch):
+    # With a sqlite tracking URI MLflow puts artifacts in ./mlruns, relative to the working directory: keep them
+    # out of the checkout (they were once committed by accident).
+    monkeypatch.chdir(tmp_path)
+
+
 def agent_handler(request):
     system, number = request.messages[0]["content"], int(request.messages[-1]["content"].split()[-1])
     return ("even" if number % 2 == 0 else "odd") if "divisible by two" in system else "even"
