@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import os
 from pathlib import Path
 from typing import Any, Callable
@@ -27,14 +26,14 @@ def _e(value: object) -> str:
     return html.escape(str(value))
 
 
-def _number(value: Any, fmt: Callable[[float], str]) -> str:
+def _number(value: Any, fmt: Callable[[float], str], missing: str = MISSING) -> str:
     if value is None or (isinstance(value, float) and value != value):
-        return MISSING
+        return missing
     return fmt(float(value))
 
 
-def pct(value: Any) -> str:
-    return _number(value, lambda v: f"{v * 100:.1f}%")
+def pct(value: Any, missing: str = MISSING) -> str:
+    return _number(value, lambda v: f"{v * 100:.1f}%", missing)
 
 
 def pts(value: Any) -> str:
@@ -45,11 +44,24 @@ def count(value: Any) -> str:
     return _number(value, lambda v: f"{v:.0f}")
 
 
-def summary_table(frame: Any) -> str:
-    from .report import rollouts_per_point, summary
+def rollouts_per_point(rollouts: float, gain: float) -> str:
+    """Rollouts spent per point of mean test gain over the seed prompt; "no gain" where there is none to buy."""
+    if not gain == gain or gain * 100 < 0.05:  # NaN, zero or negative
+        return "no gain"
+    return f"{rollouts / (gain * 100):.1f}"
 
+
+def shown_prompt(prompt: Any) -> str:
+    """A stored best prompt as text: a multi-step task's components under their names."""
+    if isinstance(prompt, dict):
+        return "\n\n".join(f"### {name}\n{text}" for name, text in prompt.items())
+    return str(prompt)
+
+
+def summary_table(frame: Any, summary: Any) -> str:
+    """``summary``: report.summary(frame), one row per (task, method); ``frame`` gives each cell's scores."""
     rows = []
-    for r in summary(frame).itertuples():
+    for r in summary.itertuples():
         cells = frame[(frame.task == r.task) & (frame.method == r.method)].sort_values("seed")
         per_seed = " / ".join(pct(v).rstrip("%") for v in cells.test)
         first = cells["test_ci95"].iloc[0] if "test_ci95" in cells and len(cells) == 1 else None
@@ -66,12 +78,10 @@ def summary_table(frame: Any) -> str:
             + "".join(rows) + "</table>")
 
 
-def head_to_head_tables(frame: Any, method: str) -> str:
-    from .report import head_to_head
-
+def head_to_head_tables(tables: dict[str, Any], method: str) -> str:
+    """``tables``: peer -> report.head_to_head(frame, method, peer)."""
     parts = []
-    for peer in sorted(set(frame.method) - {method}):
-        table = head_to_head(frame, method, peer)
+    for peer, table in sorted(tables.items()):
         if table.empty:
             continue
         tally = table.outcome.value_counts()
@@ -84,27 +94,14 @@ def head_to_head_tables(frame: Any, method: str) -> str:
     return "".join(parts)
 
 
-def task_charts(frame: Any) -> str:
-    """One score-vs-rollouts chart per task, as inline PNGs in a grid."""
-    import matplotlib.pyplot as plt
-
-    from .report import plot_score_vs_rollouts
-
-    images = []
-    for task in sorted(frame.task.unique()):
-        fig = plot_score_vs_rollouts(frame[frame.task == task])
-        fig.set_size_inches(4.8, 3.4)
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=100)
-        plt.close(fig)
-        images.append(f"<img alt='{_e(task)}: score vs rollouts' "
-                      f"src='data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}'>")
+def task_charts(charts: dict[str, bytes]) -> str:
+    """One score-vs-rollouts chart per task (PNG bytes by task name), inline, in a grid."""
+    images = [f"<img alt='{_e(task)}: score vs rollouts' src='data:image/png;base64,{base64.b64encode(png).decode()}'>"
+              for task, png in sorted(charts.items())]
     return "<div class=charts>" + "".join(images) + "</div>"
 
 
 def prompts_side_by_side(frame: Any, cell_link: Callable[[Any], str | None]) -> str:
-    from .report import _shown
-
     parts = []
     for task, group in frame.groupby("task", sort=True):
         columns = []
@@ -114,7 +111,7 @@ def prompts_side_by_side(frame: Any, cell_link: Callable[[Any], str | None]) -> 
                 link = cell_link(cell)
                 ref = f" (<a href='{_e(link)}'>run report</a>)" if link else ""
                 seeds.append(f"<details{' open' if not seeds else ''}><summary>seed {cell.seed}: test "
-                             f"{pct(cell.test)}{ref}</summary><pre>{_e(_shown(cell.best_prompt))}</pre></details>")
+                             f"{pct(cell.test)}{ref}</summary><pre>{_e(shown_prompt(cell.best_prompt))}</pre></details>")
             columns.append(f"<div><h4>{_e(method)}</h4>{''.join(seeds)}</div>")
         parts.append(f"<h3>{_e(task)}</h3><div class=side>{''.join(columns)}</div>")
     return "".join(parts)
@@ -141,12 +138,14 @@ def cell_reports(frame: Any, cells_dir: Path, out_dir: Path) -> Callable[[Any], 
     return link
 
 
-def page(frame: Any, markdown_text: str, method: str, cell_link: Callable[[Any], str | None]) -> str:
+def page(frame: Any, markdown_text: str, method: str, cell_link: Callable[[Any], str | None], *, summary: Any,
+         head_to_head: dict[str, Any], charts: dict[str, bytes]) -> str:
+    """The whole page; report.write_report computes the tables and charts it lays out."""
     return ("<!doctype html><html lang=en><head><meta charset='utf-8'><title>promptlearn bench</title>"
             f"<style>{CSS}</style></head><body><h1>promptlearn bench</h1>"
-            f"<h2>Summary (means over seeds)</h2>{summary_table(frame)}"
-            f"<h2>{_e(method)} head to head (paired over test examples)</h2>{head_to_head_tables(frame, method)}"
-            f"<h2>Held-out score vs rollouts spent</h2>{task_charts(frame)}"
+            f"<h2>Summary (means over seeds)</h2>{summary_table(frame, summary)}"
+            f"<h2>{_e(method)} head to head (paired over test examples)</h2>{head_to_head_tables(head_to_head, method)}"
+            f"<h2>Held-out score vs rollouts spent</h2>{task_charts(charts)}"
             f"<h2>Best prompts, side by side</h2>{prompts_side_by_side(frame, cell_link)}"
             f"<h2>The markdown report</h2><details><summary>report.md</summary><pre>{_e(markdown_text)}</pre>"
             "</details></body></html>")

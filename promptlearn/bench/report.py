@@ -7,6 +7,7 @@ it). A 95% bootstrap CI of the mean difference above 0 is a win, below 0 a loss,
 
 from __future__ import annotations
 
+import io
 import random
 from collections import Counter
 from pathlib import Path
@@ -16,6 +17,7 @@ from .._extras import require
 from .._stats import bootstrap_ci, mean
 from ..errors import ConfigError
 from . import html as bench_html
+from .html import pct, rollouts_per_point
 from .store import ResultsStore
 
 
@@ -146,8 +148,8 @@ def markdown(frame: Any, *, method: str | None = None) -> str:
              (" own adapter |" if "own_adapter_test" in table else ""),
              "|---|---|---:|---:|---:|---:|---:|---:|---:|" + ("---:|" if "own_adapter_test" in table else "")]
     for r in table.itertuples():
-        own = f" {_pct(r.own_adapter_test)} |" if "own_adapter_test" in table else ""
-        lines.append(f"| {r.task} | {r.method} | {r.seeds} | {_pct(r.test)} | {_pct(r.seed_test)} | "
+        own = f" {pct(r.own_adapter_test, missing='')} |" if "own_adapter_test" in table else ""
+        lines.append(f"| {r.task} | {r.method} | {r.seeds} | {pct(r.test, missing='')} | {pct(r.seed_test, missing='')} | "
                      f"{r.gain * 100:+.1f} | {r.rollouts:.0f} | {rollouts_per_point(r.rollouts, r.gain)} | "
                      f"{r.optimize_s:.0f} |{own}")
     methods = set(table.method)
@@ -205,17 +207,6 @@ def _counts(counts: Counter[str] | None) -> str:
     return ", ".join(f"{name} {n}" for name, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))) or "none"
 
 
-def rollouts_per_point(rollouts: float, gain: float) -> str:
-    """Rollouts spent per point of mean test gain over the seed prompt; "no gain" where there is none to buy."""
-    if not gain == gain or gain * 100 < 0.05:  # NaN, zero or negative
-        return "no gain"
-    return f"{rollouts / (gain * 100):.1f}"
-
-
-def _pct(value: Any) -> str:
-    return "" if value is None or value != value else f"{value * 100:.1f}%"
-
-
 def plot_score_vs_rollouts(frame: Any, path: str | Path | None = None) -> Any:
     """Held-out score against rollouts spent, one line per method (through each budget run), a panel per task.
 
@@ -265,17 +256,24 @@ def write_report(results: str | Path | Sequence[dict[str, Any]], out_dir: str | 
             f"- {r['task']} / {r['method']} / seed {r['seed']}: {r['error']}" for r in failed) + "\n"
     paths = {"markdown": out / "report.md", "plot": out / "score_vs_rollouts.png", "html": out / "report.html"}
     paths["markdown"].write_text(text, encoding="utf-8")
-    fig = plot_score_vs_rollouts(frame, paths["plot"])
-    plt.close(fig)
+    plt.close(plot_score_vs_rollouts(frame, paths["plot"]))
     cells = ResultsStore(source).cells_dir if source is not None else None
     link = bench_html.cell_reports(frame, cells, out) if cells is not None else (lambda cell: None)
     main = method or _main_method(sorted(frame.method.unique()))
-    paths["html"].write_text(bench_html.page(frame, text, main, link), encoding="utf-8")
+    peers = {peer: head_to_head(frame, main, peer) for peer in set(frame.method) - {main}}
+    page = bench_html.page(frame, text, main, link, summary=summary(frame), head_to_head=peers,
+                           charts={task: _task_png(frame[frame.task == task]) for task in frame.task.unique()})
+    paths["html"].write_text(page, encoding="utf-8")
     return paths
 
 
-def _shown(prompt: Any) -> str:
-    """A stored best prompt as text: a multi-step task's components under their names."""
-    if isinstance(prompt, dict):
-        return "\n\n".join(f"### {name}\n{text}" for name, text in prompt.items())
-    return str(prompt)
+def _task_png(frame: Any) -> bytes:
+    """One task's score-vs-rollouts chart, sized for the page's grid, as PNG bytes."""
+    import matplotlib.pyplot as plt
+
+    fig = plot_score_vs_rollouts(frame)
+    fig.set_size_inches(4.8, 3.4)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    plt.close(fig)
+    return buffer.getvalue()
