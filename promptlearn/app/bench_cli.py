@@ -40,14 +40,14 @@ def cmd_bench_run(args: argparse.Namespace) -> int:
     if missing and not args.keep_going:
         raise ConfigError("methods need extras that are not installed: " + "; ".join(missing) +
                           " (or pass --keep-going to record those cells as failed)")
+    api_key = os.environ.get(args.api_key_env) if args.api_key_env else None
+    if args.api_key_env and not api_key:
+        raise ConfigError(f"--api-key-env names {args.api_key_env}, which is not set")
     config = BenchConfig(agent_model=args.agent, rewriter_model=args.rewriter, budget=args.budget, seeds=args.seeds,
                          progress=not args.quiet, command="promptlearn " + shlex.join(args.argv), engine=args.engine,
                          warm_from=args.warm_from, on_record=_mlflow_logger(args.mlflow), executor=args.executor,
                          ray_address=args.address, cpus_per_cell=args.cpus_per_cell)
     print(f"{len(tasks)} task(s) x {len(methods)} method(s) x {len(args.seeds)} seed(s); results: {args.results}")
-    api_key = os.environ.get(args.api_key_env) if args.api_key_env else None
-    if args.api_key_env and not api_key:
-        raise ConfigError(f"--api-key-env names {args.api_key_env}, which is not set")
     records = run_bench(tasks, methods, results=args.results, config=config,
                         make_llm=default_llm_factory(args.deadline, api_base=args.api_base, api_key=api_key,
                                                      max_concurrency=args.max_concurrency))

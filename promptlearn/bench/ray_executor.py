@@ -21,7 +21,6 @@ from .._extras import require
 if TYPE_CHECKING:
     from .methods import Method
     from .runner import BenchConfig, LLMFactory
-    from .store import ResultsStore
     from .task import TaskSpec
 
 DEFAULT_CPUS_PER_CELL = 1
@@ -35,10 +34,10 @@ def _run_remote(task: "TaskSpec", method: "Method", seed: int, config: "BenchCon
     return run_cell(task, method, seed, config=config, store=ResultsStore(results), make_llm=make_llm)
 
 
-def run_cells_on_ray(cells: Sequence[tuple["TaskSpec", "Method", int]], *, store: "ResultsStore",
-                     config: "BenchConfig", make_llm: "LLMFactory",
-                     on_record: Callable[[dict[str, Any]], None]) -> None:
-    """Run ``cells`` as Ray tasks; ``on_record`` gets each record (in the order they finish)."""
+def run_cells_on_ray(cells: Sequence[tuple["TaskSpec", "Method", int]], *, config: "BenchConfig", results: str,
+                     make_llm: "LLMFactory", on_record: Callable[[dict[str, Any]], None]) -> None:
+    """Run ``cells`` as Ray tasks writing into ``results``' cell folder; ``on_record`` gets each record (in the
+    order they finish)."""
     ray = require("ray", "ray", what="--executor ray")
     from .runner import WEIGHT_METHODS
 
@@ -51,7 +50,7 @@ def run_cells_on_ray(cells: Sequence[tuple["TaskSpec", "Method", int]], *, store
     for task, method, seed in cells:
         gpus = 1 if method.name in WEIGHT_METHODS and config.engine == "transformers" else 0
         ref = remote.options(num_cpus=config.cpus_per_cell, num_gpus=gpus, max_retries=0).remote(
-            task, method, seed, worker_config, str(store.path), make_llm)
+            task, method, seed, worker_config, results, make_llm)
         pending[ref] = (task, method, seed)
     while pending:
         done, _ = ray.wait(list(pending), num_returns=1)
@@ -65,9 +64,7 @@ def run_cells_on_ray(cells: Sequence[tuple["TaskSpec", "Method", int]], *, store
 
 def _failed(task: "TaskSpec", method: "Method", seed: int, config: "BenchConfig", error: str) -> dict[str, Any]:
     from .._redaction import redact
-    from .runner import _keys, _now
+    from .runner import _now, cell_header
 
-    return {"key": _keys(task, method, seed, config)[0], "task": task.name, "kind": task.kind, "method": method.name,
-            "seed": seed, "budget": config.budget, "agent": config.agent_model, "rewriter": config.rewriter_model,
-            "engine": config.engine, "task_fingerprint": task.fingerprint(), "command": config.command,
-            "status": "failed", "error": redact(error)[:2000], "finished_at": _now()}
+    return {**cell_header(task, method, seed, config), "status": "failed", "error": redact(error)[:2000],
+            "finished_at": _now()}

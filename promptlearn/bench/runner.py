@@ -130,14 +130,19 @@ def _keys(task: TaskSpec, method: Method, seed: int, config: BenchConfig) -> lis
             for fp in task.fingerprints()]
 
 
-def run_cell(task: TaskSpec, method: Method, seed: int, *, config: BenchConfig, store: ResultsStore,
-             make_llm: LLMFactory) -> dict[str, Any]:
-    """One cell's record (``status`` ok or failed); raises only on KeyboardInterrupt."""
-    record: dict[str, Any] = {
+def cell_header(task: TaskSpec, method: Method, seed: int, config: BenchConfig) -> dict[str, Any]:
+    """What every record of a cell starts with, finished or failed: its key, what ran, and with which code."""
+    return {
         "key": _keys(task, method, seed, config)[0], "task": task.name, "kind": task.kind, "method": method.name, "seed": seed,
         "budget": config.budget, "agent": config.agent_model, "rewriter": config.rewriter_model, "engine": config.engine,
         "task_fingerprint": task.fingerprint(), "promptlearn_version": __version__, "commit": _commit(),
         "command": config.command}
+
+
+def run_cell(task: TaskSpec, method: Method, seed: int, *, config: BenchConfig, store: ResultsStore,
+             make_llm: LLMFactory) -> dict[str, Any]:
+    """One cell's record (``status`` ok or failed); raises only on KeyboardInterrupt."""
+    record = cell_header(task, method, seed, config)
     missing = method.missing()
     if missing:
         return {**record, "status": "failed", "error": f"method {method.name!r} needs an extra: {missing}"}
@@ -318,38 +323,35 @@ def _run_cells(tasks: Sequence[TaskSpec], methods: Sequence[Method], *, store: R
     done = store.finished()
     cells = [(t, m, s) for t in tasks for s in config.seeds for m in methods]
     out: list[dict[str, Any]] = []
+
+    def finished(task: TaskSpec, method: Method, seed: int) -> dict[str, Any] | None:
+        return next((done[k] for k in _keys(task, method, seed, config) if k in done), None)
+
+    def keep(record: dict[str, Any]) -> None:  # this process is the only writer of the results file
+        store.append(record)
+        out.append(record)
+        if config.on_record is not None:
+            config.on_record(record)
+
     if config.executor == "ray":
         from .ray_executor import run_cells_on_ray
 
         todo = []
-        for task, method, seed in cells:
-            finished = [done[k] for k in _keys(task, method, seed, config) if k in done]
-            if finished:
-                out.append(finished[0])
+        for cell in cells:
+            if (record := finished(*cell)) is not None:
+                out.append(record)
             else:
-                todo.append((task, method, seed))
-
-        def keep(record: dict[str, Any]) -> None:  # the driver is the only writer of the results file
-            store.append(record)
-            out.append(record)
-            if config.on_record is not None:
-                config.on_record(record)
-
-        run_cells_on_ray(todo, store=store, config=config, make_llm=make_llm, on_record=keep)
+                todo.append(cell)
+        run_cells_on_ray(todo, config=config, results=str(store.path), make_llm=make_llm, on_record=keep)
         return out
     bar = _bar(len(cells), config.progress)
     try:
         for task, method, seed in cells:
             bar.set_description(f"{task.name} / {method.name} / seed {seed}")
-            finished = [done[k] for k in _keys(task, method, seed, config) if k in done]
-            if finished:
-                out.append(finished[0])
-            else:
-                record = run_cell(task, method, seed, config=config, store=store, make_llm=make_llm)
-                store.append(record)
+            if (record := finished(task, method, seed)) is not None:
                 out.append(record)
-                if config.on_record is not None:
-                    config.on_record(record)
+            else:
+                keep(run_cell(task, method, seed, config=config, store=store, make_llm=make_llm))
             bar.update(1)
     finally:
         bar.close()
