@@ -133,18 +133,20 @@ class Run:
             if on_val:  # the survivor skips the minibatch test: validation, below, is its test
                 val_ids = [e.id for e in self.val]
                 first = self.rng.sample(val_ids, min(self.config.minibatch_size, len(val_ids)))
-                child, _ = await self._screen(alternatives, first, pool=val_ids, split="val")
+                child, seen = await self._screen(alternatives, first, pool=val_ids, split="val")
             else:
                 child, batch = await self._screen(alternatives, batch)
                 parent_res = await self.steps.evaluate(parent, batch, "train")
-                row["rule_contributions"] = self._contributions(parent, alternatives, batch) or None
+                seen = batch
+            # The parent has results on every example seen: the round's minibatch, or (it is in the pool) validation.
+            row["rule_contributions"] = self._contributions(parent, alternatives, seen) or None
         row["child"] = child.id
         self.candidates[child.id] = child
         self.store.append({"type": "candidate", "candidate": child.model_dump()})
         if on_val:
             self.steps.feedback(proposal.strategy, True, self.meter.rollouts - spent_before)
             row.update(accepted=True)
-            return await self._validate(row, parent, child, simpler=False)
+            return await self._validate(row, parent, child, simpler=is_simplification(parent, child))
         self._emit(LoopEvent("step", iteration, "running the child"))
         child_res = await self.steps.evaluate(child, batch, "train")
         decision = self.parts.acceptance.decide([parent_res[e].score for e in batch],

@@ -146,17 +146,21 @@ class Steps:
         """The scores a candidate already has, by example id (what the failure-focused sampler reads)."""
         return {eid: r.score for (cid, eid), r in self.results.items() if cid == candidate_id}
 
+    def _train_results(self, candidate_id: str) -> list[tuple[str, ExampleResult]]:
+        """The candidate's results on training examples, by example id."""
+        train_ids = {e.id for e in self.train}
+        return [(eid, r) for (cid, eid), r in self.results.items() if cid == candidate_id and eid in train_ids]
+
     def confusions(self, candidate_id: str) -> tuple[tuple[str, str, int], ...]:
         """The candidate's most frequent label mix-ups on training examples: (expected, answered, count), most
         frequent first, pairs seen at least ``MIN_CONFUSIONS`` times, at most ``MAX_CONFUSIONS``. Only answers
         that are themselves a training reference count (a label for another label, not a broken format), so
         tasks without a label set get none and their meta-prompts stay as they were."""
         labels = {str(e.reference) for e in self.train if e.reference is not None}
-        train_ids = {e.id for e in self.train}
         pairs: Counter[tuple[str, str]] = Counter()
-        for (cid, eid), res in self.results.items():
+        for eid, res in self._train_results(candidate_id):
             expected, answered = str(self.by_id[eid].reference), str(res.rollout.output or "").strip()
-            if cid == candidate_id and eid in train_ids and res.score < 1.0 and answered in labels and answered != expected:
+            if res.score < 1.0 and answered in labels and answered != expected:
                 pairs[(expected, answered)] += 1
         return tuple((e, a, n) for (e, a), n in pairs.most_common(MAX_CONFUSIONS) if n >= MIN_CONFUSIONS)
 
@@ -260,7 +264,8 @@ class Steps:
         context = ProposalContext(iteration=iteration, train=self.train, task_description=self.config.task_description,
                                   output_contract=self.contract_text, contract=self.contract, candidates=candidates, pool=pool,
                                   reasoning_room=self.parts.reasoning_room(), component=component,
-                                  train_scores=self.known_scores(parent.id), confusions=self.confusions(parent.id))
+                                  train_scores={eid: r.score for eid, r in self._train_results(parent.id)},
+                                  confusions=self.confusions(parent.id))
         # A strategy whose child is not new (a merge of a candidate with itself, a format repair already made)
         # hands the round to the next one: in the core suite such rounds ended runs on patience with up to a
         # third of the budget unspent (benchmarks/README "Rounds that test nothing").

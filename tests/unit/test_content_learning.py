@@ -222,3 +222,12 @@ def test_a_resumed_run_replays_a_validation_screen(tmp_path):
     first, _ = run(tmp_path, screen_on="val")
     again, agent_llm = run(tmp_path, screen_on="val")
     assert agent_llm.requests == [] and again.best.id == first.best.id and again.best_val == first.best_val
+
+
+def test_prune_screened_on_validation_measures_rules_and_drops_one_that_earns_nothing():
+    result = prune([DIVISIBLE, "Be polite."], screen_on="val")
+    row = result.history[0]
+    assert row.screened == 2 and row.accepted and row.child_minibatch is None
+    assert row.outcome.startswith("new best (as good on validation with 1 rule(s) fewer)")
+    assert [r.text for r in result.best.rules] == [DIVISIBLE] and result.best_val == result.seed_val
+    assert result.rule_contributions()["Be polite."] == 0.0 and result.rule_contributions()[DIVISIBLE] > 0
