@@ -124,6 +124,26 @@ def test_demo_search_screens_demo_sets_on_the_real_agent(tmp_path):
     assert result.usage_by_role.get("optimizer", {}).get("calls", 0) == 0
 
 
+def test_prune_leaves_each_rule_out_on_the_real_agent(tmp_path):
+    """``strategies=("prune",)``: one round screens the seed without each of its two rules on the real 0.5B and
+    records both rules' measured contributions; no rewriter call is made."""
+    from promptlearn import Candidate, Rule
+
+    train, val, _ = snips_task(n_train=14, n_val=7, n_test=7, seed=2)
+    seed = Candidate.create(WEAK_SEED, (Rule(id=1, text="Answer with only the intent label."),
+                                        Rule(id=2, text="Requests about songs or playlists are about music.")))
+    config = OptimizeConfig(strategies=("prune",), minibatch_size=4, max_iterations=1, explain_failures=0,
+                            task_description=SNIPS_TASK, budget=Budget(max_rollouts=40))
+    optimizer = make_optimizer(AGENT, "local/qwen2.5-coder-1.5b", config=config, cache=tmp_path / "cache.sqlite")
+    result = optimizer.optimize(seed, train, val, run_dir=tmp_path / "run")
+    row = result.history[0]
+    if row["outcome"] == "parent perfect on minibatch":
+        pytest.skip("the seed solved the whole minibatch; nothing to screen")
+    assert row["strategy"] == "prune" and row["screened"] == 2
+    assert set(row["rule_contributions"]) == {r.text for r in seed.rules}
+    assert result.usage_by_role.get("optimizer", {}).get("calls", 0) == 0
+
+
 def test_auto_mode_repairs_a_format_broken_seed_with_the_real_agent(tmp_path):
     """The 0.5B explains instead of giving the option letter (0% with "Answer the question."); the first
     round's proposal states the contract inferred from the references, with no rewriter call."""
