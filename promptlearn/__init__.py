@@ -49,6 +49,7 @@ from .records import (
                      Rule,
 )
 from .result import OptimizationResult
+from .retrieval import RetrievalAgent
 from .tracking import MLflowCallback
 
 __all__ = [
@@ -60,7 +61,7 @@ __all__ = [
     "RoundRecord",
     "load_examples", "split_examples",
     # agents and judges
-    "Agent", "ChatAgent", "FunctionAgent", "PipelineAgent", "Step", "record_step",
+    "Agent", "ChatAgent", "FunctionAgent", "PipelineAgent", "Step", "RetrievalAgent", "record_step",
     "Judge", "JudgePanel", "ExactMatch", "RegexMatch", "NumericTolerance", "JSONSchemaJudge", "FunctionJudge",
     "LLMJudge", "LLMExplainer",
     # the loop

@@ -25,6 +25,7 @@ from ..judges.base import Judge
 from ..llm import LLM
 from ..optimizer import PromptOptimizer
 from ..records import Candidate, Example, Rollout
+from ..retrieval import DEFAULT_RETRIEVED_DEMOS
 from .task import TaskSpec
 
 
@@ -77,9 +78,10 @@ class CellSetup:
                               f"{list(self.task.seed_prompt)}")
         return self.task.seed_prompt
 
-    def optimizer(self, config: OptimizeConfig | None = None) -> PromptOptimizer:
-        """A PromptOptimizer over this cell's agent, judges and rewriter (also the scorer peers use)."""
-        return PromptOptimizer(self.agent, self.judges, judge_weights=self.judge_weights, optimizer_llm=self.rewriter,
+    def optimizer(self, config: OptimizeConfig | None = None, *, agent: Agent | None = None) -> PromptOptimizer:
+        """A PromptOptimizer over this cell's agent (or ``agent``, a wrapper around it that still counts every
+        call through it), judges and rewriter (also the scorer peers use)."""
+        return PromptOptimizer(agent or self.agent, self.judges, judge_weights=self.judge_weights, optimizer_llm=self.rewriter,
                                config=config or OptimizeConfig(seed=self.seed), callbacks=list(self.callbacks))
 
 
@@ -94,6 +96,9 @@ class MethodOutcome:
     details: dict[str, Any] = field(default_factory=dict)
     own_adapter_outputs: Callable[[Sequence[Example]], dict[str, str | None]] | None = None
     adapter: str | None = None  # weight methods: a LoRA adapter folder the test set is scored with
+    #: Retrieval methods: the test set is scored with this many nearest training examples per input
+    #: (``retrieval.RetrievalAgent`` over the cell's training split), as the method was optimised.
+    retrieved_demos: int | None = None
     rollouts: int | None = None  # generations the method made itself, when not through the cell's agent
 
 
@@ -119,15 +124,34 @@ class SeedMethod:
         return MethodOutcome(best_prompt=setup.seed_prompt)
 
 
+class SeedRetrievalMethod:
+    """The seed prompt with the ``k`` nearest training examples per input: what retrieval alone gives. No rollouts."""
+
+    name = "seed+retrieval"
+
+    def __init__(self, k: int = DEFAULT_RETRIEVED_DEMOS):
+        self.k = k
+
+    def missing(self) -> str | None:
+        return None
+
+    def run(self, setup: CellSetup) -> MethodOutcome:
+        return MethodOutcome(best_prompt=setup.seed_prompt, retrieved_demos=self.k)
+
+
 class PromptlearnMethod:
     """``PromptOptimizer`` with ``config`` (default: the shipped defaults) and the cell's budget.
 
     The run directory lives in the cell's work dir, so a killed benchmark resumes the loop where it stopped.
+    With ``retrieved_demos=k`` every rollout, in the loop and on the test set, also shows the ``k``
+    training examples nearest its input (``retrieval.RetrievalAgent``): the prompt varies per input.
     """
 
-    def __init__(self, name: str = "promptlearn", config: OptimizeConfig | None = None):
+    def __init__(self, name: str = "promptlearn", config: OptimizeConfig | None = None, *,
+                 retrieved_demos: int | None = None):
         self.name = name
         self.config = config
+        self.retrieved_demos = retrieved_demos
 
     def missing(self) -> str | None:
         return None
@@ -137,14 +161,20 @@ class PromptlearnMethod:
         config = base.model_copy(update={
             "seed": setup.seed, "budget": Budget(max_rollouts=setup.budget),
             "task_description": base.task_description or setup.task.description})
-        optimizer = setup.optimizer(config)
+        agent: Agent = setup.agent
+        if self.retrieved_demos:
+            from ..retrieval import RetrievalAgent
+
+            agent = RetrievalAgent(setup.agent, setup.train, self.retrieved_demos)
+        optimizer = setup.optimizer(config, agent=agent)
         result = optimizer.optimize(setup.seed_prompt, setup.train, setup.val,
                                     run_dir=str(setup.work_dir / "run"), resume=True)
         best: str | dict[str, str] = result.best_prompt if isinstance(setup.seed_prompt, str) else \
             {name: c.prompt for name, c in result.best.components.items()}
         # The loop's meter, not the counting agent: a resumed cell replays its stored rollouts without
         # calling the agent (core suite, logical_deduction seed 2: 181 rollouts reported as 91).
-        return MethodOutcome(best_prompt=best, val_score=result.best_val, rollouts=int(result.usage["rollouts"]), details={
+        return MethodOutcome(best_prompt=best, val_score=result.best_val, rollouts=int(result.usage["rollouts"]),
+                             retrieved_demos=self.retrieved_demos, details={
             "stop_reason": result.stop_reason, "rounds": len(result.history),
             "strategies": [r.strategy for r in result.history],
             "gained": [r.strategy for r in result.history if r.gained],  # the strategies that made a new best
@@ -163,6 +193,7 @@ def builtin_methods() -> dict[str, Method]:
         PromptlearnMethod("promptlearn-demosearch", OptimizeConfig(strategies=(*DEFAULT_STRATEGIES, "demo_search"))),
         PromptlearnMethod("promptlearn-demosearch-val", OptimizeConfig(strategies=(*DEFAULT_STRATEGIES, "demo_search"),
                                                                        screen_on="val")),
+        SeedRetrievalMethod(), PromptlearnMethod("promptlearn+retrieval", retrieved_demos=DEFAULT_RETRIEVED_DEMOS),
         GepaMethod(), DspyGepaMethod(), DspyMiproMethod(), SFTMethod(), GRPOMethod(), PromptlearnSFTMethod())}
 
 

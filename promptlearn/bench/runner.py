@@ -169,7 +169,8 @@ def run_cell(task: TaskSpec, method: Method, seed: int, *, config: BenchConfig, 
         optimize_usage, optimize_total = usage.snapshot(), usage.total()
         start = time.perf_counter()
         test_part = _score_test(task, seed, outcome.best_prompt, test, store=store, make_llm=make_llm,
-                                config=config, judges=(judges, weights), adapter=outcome.adapter)
+                                config=config, judges=(judges, weights), adapter=outcome.adapter,
+                                retrieval=(train, outcome.retrieved_demos) if outcome.retrieved_demos else None)
         own = _metric_score(task, outcome.own_adapter_outputs(test), test) if outcome.own_adapter_outputs else None
         eval_s = time.perf_counter() - start
     except KeyboardInterrupt:
@@ -185,7 +186,8 @@ def run_cell(task: TaskSpec, method: Method, seed: int, *, config: BenchConfig, 
             "adapter": outcome.adapter, "usage_by_role": optimize_usage,
             "llm_calls": optimize_total.calls, "tokens": optimize_total.tokens, "cost_usd": optimize_total.cost_usd,
             "optimize_wall_s": round(optimize_s, 2), "eval_wall_s": round(eval_s, 2),
-            "seed_prompt": task.seed_prompt, "best_prompt": outcome.best_prompt, "details": outcome.details,
+            "seed_prompt": task.seed_prompt, "best_prompt": outcome.best_prompt,
+            "details": {**outcome.details, **({"retrieved_demos": outcome.retrieved_demos} if outcome.retrieved_demos else {})},
             "finished_at": _now()}
 
 
@@ -234,13 +236,16 @@ def _now() -> str:
 
 def _score_test(task: TaskSpec, seed: int, prompt: str | dict[str, str], test: Sequence[Example], *, store: ResultsStore,
                 make_llm: LLMFactory, config: BenchConfig, judges: tuple[list[Any], list[float]],
-                adapter: str | None = None) -> dict[str, Any]:
+                adapter: str | None = None, retrieval: tuple[Sequence[Example], int] | None = None) -> dict[str, Any]:
     """Seed and method prompts (or the seed prompt on base + ``adapter``) on the test set, by the run's engine:
-    ground-truth scores, CIs, paired gain, judge agreement."""
+    ground-truth scores, CIs, paired gain, judge agreement. ``retrieval``: (training pool, k) the method's
+    prompt is scored with (``RetrievalAgent``); the seed is always scored without."""
     cache = store.cells_dir / task.name / f"test-seed{seed}.sqlite"
     usage = Usage()
     llm = make_llm(config.agent_model, "agent", usage, cache)
     if config.engine == "transformers":
+        if retrieval is not None:
+            raise ConfigError("retrieval methods are scored with --engine llama.cpp (the transformers engine shows no demos)")
         seed_scorer = PromptOptimizer(_transformers_agent(task, config.agent_model, None), metric_judge(task),
                                       optimizer_llm=llm)
         scorer = seed_scorer if adapter is None else PromptOptimizer(
@@ -249,8 +254,13 @@ def _score_test(task: TaskSpec, seed: int, prompt: str | dict[str, str], test: S
         if adapter is not None:
             raise ConfigError("a LoRA adapter can only be scored with --engine transformers")
         seed_scorer = scorer = PromptOptimizer(_agent(task, llm), metric_judge(task), optimizer_llm=llm)
+        if retrieval is not None:
+            from ..retrieval import RetrievalAgent
+
+            scorer = PromptOptimizer(RetrievalAgent(_agent(task, llm), *retrieval), metric_judge(task), optimizer_llm=llm)
     seed_eval = seed_scorer.evaluate(task.seed_prompt, test)
-    best_eval = seed_eval if prompt == task.seed_prompt and adapter is None else scorer.evaluate(prompt, test)
+    same = prompt == task.seed_prompt and adapter is None and retrieval is None
+    best_eval = seed_eval if same else scorer.evaluate(prompt, test)
     seed_scores = [seed_eval.results[e.id].score for e in test]
     scores = [best_eval.results[e.id].score for e in test]
     diffs = [b - a for a, b in zip(seed_scores, scores)]

@@ -1,0 +1,100 @@
+"""Retrieval demos (issue 26, item 4): BM25 ranking, no leakage, the wrapper in the loop and in the bench."""
+
+import asyncio
+import json
+import re
+
+import pytest
+from bench_fakes import bench_llm_factory, write_parity_task
+
+from promptlearn import ChatAgent, ConfigError, ExactMatch, FakeLLM, PromptOptimizer, RetrievalAgent
+from promptlearn.bench import BenchConfig, load_task, run_bench
+from promptlearn.bench.methods import resolve_methods
+from promptlearn.records import Candidate, Demo, Example
+from promptlearn.retrieval import BM25Index
+
+WORDS = {"food": ["pizza", "pasta", "dinner", "salad", "soup", "bread"],
+         "weather": ["rain", "sunny", "forecast", "snow", "wind", "cloudy"],
+         "music": ["song", "album", "playlist", "guitar", "jazz", "band"]}
+
+
+def topic_examples(n, offset=0):
+    labels = sorted(WORDS)
+    out = []
+    for i in range(offset, offset + n):
+        label = labels[i % 3]
+        words = WORDS[label]
+        out.append(Example(id=f"t{i}", inputs={"text": f"{words[i % 6]} {words[(i // 3 + 1) % 6]} please {i}"},
+                           reference=label))
+    return out
+
+
+def copy_nearest_demo(request):
+    """A fake agent that answers what the last worked example in its system prompt answers ("food" if none)."""
+    answers = re.findall(r"^Answer: (\w+)$", request.messages[0]["content"], flags=re.M)
+    return answers[-1] if answers else "food"
+
+
+def agent(handler=copy_nearest_demo):
+    return ChatAgent(FakeLLM(handler), "{{ text }}", max_tokens=8)
+
+
+def test_bm25_ranks_shared_rare_words_first_and_scores_no_overlap_zero():
+    index = BM25Index(["pizza and pasta", "rain and snow", "pizza tonight", "and and and"])
+    scores = index.scores("pizza with pasta")
+    assert scores.index(max(scores)) == 0 and scores[2] > scores[1] == 0.0
+    assert index.scores("") == [0.0] * 4 and BM25Index([]).scores("x") == []
+
+
+def test_retrieves_nearest_training_examples_never_itself_and_keeps_the_candidate_id():
+    train = topic_examples(12)
+    wrapped = RetrievalAgent(agent(), train, k=3)
+    near = wrapped.nearest(Example(id="q", inputs={"text": "pizza salad please"}, reference="food"))
+    assert near[0].id == "t6" and all(e.reference == "food" for e in near)  # the same topic's words are nearest
+    query = train[0]
+    near = wrapped.nearest(query)
+    assert len(near) == 3 and query not in near
+    duplicate = Example(id="dup", inputs=dict(query.inputs), reference="food")
+    assert all(e.inputs != query.inputs for e in wrapped.nearest(duplicate))  # same input text: never shown
+    parent = Candidate.create("Topic?", demos=(Demo(example_id="t5", input="fixed", answer="music"),))
+    shown = wrapped.candidate_for(parent, query)
+    assert shown.id == parent.id and shown.demos[0].example_id == "t5"  # the candidate's own demos come first
+    assert [d.example_id for d in shown.demos[1:]] == [e.id for e in reversed(near) if e.id != "t5"]  # nearest last
+    rollout = asyncio.run(wrapped.arun(parent, query))
+    assert rollout.candidate_id == parent.id and rollout.output == query.reference
+    assert wrapped.max_tokens == 8  # the wrapped agent's capabilities show through
+    with pytest.raises(ConfigError):
+        RetrievalAgent(agent(), train, k=0)
+
+
+def test_validation_and_test_examples_are_never_shown():
+    train, held_out = topic_examples(12), topic_examples(9, offset=100)
+    seen = []
+
+    def record(request):
+        seen.append(request.messages[0]["content"])
+        return copy_nearest_demo(request)
+
+    wrapped = RetrievalAgent(agent(record), train, k=4)
+    result = PromptOptimizer(wrapped, ExactMatch(), optimizer_llm=FakeLLM(lambda r: "x")).evaluate("Topic?", held_out)
+    assert result.mean == 1.0  # the nearest training example has the topic every time
+    held_inputs = [e.inputs["text"] for e in held_out]
+    assert seen and not any(text in prompt for prompt in seen for text in held_inputs)
+    plain = PromptOptimizer(agent(), ExactMatch(), optimizer_llm=FakeLLM(lambda r: "x")).evaluate("Topic?", held_out)
+    assert plain.mean == pytest.approx(1 / 3)
+
+
+def test_bench_retrieval_methods_score_the_test_set_with_the_same_wrapper(tmp_path):
+    task = load_task(write_parity_task(tmp_path / "task"))
+    results = tmp_path / "results.jsonl"
+    records = run_bench([task], resolve_methods(["seed", "seed+retrieval", "promptlearn+retrieval"]), results=results,
+                        config=BenchConfig(budget=30, seeds=(0,), progress=False), make_llm=bench_llm_factory())
+    by_method = {r["method"]: r for r in records}
+    assert all(r["status"] == "ok" for r in records), [r["error"] for r in records]
+    assert by_method["seed+retrieval"]["details"]["retrieved_demos"] == 4 and by_method["seed+retrieval"]["rollouts"] == 0
+    assert by_method["promptlearn+retrieval"]["details"]["retrieved_demos"] == 4
+    assert 0 < by_method["promptlearn+retrieval"]["rollouts"] <= 30
+    assert "retrieved_demos" not in by_method["seed"]["details"]
+    # the seed prompt with demos is not the seed: its test run is its own, scored apart from the seed's
+    assert by_method["seed+retrieval"]["seed_test"] == by_method["seed"]["test"]
+    assert json.loads(results.read_text().splitlines()[1])["method"] == "seed+retrieval"
