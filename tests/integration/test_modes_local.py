@@ -223,3 +223,32 @@ def test_format_repair_keeps_the_working_of_a_reasoning_agent(tmp_path):
 
     # The 0.5B reasons verbosely (often past 128 tokens), so not every child rollout reaches its answer line.
     assert answer_lines(row["child"]) > answer_lines(row["parent"]), [r.rollout.trace[-1]["content"] for r in results]
+
+
+def test_retrieval_demos_show_the_nearest_training_examples_to_the_real_agent(tmp_path):
+    """``RetrievalAgent`` around the real 0.5B: one optimisation round where every rollout's system prompt shows
+    the four training examples nearest its input (never a validation example, never itself); on validation the
+    labelled seed with retrieved demos scores at least what it scores without them (SNIPS seed 0, 140 test
+    examples in the core suite: 56.4% -> 80.7%)."""
+    from promptlearn import RetrievalAgent
+    from promptlearn.app.quickstart import SNIPS_SEED_PROMPT
+
+    train, val, _ = snips_task(n_train=21, n_val=10, n_test=7, seed=2)
+    config = OptimizeConfig(minibatch_size=4, max_iterations=1, explain_failures=0, task_description=SNIPS_TASK,
+                            budget=Budget(max_rollouts=30))
+    optimizer = make_optimizer(AGENT, "local/qwen2.5-coder-1.5b", config=config, cache=tmp_path / "cache.sqlite")
+    plain = optimizer.evaluate(SNIPS_SEED_PROMPT, val).mean
+    optimizer.agent = RetrievalAgent(optimizer.agent, train, k=4)
+    result = optimizer.optimize(SNIPS_SEED_PROMPT, train, val, run_dir=tmp_path / "run")
+    assert result.history and result.usage["rollouts"] <= 30 + 10
+    val_inputs = {e.inputs["text"] for e in val}
+    train_inputs = {e.inputs["text"] for e in train}
+    results = [e["result"] for e in read_events(tmp_path / "run") if e["type"] == "result"]
+    assert len(results) == result.usage["rollouts"]
+    for event in results:
+        system = event["rollout"]["trace"][0]["content"]
+        shown = [line.removeprefix("Input: ") for line in system.splitlines() if line.startswith("Input: ")]
+        assert len(shown) >= 4 and set(shown) <= train_inputs and not set(shown) & val_inputs
+        own = event["rollout"]["trace"][1]["content"].removeprefix("Request: ").split("\n")[0]
+        assert own not in shown[-4:]  # the retrieved four come last (a demos-strategy child may show its own)
+    assert result.seed_val >= plain, (result.seed_val, plain)
