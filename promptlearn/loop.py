@@ -26,13 +26,13 @@ from typing import Any
 from ._checks import check_resume, seed_failure
 from ._fingerprint import run_fingerprint
 from ._meter import Meter
-from ._stats import mean
 from .callbacks import LoopEvent
 from .contracts import infer_contract
 from .edits import dropped_rule, is_simplification
 from .errors import RunError
 from .records import NEW_BEST, Candidate, Example, RoundRecord
 from .result import OptimizationResult
+from .stats import mean
 from .steps import LoopParts, OutOfBudget, Steps
 from .store import CONFIG_FILE, RESULT_FILE, RunStore
 

@@ -20,10 +20,9 @@ from pydantic import BaseModel, Field, create_model
 from ._templating import _SIMPLE_VAR, escape_markers, format_inputs, placeholders, render
 from .config import DEFAULT_MAX_NEW_RULES, DEFAULT_MAX_RULES, DEFAULT_PROPOSAL_ATTEMPTS
 from .contracts import FORMAT_FAILURES, AnswerContract
-from .errors import ConfigError
 from .guards import check_prompt, check_rule
 from .llm import LLM, usage_scope
-from .prompts import read_prompt
+from .prompts import load_meta_prompt
 from .records import Candidate, Critique, Example, Proposal, Provenance, Rollout, Rule
 from .vetting import RuleVetter
 
@@ -167,23 +166,6 @@ class Proposer(Protocol):
     name: str
 
     async def apropose(self, parent: Candidate, cases: Sequence[Case], context: ProposalContext) -> Proposal: ...
-
-
-def load_meta_prompt(name: str, directory: str | Path | None = None) -> str:
-    """A meta-prompt by name: ``directory/name.j2`` if given and present (a user override), else the packaged
-    one, so a folder may override only some. A missing or unreadable folder is a ConfigError."""
-    if directory is not None:
-        folder = Path(directory)
-        if not folder.is_dir():
-            raise ConfigError(f"meta_prompt_dir {folder} is not a folder (it should hold your <name>.j2 meta-prompts: "
-                              f"ruleset.j2, rewrite.j2, vet.j2)")
-        path = folder / f"{name}.j2"
-        if path.is_file():
-            try:
-                return path.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                raise ConfigError(f"meta-prompt {path} cannot be read: {exc}") from None
-    return read_prompt("meta", f"{name}.j2")
 
 
 class NewRule(BaseModel):

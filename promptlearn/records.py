@@ -10,8 +10,8 @@ from typing import Any, Iterator, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ._stats import mean
 from .llm.types import Cost as Cost  # re-exported: every record carries its cost
+from .stats import mean
 
 MAIN_COMPONENT = "system"  # the one component of a single-prompt candidate
 

@@ -10,10 +10,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from ._extras import require
-from ._stats import mean
 from .config import OptimizeConfig
 from .errors import ConfigError
 from .records import Candidate, ExampleResult, RoundRecord, Rule
+from .stats import mean
 
 
 @dataclass
@@ -110,7 +110,7 @@ class OptimizationResult:
         return ax
 
     def report(self, path: str | Path) -> Path:
-        from .app.report import write_report
+        from .report import write_report
 
         return write_report(self, path)
 

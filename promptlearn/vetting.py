@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 
 from ._templating import escape_markers, render
 from .llm import LLM
+from .prompts import load_meta_prompt
 
 VET_MAX_TOKENS = 160
 
@@ -33,8 +34,6 @@ class RuleVetter:
     proposer records it as a failed proposal."""
 
     def __init__(self, llm: LLM, *, meta_prompt_dir: str | Path | None = None, max_tokens: int = VET_MAX_TOKENS):
-        from .proposers import load_meta_prompt
-
         self.llm = llm.for_role("optimizer")
         self.template = load_meta_prompt("vet", meta_prompt_dir)
         self.max_tokens = max_tokens

@@ -31,10 +31,10 @@ import dspy
 from dspy.utils.exceptions import AdapterParseError
 
 from promptlearn import LLM, Budget, ExactMatch, OptimizeConfig, Rollout
-from promptlearn._stats import bootstrap_ci
 from promptlearn.agents import first_line
 from promptlearn.bench.task import load_task, metric_judge
 from promptlearn.dspy import dspy_lm, optimize_program
+from promptlearn.stats import bootstrap_ci
 
 HERE = Path(__file__).parent
 NOTES_INSTRUCTION = "Write brief notes on how to answer the question."

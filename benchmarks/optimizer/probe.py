@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from promptlearn import OptimizeConfig, PromptOptimizer
-from promptlearn.bench.runner import _agent, _judges, default_llm_factory
+from promptlearn.bench.cell import default_llm_factory, task_agent, task_judges
 from promptlearn.bench.task import TaskSpec
 from promptlearn.config import DEFAULT_AGENT_MODEL
 from promptlearn.llm import Usage
@@ -19,8 +19,8 @@ def task_optimizer(task: TaskSpec, seed: int) -> PromptOptimizer:
     """An optimizer that scores prompts as the bench's cells do (model calls through the shared cache)."""
     usage = Usage()
     llm = default_llm_factory()(DEFAULT_AGENT_MODEL, "agent", usage, None)
-    judges, weights = _judges(task, llm, usage)
-    return PromptOptimizer(_agent(task, llm), judges, judge_weights=weights, optimizer_llm=llm,
+    judges, weights = task_judges(task, llm, usage)
+    return PromptOptimizer(task_agent(task, llm), judges, judge_weights=weights, optimizer_llm=llm,
                            config=OptimizeConfig(seed=seed))
 
 

@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 
 from promptlearn import Budget
-from promptlearn._stats import bootstrap_ci
 from promptlearn.app.quickstart import QUICKSTART_CONFIG, SNIPS_SEED_PROMPT, make_optimizer, snips_task
+from promptlearn.stats import bootstrap_ci
 
 OUT = Path(__file__).parents[1] / "results" / "optimizer" / "quickstart_protocol.jsonl"
 

@@ -20,8 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from tasks import TASKS  # noqa: E402
 
 from promptlearn import LLM, Budget, ChatAgent, OptimizeConfig, ProgressBar, PromptOptimizer, Usage  # noqa: E402
-from promptlearn._stats import bootstrap_ci  # noqa: E402
 from promptlearn.agents import first_line  # noqa: E402
+from promptlearn.stats import bootstrap_ci  # noqa: E402
 
 AGENT = "local/qwen2.5-coder-0.5b"
 REWRITER = "local/qwen2.5-coder-1.5b"

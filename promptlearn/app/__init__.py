@@ -1,5 +1,4 @@
-"""The applications built on the library: the CLI, YAML run specs, the quickstart and HTML reports.
+"""The applications built on the library: the CLI, YAML run specs and the quickstart.
 
-Nothing in the core (loop, judges, LLM layer) imports from here, except ``OptimizationResult.report``
-which renders through :mod:`promptlearn.app.report` on demand.
+Nothing outside this package imports from it except ``promptlearn.__main__`` (``tests/unit/test_layering.py``).
 """

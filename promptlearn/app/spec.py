@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -11,10 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ..config import OptimizeConfig
 from ..data import read_text, yaml_load
 from ..errors import ConfigError
+from ..judges.spec import JudgeSpec, build_judges
 
 if TYPE_CHECKING:
-    from ..judges.base import Judge
-    from ..llm import LLM
     from ..optimizer import PromptOptimizer
     from ..records import Example
 
@@ -53,19 +52,6 @@ class ModelSpec(_Strict):
 class AgentSpec(ModelSpec):
     user_template: str = "{{ input }}"
     first_line_only: bool = False
-
-
-class JudgeSpec(_Strict):
-    type: Literal["exact_match", "regex", "numeric", "json_schema", "llm", "library"]
-    weight: float = 1.0
-    name: str | None = None
-    pattern: str | None = None           # regex
-    abs_tol: float = 1e-6                # numeric
-    schema_: dict[str, Any] | None = Field(None, alias="schema")  # json_schema
-    rubric: str | None = None            # llm
-    model: str | None = None             # llm, library: defaults to the optimizer model
-    judge: str | None = None             # library: a judges/ name or a .yaml path (relative to the config)
-    params: dict[str, Any] = {}          # library: the fields it needs (criteria, rules, ...)
 
 
 class RunSpec(_Strict):
@@ -141,51 +127,3 @@ class RunSpec(_Strict):
         judges, weights = build_judges(self.judges, default_llm=opt_llm, usage=usage, deadline_s=deadline_s)
         optimizer = PromptOptimizer(agent, judges, judge_weights=weights, optimizer_llm=opt_llm, config=self.optimize)
         return optimizer, train, val, test
-
-
-def build_judges(specs: list[JudgeSpec], *, default_llm: LLM, usage: Any = None, deadline_s: float | None = None
-                 ) -> tuple[list[Judge], list[float]]:
-    """The judges and weights that ``judges:`` entries describe; LLM judges default to ``default_llm``."""
-    from ..judges import ExactMatch, JSONSchemaJudge, LLMJudge, NumericTolerance, RegexMatch
-    from ..llm import LLM
-
-    def judge_llm(j: JudgeSpec) -> LLM:
-        return LLM(j.model, role="judge", usage=usage, deadline_s=deadline_s) if j.model \
-            else default_llm.with_role("judge")
-
-    judges: list[Judge] = []
-    weights: list[float] = []
-    for j in specs:
-        judge: Judge
-        if j.type == "exact_match":
-            judge = ExactMatch(name=j.name or "exact_match")
-        elif j.type == "regex":
-            if not j.pattern:
-                raise ConfigError("a regex judge needs pattern")
-            judge = RegexMatch(j.pattern, name=j.name or "regex")
-        elif j.type == "numeric":
-            judge = NumericTolerance(name=j.name or "numeric", abs_tol=j.abs_tol)
-        elif j.type == "json_schema":
-            if not j.schema_:
-                raise ConfigError("a json_schema judge needs schema")
-            judge = JSONSchemaJudge(j.schema_, name=j.name or "json_schema")
-        elif j.type == "library":
-            judge = _library_judge(j, judge_llm(j))
-        else:
-            if not j.rubric:
-                raise ConfigError("an llm judge needs rubric")
-            judge = LLMJudge(judge_llm(j), j.rubric, name=j.name or "llm_judge")
-        judges.append(judge)
-        weights.append(j.weight)
-    return judges, weights
-
-
-def _library_judge(j: JudgeSpec, llm: LLM) -> Judge:
-    from ..judges import PairwiseJudge, load
-
-    if not j.judge:
-        raise ConfigError("a library judge needs judge: a name from `promptlearn judges list` or a .yaml path")
-    judge = load(j.judge, llm, **({"name": j.name} if j.name else {}), **j.params)
-    if isinstance(judge, PairwiseJudge):
-        raise ConfigError(f"judge {j.judge!r} compares two outputs; a run's judges score one output each")
-    return judge

@@ -6,8 +6,9 @@ Tasks are YAML files (``load_task`` / ``load_suite``); methods share one Protoco
 that a killed run resumes; ``write_report`` renders the comparison.
 """
 
-from .methods import CellSetup, CountingAgent, Method, MethodOutcome, PromptlearnMethod, SeedMethod, resolve_methods
+from .methods import CellSetup, CountingAgent, Method, MethodOutcome, PromptlearnMethod, SeedMethod
 from .peers import DspyGepaMethod, DspyMiproMethod, GepaMethod
+from .registry import builtin_methods, resolve_methods
 from .report import (
     compare_runs,
     head_to_head,
@@ -25,7 +26,7 @@ from .task import TaskSpec, load_suite, load_task
 __all__ = [
     "TaskSpec", "load_task", "load_suite",
     "Method", "MethodOutcome", "CellSetup", "CountingAgent", "SeedMethod", "PromptlearnMethod", "GepaMethod",
-    "DspyGepaMethod", "DspyMiproMethod", "resolve_methods",
+    "DspyGepaMethod", "DspyMiproMethod", "resolve_methods", "builtin_methods",
     "BenchConfig", "run_bench", "run_cell", "DEFAULT_BENCH_BUDGET", "DEFAULT_BENCH_SEEDS", "ResultsStore",
     "load_results", "summary", "head_to_head", "compare_runs", "strategy_use", "markdown", "plot_score_vs_rollouts",
     "write_report",

@@ -19,7 +19,7 @@ from typing import Any, Callable, Protocol, Sequence
 
 from ..agents import Agent
 from ..callbacks import Callback
-from ..config import DEFAULT_STRATEGIES, Budget, OptimizeConfig
+from ..config import Budget, OptimizeConfig
 from ..errors import ConfigError
 from ..judges.base import Judge
 from ..llm import LLM
@@ -179,50 +179,3 @@ class PromptlearnMethod:
             "strategies": [r.strategy for r in result.history],
             "gained": [r.strategy for r in result.history if r.gained],  # the strategies that made a new best
             "accepted": sum(1 for r in result.history if r.accepted)})
-
-
-def builtin_methods() -> dict[str, Method]:
-    """The methods ``promptlearn bench --methods`` knows by name."""
-    from .peers import DspyGepaMethod, DspyMiproMethod, GepaMethod
-    from .weight_methods import GRPOMethod, PromptlearnSFTMethod, SFTMethod
-
-    return {m.name: m for m in (
-        SeedMethod(), PromptlearnMethod(),
-        PromptlearnMethod("promptlearn-rules", OptimizeConfig(mode="rules")),
-        PromptlearnMethod("promptlearn-rewrite", OptimizeConfig(mode="rewrite")),
-        PromptlearnMethod("promptlearn-demosearch", OptimizeConfig(strategies=(*DEFAULT_STRATEGIES, "demo_search"))),
-        PromptlearnMethod("promptlearn-demosearch-val", OptimizeConfig(strategies=(*DEFAULT_STRATEGIES, "demo_search"),
-                                                                       screen_on="val")),
-        SeedRetrievalMethod(), PromptlearnMethod("promptlearn+retrieval", retrieved_demos=DEFAULT_RETRIEVED_DEMOS),
-        GepaMethod(), DspyGepaMethod(), DspyMiproMethod(), SFTMethod(), GRPOMethod(), PromptlearnSFTMethod())}
-
-
-def resolve_methods(names: Sequence[str]) -> list[Method]:
-    """Methods by name; ``promptlearn:CONFIG.yaml`` is promptlearn with an OptimizeConfig from that file."""
-    known = builtin_methods()
-    methods: list[Method] = []
-    for name in names:
-        if name.startswith("promptlearn:"):
-            methods.append(PromptlearnMethod(name, _config_file(name.split(":", 1)[1])))
-        elif name in known:
-            methods.append(known[name])
-        else:
-            raise ConfigError(f"unknown method {name!r}; choose from {sorted(known)} or promptlearn:CONFIG.yaml")
-    if len({m.name for m in methods}) != len(methods):
-        raise ConfigError(f"methods repeat: {list(names)}")
-    return methods
-
-
-def _config_file(path_text: str) -> OptimizeConfig:
-    import yaml
-    from pydantic import ValidationError
-
-    from ..data import read_text, yaml_load
-
-    path = Path(path_text)
-    if not path.exists():
-        raise ConfigError(f"method config {path} does not exist")
-    try:
-        return OptimizeConfig.model_validate(yaml_load(read_text(path)) or {})
-    except (ValidationError, yaml.YAMLError) as exc:
-        raise ConfigError(f"method config {path} is not a valid OptimizeConfig: {exc}") from None

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 from .._extras import require
 
 if TYPE_CHECKING:
+    from .cell import BenchConfig, LLMFactory
     from .methods import Method
-    from .runner import BenchConfig, LLMFactory
     from .task import TaskSpec
 
 DEFAULT_CPUS_PER_CELL = 1
@@ -28,7 +28,7 @@ DEFAULT_CPUS_PER_CELL = 1
 
 def _run_remote(task: "TaskSpec", method: "Method", seed: int, config: "BenchConfig", results: str,
                 make_llm: "LLMFactory") -> dict[str, Any]:
-    from .runner import run_cell
+    from .cell import run_cell
     from .store import ResultsStore
 
     return run_cell(task, method, seed, config=config, store=ResultsStore(results), make_llm=make_llm)
@@ -39,7 +39,7 @@ def run_cells_on_ray(cells: Sequence[tuple["TaskSpec", "Method", int]], *, confi
     """Run ``cells`` as Ray tasks writing into ``results``' cell folder; ``on_record`` gets each record (in the
     order they finish)."""
     ray = require("ray", "ray", what="--executor ray")
-    from .runner import WEIGHT_METHODS
+    from .cell import WEIGHT_METHODS
 
     if not ray.is_initialized():
         ray.init(address=config.ray_address, include_dashboard=False, log_to_driver=False)
@@ -64,7 +64,7 @@ def run_cells_on_ray(cells: Sequence[tuple["TaskSpec", "Method", int]], *, confi
 
 def _failed(task: "TaskSpec", method: "Method", seed: int, config: "BenchConfig", error: str) -> dict[str, Any]:
     from .._redaction import redact
-    from .runner import _now, cell_header
+    from .cell import cell_header, now_iso
 
     return {**cell_header(task, method, seed, config), "status": "failed", "error": redact(error)[:2000],
-            "finished_at": _now()}
+            "finished_at": now_iso()}

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .._extras import require
-from .._stats import bootstrap_ci, mean
 from ..errors import ConfigError
+from ..stats import bootstrap_ci, mean
 from . import html as bench_html
 from .html import pct, rollouts_per_point
 from .store import ResultsStore

@@ -258,7 +258,7 @@ def _beside(entry: Any, base: Path) -> Any:
 
 
 def _check_judge_entries(task: TaskSpec, path: Path) -> None:
-    from ..app.spec import JudgeSpec
+    from ..judges.spec import JudgeSpec
 
     if not task.judges:
         raise ConfigError(f"{path}: judges: needs at least one entry (the optimizer's signal)")

@@ -19,11 +19,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Coroutine, Hashable, Sequence, TypeVar
 
-from .._stats import mean
 from ..data import read_jsonl
 from ..errors import ConfigError, LLMCallError, StructuredOutputError
 from ..llm import usage_scope
 from ..records import Critique, Example, Rollout
+from ..stats import mean
 from .base import safe_critique
 
 T = TypeVar("T")

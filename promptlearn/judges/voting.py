@@ -6,10 +6,10 @@ import asyncio
 from collections import Counter
 from typing import Any, Literal, Sequence
 
-from .._stats import mean
 from ..errors import ConfigError
 from ..llm.types import Cost
 from ..records import Critique, Example, Rollout
+from ..stats import mean
 from .base import Judge, failed_rollout_critique
 
 DEFAULT_SAMPLES = 5

@@ -14,8 +14,8 @@ import random
 from dataclasses import dataclass
 from typing import Protocol, Sequence
 
-from .._stats import mean, prob_positive, sign_test_p
 from ..config import DEFAULT_ACCEPTANCE_CONFIDENCE
+from ..stats import mean, prob_positive, sign_test_p
 
 DEFAULT_CONFIDENCE = DEFAULT_ACCEPTANCE_CONFIDENCE  # one default for the class and OptimizeConfig
 DEFAULT_SIGN_ALPHA = 0.25

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from typing import Mapping, Protocol
 
-from .._stats import mean
+from ..stats import mean
 
 Scores = Mapping[str, Mapping[str, float]]  # candidate id -> example id -> score
 

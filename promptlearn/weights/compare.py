@@ -21,13 +21,13 @@ from typing import Any, Callable, Sequence
 
 from .._async import run_sync
 from .._extras import require
-from .._stats import bootstrap_ci
 from ..config import Budget, OptimizeConfig
 from ..data import read_jsonl
 from ..errors import ConfigError
 from ..judges.base import Judge, JudgePanel
 from ..llm import LLM
 from ..records import Candidate, Example
+from ..stats import bootstrap_ci
 from .agent import TransformersAgent
 from .config import GRPOSettings, SFTSettings
 

@@ -8,7 +8,7 @@ from fakes import parity_examples
 from pydantic import ValidationError
 
 from promptlearn import ChatAgent, ExactMatch, FakeLLM, OptimizeConfig, optimize
-from promptlearn.bench.methods import builtin_methods
+from promptlearn.bench.registry import builtin_methods
 from promptlearn.config import DEFAULT_STRATEGIES
 from promptlearn.demo_sets import DemoSearchProposer, distinct_answers
 from promptlearn.optimizer import build_proposers

@@ -13,7 +13,7 @@ SCRIPT = textwrap.dedent("""
     sys.path.insert(0, "tests/unit")
     from fakes import parity_examples
     import promptlearn as pl
-    from promptlearn.bench.methods import builtin_methods
+    from promptlearn.bench.registry import builtin_methods
 
     agent = pl.ChatAgent(pl.FakeLLM(lambda r: "even", role="agent"), "Even or odd? {{ number }}")
     result = pl.optimize(agent, "Say even or odd.", parity_examples(10), parity_examples(6, 100),

@@ -19,7 +19,7 @@ from promptlearn import ChatAgent, FakeLLM, FunctionJudge, OptimizeConfig, optim
 from promptlearn._fingerprint import describe
 from promptlearn._templating import render
 from promptlearn.bench import BenchConfig, load_suite, resolve_methods, run_bench
-from promptlearn.bench.runner import _cell_dir
+from promptlearn.bench.cell import _cell_dir
 from promptlearn.bench.store import ResultsStore
 from promptlearn.errors import ConfigError, LLMCallError, StructuredOutputError
 from promptlearn.store import read_events

@@ -8,8 +8,7 @@ import pytest
 from bench_fakes import bench_llm_factory, write_parity_task
 
 from promptlearn import ChatAgent, ConfigError, ExactMatch, FakeLLM, PromptOptimizer, RetrievalAgent
-from promptlearn.bench import BenchConfig, load_task, run_bench
-from promptlearn.bench.methods import resolve_methods
+from promptlearn.bench import BenchConfig, load_task, resolve_methods, run_bench
 from promptlearn.records import Candidate, Demo, Example
 from promptlearn.retrieval import BM25Index
 

@@ -9,11 +9,11 @@ import io
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .._extras import available
-from ..errors import ConfigError
+from ._extras import available
+from .errors import ConfigError
 
 if TYPE_CHECKING:
-    from ..result import OptimizationResult
+    from .result import OptimizationResult
 
 MAX_WORST = 15
 
