@@ -96,14 +96,15 @@ def task_agent(task: TaskSpec, llm: LLM) -> Agent:
                      answer_pattern=task.agent.answer_pattern)
 
 
-def _transformers_agent(task: TaskSpec, model: str, adapter: str | None) -> Any:
-    from ..weights import TransformersAgent
+def _transformers_agent(task: TaskSpec, model: str, adapter: str | None, cache: Path | None = None) -> Any:
+    """The task's ChatAgent on the transformers backend (``model`` + ``adapter``), caching into ``cache``."""
+    from ..weights import transformers_agent
 
     if task.agent.steps:
         raise ConfigError(f"--engine transformers scores single-prompt tasks; {task.name!r} has steps")
-    return TransformersAgent(model, task.agent.user_template, adapter=adapter, max_tokens=task.agent.max_tokens,
-                             parse=first_line if task.agent.parse == "first_line" else None,
-                             answer_pattern=task.agent.answer_pattern)
+    return transformers_agent(model, task.agent.user_template, adapter=adapter, max_tokens=task.agent.max_tokens,
+                              parse=first_line if task.agent.parse == "first_line" else None,
+                              answer_pattern=task.agent.answer_pattern, cache=cache if cache is not None else "off")
 
 
 def task_judges(task: TaskSpec, rewriter: LLM, usage: Usage) -> tuple[list[Any], list[float]]:
@@ -253,10 +254,10 @@ def _score_test(task: TaskSpec, seed: int, prompt: str | dict[str, str], test: S
         return PromptOptimizer(agent, metric_judge(task), optimizer_llm=llm)
 
     if config.engine == "transformers":
-        seed_scorer = PromptOptimizer(_transformers_agent(task, config.agent_model, None), metric_judge(task),
+        seed_scorer = PromptOptimizer(_transformers_agent(task, config.agent_model, None, cache), metric_judge(task),
                                       optimizer_llm=llm)
         scorer = seed_scorer if adapter is None and retrieval is None else \
-            scorer_of(_transformers_agent(task, config.agent_model, adapter))
+            scorer_of(_transformers_agent(task, config.agent_model, adapter, cache))
     else:
         if adapter is not None:
             raise ConfigError("a LoRA adapter can only be scored with --engine transformers")

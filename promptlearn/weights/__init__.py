@@ -6,8 +6,9 @@ runs; without the extra, ``require()`` raises a ConfigError naming ``pip install
 - ``hf_model(name)``: a Hugging Face folder for a model: any causal-LM folder as is, or the
   embedded GGUF models converted once into ``~/.cache/promptlearn/hf/`` (so every arm tunes and
   scores the same Qwen2.5-Coder weights).
-- ``TransformersAgent``: an Agent over a model folder plus an optional LoRA adapter; prompt arms
-  and weight arms of one comparison are scored by it, so the engine and base weights match.
+- ``TransformersBackend``: a model folder plus an optional LoRA adapter as a backend of the one LLM layer;
+  ``transformers_agent`` is a ``ChatAgent`` over it. Prompt arms and weight arms of one comparison are scored
+  by it, so the engine and base weights match.
 - ``train_sft`` (LoRA SFT on reference answers or on judge-approved samples), ``train_grpo``
   (TRL's GRPOTrainer, rewards from the same judges), each with a TRL-style config dataclass,
   checkpoints, resume and a final adapter folder.
@@ -34,10 +35,10 @@ def require(*modules: str) -> None:
         raise ConfigError(f"weight tuning needs {', '.join(missing)}: {WEIGHTS_EXTRA}")
 
 
-
 def __getattr__(name: str) -> Any:
     """The torch-backed parts load on first use, so ``import promptlearn.weights`` works without the extra."""
-    lazy = {"TransformersAgent": ".agent", "hf_model": ".models", "train_sft": ".sft", "TrainingSummary": ".sft",
+    lazy = {"TransformersBackend": ".backend", "transformers_agent": ".backend", "hf_model": ".models",
+            "train_sft": ".sft", "TrainingSummary": ".sft",
             "TrainingError": ".sft", "train_grpo": ".grpo", "compare_prompt_vs_weights": ".compare",
             "plot_comparison": ".compare", "load_comparison": ".compare", "comparison_table": ".compare"}
     if name in lazy:
@@ -47,6 +48,7 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(name)
 
 
-__all__ = ["require", "WEIGHTS_EXTRA", "SFTSettings", "GRPOSettings", "LoRASettings", "TransformersAgent", "hf_model",
+__all__ = ["require", "WEIGHTS_EXTRA", "SFTSettings", "GRPOSettings", "LoRASettings", "TransformersBackend",
+           "transformers_agent", "hf_model",
            "train_sft", "train_grpo", "TrainingSummary", "TrainingError", "compare_prompt_vs_weights",
            "plot_comparison", "load_comparison", "comparison_table"]

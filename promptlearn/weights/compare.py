@@ -1,8 +1,8 @@
 """Prompt tuning vs weight tuning on one task, one set of judges, one scoring engine.
 
 ``compare_prompt_vs_weights`` runs each method at each budget and scores every arm on the same
-held-out test examples with one ``TransformersAgent`` over the same base weights: prompt arms run
-their prompt on the base model, weight arms run the seed prompt on base + their LoRA adapter. The
+held-out test examples with one ``transformers_agent`` (a ChatAgent on ``TransformersBackend``) over the
+same base weights: prompt arms run their prompt on the base model, weight arms run the seed prompt on base + their LoRA adapter. The
 prompt arm's *search* runs on ``agent_llm`` (e.g. the embedded llama.cpp model: the same weights,
 quantized, and many times faster on a CPU); its result is re-scored through transformers here.
 
@@ -28,7 +28,7 @@ from ..judges.base import Judge, JudgePanel
 from ..llm import LLM
 from ..records import Candidate, Example
 from ..stats import bootstrap_ci
-from .agent import TransformersAgent
+from .backend import transformers_agent
 from .config import GRPOSettings, SFTSettings
 
 METHODS = ("seed", "promptlearn", "sft", "grpo", "promptlearn+sft")
@@ -53,7 +53,7 @@ class ArmResult:
     device: str = "cpu"  # where training and scoring ran (GPU-seconds = wall_s where this names a GPU)
 
 
-def _score(agent: TransformersAgent, prompt: str, test: Sequence[Example], panel: JudgePanel, seed: int
+def _score(agent: Any, prompt: str, test: Sequence[Example], panel: JudgePanel, seed: int
            ) -> tuple[float, tuple[float, float]]:
     import random
 
@@ -96,7 +96,7 @@ def compare_prompt_vs_weights(model: str | Path, train: Sequence[Example], val: 
     store = output / RESULTS_FILE
     done = {(r["method"], r["budget"]): r for r in _arms(store)} if store.exists() else {}
     panel = JudgePanel([judges] if isinstance(judges, Judge) else list(judges))
-    base = TransformersAgent(model, user_template, max_tokens=max_tokens, parse=parse)
+    base = transformers_agent(model, user_template, max_tokens=max_tokens, parse=parse)
     sft_settings, grpo_settings = sft or SFTSettings(), grpo or GRPOSettings()
     cfg = config or OptimizeConfig()
 
@@ -136,18 +136,23 @@ def compare_prompt_vs_weights(model: str | Path, train: Sequence[Example], val: 
                                     progress=progress)
                 adapter, seen = summary.adapter_dir, summary.examples_seen
                 rollouts, tokens = rollouts + summary.rollouts, tokens + summary.train_tokens
-            agent = base if adapter is None else TransformersAgent(model, user_template, adapter=adapter,
-                                                                   max_tokens=max_tokens, parse=parse)
+            agent = base if adapter is None else transformers_agent(model, user_template, adapter=adapter,
+                                                                    max_tokens=max_tokens, parse=parse)
             score, ci = _score(agent, prompt, test, panel, cfg.seed)
             arm = ArmResult(method=method, budget=budget, test=score, test_ci95=ci, rollouts=rollouts,
-                            examples_seen=seen, wall_s=round(time.time() - start, 1), engine=agent.name,
-                            prompt=prompt, adapter=adapter, tokens=tokens, device=agent.device)
+                            examples_seen=seen, wall_s=round(time.time() - start, 1), engine=_engine(agent),
+                            prompt=prompt, adapter=adapter, tokens=tokens, device=agent.llm.backend.device)
             with store.open("a") as handle:
                 handle.write(json.dumps(asdict(arm)) + "\n")
             done[(method, budget)] = asdict(arm)
     frame = pd.DataFrame([done[(m, b)] for b in budgets for m in methods])
     plot_comparison(frame, output / "score_vs_rollouts.png")
     return frame
+
+
+def _engine(agent: Any) -> str:
+    """The engine column as recorded before adapters carried a weights hash: ``transformers:MODEL[+FOLDER]``."""
+    return str(agent.llm.model).split("@", 1)[0]
 
 
 def _arms(path: Path) -> list[dict[str, Any]]:

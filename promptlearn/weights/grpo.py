@@ -18,7 +18,7 @@ from ..errors import ConfigError
 from ..judges.base import Judge, JudgePanel
 from ..records import Example, Rollout
 from . import require
-from .agent import chat, default_device
+from .backend import chat, default_device
 from .config import GRPOSettings
 from .models import hf_model
 from .sft import ADAPTER_DIR, CHECKPOINT_PREFIX, TrainingError, TrainingSummary

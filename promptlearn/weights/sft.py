@@ -21,7 +21,7 @@ from ..errors import ConfigError, RunError
 from ..judges.base import Judge, JudgePanel
 from ..records import Example, Rollout
 from . import require
-from .agent import TransformersAgent, chat
+from .backend import TransformersBackend, chat
 from .config import SFTSettings
 
 CHECKPOINT_PREFIX = "checkpoint-"
@@ -57,8 +57,9 @@ class TrainingSummary:
         (folder / SUMMARY_FILE).write_text(json.dumps(asdict(self), indent=2))
 
 
-def judged_pairs(agent: TransformersAgent, train: Sequence[Example], panel: JudgePanel, settings: SFTSettings,
-                 user_template: str, sample_prompt: str) -> tuple[list[tuple[list[dict[str, str]], str]], int]:
+def judged_pairs(backend: TransformersBackend, train: Sequence[Example], panel: JudgePanel, settings: SFTSettings,
+                 user_template: str, sample_prompt: str, max_new_tokens: int
+                 ) -> tuple[list[tuple[list[dict[str, str]], str]], int]:
     """Rejection sampling: ``samples_per_example`` answers per example under ``sample_prompt``, kept when the
     judges score them at least ``min_score``; returns (training pairs, samples drawn)."""
     pairs, drawn = [], 0
@@ -66,10 +67,10 @@ def judged_pairs(agent: TransformersAgent, train: Sequence[Example], panel: Judg
         messages = chat(example, user_template, sample_prompt)
         kept: set[str] = set()
         for k in range(settings.samples_per_example):
-            (text, _, _), = agent.generate([messages], temperature=settings.sample_temperature,
-                                           seed=settings.seed * 1000 + k)
+            (text, _, _), = backend.generate([messages], max_tokens=max_new_tokens,
+                                             temperature=settings.sample_temperature, seed=settings.seed * 1000 + k)
             drawn += 1
-            answer = agent.parse(text) if agent.parse else text
+            answer = text
             rollout = Rollout(example_id=example.id, candidate_id="sft-sample", output=answer)
             _, score = run_sync(panel.acritique(example, rollout))
             if score >= settings.min_score and answer not in kept:
@@ -88,7 +89,7 @@ def _last_checkpoint(output: Path) -> Path | None:
 def train_sft(model: str | Path, train: Sequence[Example], output_dir: str | Path, *, user_template: str = "{{ input }}",
               settings: SFTSettings | None = None, judges: Judge | Sequence[Judge] | None = None,
               sample_prompt: str = "", max_new_tokens: int = 16, progress: bool = True) -> TrainingSummary:
-    """Train a LoRA adapter on ``train`` and return the summary (``adapter_dir`` is what a TransformersAgent loads).
+    """Train a LoRA adapter on ``train`` and return the summary (``adapter_dir`` is what ``transformers_agent`` loads).
 
     ``source="references"`` needs references; ``source="judged"`` needs ``judges`` and samples under
     ``sample_prompt`` (e.g. a promptlearn-optimized prompt: that is ``promptlearn+sft``).
@@ -101,7 +102,7 @@ def train_sft(model: str | Path, train: Sequence[Example], output_dir: str | Pat
     output = Path(output_dir)
     output.mkdir(parents=True, exist_ok=True)
     start = time.time()
-    agent = TransformersAgent(model, user_template, max_tokens=max_new_tokens)
+    backend = TransformersBackend(model)
     rollouts, approved = 0, None
     if settings.source == "references":
         if missing := [e.id for e in train if e.reference is None]:
@@ -111,7 +112,8 @@ def train_sft(model: str | Path, train: Sequence[Example], output_dir: str | Pat
         if judges is None:
             raise ConfigError('source="judged" needs judges to approve the sampled answers')
         panel = JudgePanel([judges] if isinstance(judges, Judge) else list(judges))
-        pairs, rollouts = judged_pairs(agent, train, panel, settings, user_template, sample_prompt)
+        pairs, rollouts = judged_pairs(backend, train, panel, settings, user_template, sample_prompt,
+                                       max_new_tokens)
         approved = len(pairs)
     steps_per_epoch = -(-len(pairs) // settings.batch_size) if pairs else 0
     total_steps = settings.max_steps if settings.max_steps is not None else settings.epochs * steps_per_epoch
@@ -119,7 +121,7 @@ def train_sft(model: str | Path, train: Sequence[Example], output_dir: str | Pat
         raise ConfigError(f"the budget leaves nothing to train on ({len(pairs)} training pairs, {total_steps} steps): "
                           f"give more examples or steps" + (" (no sample passed the judges)" if approved == 0 else ""))
 
-    base, tokenizer = agent.load()
+    base, tokenizer = backend.load()
     last = _last_checkpoint(output)
     if last is not None:
         net = PeftModel.from_pretrained(base, str(last), is_trainable=True)
@@ -132,7 +134,7 @@ def train_sft(model: str | Path, train: Sequence[Example], output_dir: str | Pat
     if last is not None:
         state = json.loads((last / "state.json").read_text())
         step, losses, seen, tokens = state["step"], state["losses"], state["examples_seen"], state["train_tokens"]
-        optimizer.load_state_dict(torch.load(last / "optimizer.pt", map_location=agent.device))
+        optimizer.load_state_dict(torch.load(last / "optimizer.pt", map_location=backend.device))
 
     encoded = [_encode(tokenizer, messages, answer, settings.max_length) for messages, answer in pairs]
     net.train()
@@ -140,7 +142,7 @@ def train_sft(model: str | Path, train: Sequence[Example], output_dir: str | Pat
     try:
         while step < total_steps:
             batch = [encoded[i] for i in _batch_indices(step, settings.batch_size, len(encoded), settings.seed)]
-            loss = _step(net, optimizer, batch, tokenizer.pad_token_id or 0, agent.device)
+            loss = _step(net, optimizer, batch, tokenizer.pad_token_id or 0, backend.device)
             step, seen = step + 1, seen + len(batch)
             tokens += sum(len(ids) for ids, _ in batch)
             losses.append(round(loss, 4))
@@ -167,7 +169,7 @@ def train_sft(model: str | Path, train: Sequence[Example], output_dir: str | Pat
                               adapter_dir=str(adapter), steps=step, examples_seen=seen, rollouts=rollouts,
                               train_tokens=tokens, wall_s=round(time.time() - start, 1), losses=losses,
                               approved=approved, resumed_from=int(last.name.removeprefix(CHECKPOINT_PREFIX))
-                              if last is not None else None, device=agent.device)
+                              if last is not None else None, device=backend.device)
     summary.save(output)
     return summary
 

@@ -7,11 +7,12 @@ loads it through the same Qwen2 classes as the real 0.5B; a few seconds per test
 
 import asyncio
 import json
+from pathlib import Path
 
 import pytest
 
 from promptlearn import Candidate, Example, FunctionJudge
-from promptlearn.weights import GRPOSettings, SFTSettings, TransformersAgent, train_grpo, train_sft
+from promptlearn.weights import GRPOSettings, SFTSettings, train_grpo, train_sft, transformers_agent
 
 pytestmark = pytest.mark.weights
 WORDS = "system: user: assistant: the light is red green yellow stop go wait".split()
@@ -57,8 +58,8 @@ def test_sft_steps_move_the_lora_and_lower_the_loss(tiny_model, tmp_path):
     assert summary.steps == 60 and summary.examples_seen == 180 and summary.device == "cpu"
     assert sum(summary.losses[-5:]) / 5 < 0.5 * summary.losses[0], summary.losses  # it learned the answers' tokens
     assert _lora_b_norm(summary.adapter_dir) > 0  # LoRA's B starts at zero: nonzero means the steps changed it
-    tuned = TransformersAgent(tiny_model, adapter=summary.adapter_dir, max_tokens=3)
-    base = TransformersAgent(tiny_model, max_tokens=3)
+    tuned = transformers_agent(tiny_model, adapter=summary.adapter_dir, max_tokens=3)
+    base = transformers_agent(tiny_model, max_tokens=3)
     outputs = {name: [asyncio.run(agent.arun(Candidate.create(""), e)).output for e in TRAIN[:3]]
                for name, agent in (("tuned", tuned), ("base", base))}
     assert outputs["tuned"] != outputs["base"], outputs
@@ -88,8 +89,8 @@ def test_concurrent_rollouts_on_a_fresh_agent_all_succeed(tiny_model):
     code = f"""
 import asyncio
 from promptlearn import Candidate, Example
-from promptlearn.weights import TransformersAgent
-agent = TransformersAgent({str(tiny_model)!r}, max_tokens=2)
+from promptlearn.weights import transformers_agent
+agent = transformers_agent({str(tiny_model)!r}, max_tokens=2)
 async def main():
     examples = [Example(id=str(i), inputs={{"input": "the light is red"}}) for i in range(8)]
     return await asyncio.gather(*(agent.arun(Candidate.create(""), e) for e in examples))
@@ -155,3 +156,25 @@ def test_a_loss_that_is_not_finite_stops_training_before_it_reaches_the_weights(
     settings = SFTSettings(max_steps=3, batch_size=3, learning_rate=1e30, checkpoint_every=1)
     with pytest.raises(TrainingError, match=r"the loss became (nan|inf) at step \d.*checkpoint"):
         train_sft(tiny_model, TRAIN, tmp_path / "sft", max_new_tokens=2, progress=False, settings=settings)
+
+
+def test_the_transformers_backend_serves_the_llm_layer_with_its_cache_and_usage(tiny_model, tmp_path):
+    """Issue 27: transformers is a backend of the one LLM layer, so ChatAgent, the cache and the usage meter work on
+    it unchanged; an adapter is another model (its weights' hash is in the model string the cache keys on)."""
+    from promptlearn import LLM, ChatAgent, Usage
+    from promptlearn.weights import TransformersBackend
+
+    usage = Usage()
+    backend = TransformersBackend(tiny_model)
+    llm = LLM(backend.name, backend=backend, cache=tmp_path / "cache.sqlite", usage=usage, role="agent")
+    agent = ChatAgent(llm, "{{ input }}", max_tokens=2)
+    first = asyncio.run(agent.arun(Candidate.create(""), TRAIN[0]))
+    again = asyncio.run(agent.arun(Candidate.create(""), TRAIN[0]))
+    assert first.error is None and again.output == first.output
+    row = usage.snapshot()["agent"]
+    assert row["calls"] == 1 and row["cache_hits"] == 1 and usage.total().tokens > 0  # the second call: cached
+    assert first.trace[0] == {"role": "system", "content": ""}  # sent as ChatAgent sends it; the backend drops it
+    summary = train_sft(tiny_model, TRAIN, tmp_path / "sft", max_new_tokens=2, progress=False,
+                        settings=SFTSettings(max_steps=2, batch_size=3, checkpoint_every=100))
+    tuned = TransformersBackend(tiny_model, adapter=summary.adapter_dir)
+    assert tuned.name.startswith(f"{backend.name}+{Path(summary.adapter_dir).name}@") and len(tuned.name.split("@")[1]) == 12

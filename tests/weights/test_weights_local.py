@@ -1,5 +1,5 @@
 """Weight tuning with the real 0.5B through transformers, on the CPU: LoRA SFT (with resume), GRPO with
-judge rewards, the TransformersAgent, and the bad inputs the issue lists."""
+judge rewards, transformers_agent (a ChatAgent on the transformers backend), and the bad inputs the issue lists."""
 
 import json
 
@@ -8,7 +8,7 @@ import pytest
 from promptlearn import Candidate, ConfigError, ExactMatch
 from promptlearn.agents import first_line
 from promptlearn.app.quickstart import SNIPS_SEED_PROMPT, SNIPS_USER_TEMPLATE, snips_task
-from promptlearn.weights import GRPOSettings, SFTSettings, TransformersAgent, train_grpo, train_sft
+from promptlearn.weights import GRPOSettings, SFTSettings, train_grpo, train_sft, transformers_agent
 from promptlearn.weights.models import hf_model
 
 pytestmark = [pytest.mark.weights, pytest.mark.local]
@@ -39,7 +39,7 @@ def test_sft_trains_checkpoints_and_resumes(task, tmp_path):
                                            train_system_prompt=SNIPS_SEED_PROMPT), progress=False)
     assert again.resumed_from == 2 and again.steps == 3 and again.losses[:2] == first.losses
     assert json.loads((tmp_path / "sft" / "training.json").read_text())["steps"] == 3
-    agent = TransformersAgent(MODEL, SNIPS_USER_TEMPLATE, adapter=again.adapter_dir, max_tokens=8, parse=first_line)
+    agent = transformers_agent(MODEL, SNIPS_USER_TEMPLATE, adapter=again.adapter_dir, max_tokens=8, parse=first_line)
     import asyncio
 
     rollout = asyncio.run(agent.arun(Candidate.create(SNIPS_SEED_PROMPT), test[0]))
@@ -75,7 +75,7 @@ def test_bad_inputs_are_clear(task, tmp_path):
     with pytest.raises(ConfigError, match="at least 2"):
         train_grpo(MODEL, train, tmp_path / "g", judges=ExactMatch(), settings=GRPOSettings(num_generations=1))
     with pytest.raises(ConfigError, match="not a LoRA adapter"):
-        TransformersAgent(MODEL, adapter=tmp_path)
+        transformers_agent(MODEL, adapter=tmp_path)
     from promptlearn.weights import compare_prompt_vs_weights
 
     with pytest.raises(ConfigError, match=r"\['promptlearn'\] search prompts: pass agent_llm and optimizer_llm"):
