@@ -133,6 +133,26 @@ class Agent(Protocol):
     async def arun(self, candidate: Candidate, example: Example) -> Rollout: ...
 
 
+# What an agent may also offer, declared (issue 27) rather than probed for by name. Wrappers (the bench's
+# CountingAgent, RetrievalAgent) pass their inner agent's attributes through, so they offer what it offers.
+
+@runtime_checkable
+class Preflight(Protocol):
+    """Cheap checks before the first model call (templates render, variables exist); raises ConfigError."""
+
+    def preflight(self, candidate: Candidate, examples: Sequence[Example]) -> None: ...
+
+
+@runtime_checkable
+class AnswerLine(Protocol):
+    """An agent whose reply may reason before a final answer the judges see: ``answer_pattern`` (a regex with
+    one group; None: the whole reply is the answer) and its token limit. With both, ``auto`` mode may try the
+    "work it out, then answer" strategy (``Steps.reasoning_room``)."""
+
+    answer_pattern: str | None
+    max_tokens: int | None
+
+
 def first_line(text: str) -> str:
     """The first non-empty line: small models often add an explanation after the answer."""
     for line in text.splitlines():

@@ -12,7 +12,7 @@ from typing import Any, Mapping, Sequence
 
 from ._async import run_sync
 from ._checks import as_candidate, check_examples, check_rollout_budget, check_run_dir, check_split
-from .agents import Agent, as_agent
+from .agents import Agent, Preflight, as_agent
 from .callbacks import Callback, ProgressBar
 from .config import AUTO_STRATEGIES, DEFAULT_STRATEGIES, OptimizeConfig
 from .data import infer_output_contract
@@ -139,9 +139,8 @@ class PromptOptimizer:
 
     def preflight(self, seed: Candidate, examples: Sequence[Example]) -> None:
         """Checks that need no model call: the agent's templates render and the judges have what they need."""
-        check = getattr(self.agent, "preflight", None)
-        if check is not None:
-            check(seed, examples)
+        if isinstance(self.agent, Preflight):
+            self.agent.preflight(seed, examples)
         self.panel.preflight(examples)
         train = [e for e in examples if e.reference is not None][:2] or list(examples[:2])
         context = ProposalContext(iteration=0, train=train, task_description=self.config.task_description,

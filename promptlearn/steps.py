@@ -18,7 +18,7 @@ from typing import Any, Mapping, Sequence
 
 from ._meter import Meter
 from ._redaction import redact
-from .agents import Agent
+from .agents import Agent, AnswerLine
 from .callbacks import Callback
 from .config import OptimizeConfig
 from .contracts import FORMAT_FAILURES, AnswerContract
@@ -71,8 +71,8 @@ class LoopParts:
 
     def reasoning_room(self) -> bool:
         """Whether the agent extracts a final answer line and has the tokens to reason before it."""
-        return bool(getattr(self.agent, "answer_pattern", None)) and \
-            (getattr(self.agent, "max_tokens", None) or 0) >= MIN_REASONING_TOKENS
+        return isinstance(self.agent, AnswerLine) and bool(self.agent.answer_pattern) and \
+            (self.agent.max_tokens or 0) >= MIN_REASONING_TOKENS
 
 
 class OutOfBudget(Exception):

@@ -2,8 +2,8 @@
 
 ``compare_prompt_vs_weights`` runs each method at each budget and scores every arm on the same
 held-out test examples with one ``transformers_agent`` (a ChatAgent on ``TransformersBackend``) over the
-same base weights: prompt arms run their prompt on the base model, weight arms run the seed prompt on base + their LoRA adapter. The
-prompt arm's *search* runs on ``agent_llm`` (e.g. the embedded llama.cpp model: the same weights,
+same base weights: prompt arms run their prompt on the base model, weight arms run the seed prompt on
+base + their LoRA adapter. The prompt arm's *search* runs on ``agent_llm`` (e.g. the embedded llama.cpp model: the same weights,
 quantized, and many times faster on a CPU); its result is re-scored through transformers here.
 
 Budget axis: rollouts, i.e. generations from the model while learning (promptlearn's agent calls,

@@ -97,3 +97,16 @@ def test_bench_retrieval_methods_score_the_test_set_with_the_same_wrapper(tmp_pa
     # the seed prompt with demos is not the seed: its test run is its own, scored apart from the seed's
     assert by_method["seed+retrieval"]["seed_test"] == by_method["seed"]["test"]
     assert json.loads(results.read_text().splitlines()[1])["method"] == "seed+retrieval"
+
+
+def test_wrappers_offer_the_capabilities_their_agent_declares():
+    from promptlearn import FunctionAgent
+    from promptlearn.agents import AnswerLine, Preflight
+    from promptlearn.bench import CountingAgent
+
+    chat = ChatAgent(FakeLLM(copy_nearest_demo), "{{ text }}", max_tokens=8, answer_pattern=r"Answer:\s*(.+)")
+    plain = FunctionAgent(lambda candidate, example: "food")
+    for wrapped in (chat, CountingAgent(chat), RetrievalAgent(CountingAgent(chat), topic_examples(6))):
+        assert isinstance(wrapped, AnswerLine) and isinstance(wrapped, Preflight)
+    for wrapped in (plain, CountingAgent(plain), RetrievalAgent(plain, topic_examples(6))):
+        assert not isinstance(wrapped, AnswerLine) and not isinstance(wrapped, Preflight)
