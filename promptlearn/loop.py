@@ -30,6 +30,7 @@ from .callbacks import LoopEvent
 from .contracts import infer_contract
 from .edits import dropped_rule, is_simplification
 from .errors import RunError
+from .portfolio import Portfolio
 from .records import NEW_BEST, Candidate, Example, RoundRecord
 from .result import OptimizationResult
 from .stats import mean
@@ -53,6 +54,7 @@ class Run:
         elif contract is not None and parts.reasoning_room():  # keep the working, shape the answer line
             contract = contract.with_reasoning()
         self.steps = Steps(parts, store, self.meter, train, val, contract)
+        self.portfolio = Portfolio(self.steps)
         self.contract = self.steps.contract_text
         self.candidates: dict[str, Candidate] = {seed.id: seed}
         self.val_pool: dict[str, dict[str, float]] = {}  # validated candidate -> example id -> score
@@ -114,10 +116,10 @@ class Run:
         cases = await self.steps.explain(parent, worst)
         row["format_failures"] = sum(c.is_format_failure for c in cases)
         self._check_budget()
-        component = self.steps.choose_component(parent, cases, self.rng)
+        component = self.portfolio.choose_component(parent, cases, self.rng)
         row["component"] = component
         self._emit(LoopEvent("step", iteration, "proposing" + (f" ({component})" if component else "")))
-        proposal = await self.steps.propose(parent, cases, iteration, batch, candidates=self.candidates,
+        proposal = await self.portfolio.propose(parent, cases, iteration, batch, candidates=self.candidates,
                                             pool=self.val_pool, rng=self.rng, component=component)
         child = proposal.child
         row.update(rejections=proposal.rejections, strategy=proposal.strategy or None)
@@ -144,7 +146,7 @@ class Run:
         self.candidates[child.id] = child
         self.store.append({"type": "candidate", "candidate": child.model_dump()})
         if on_val:
-            self.steps.feedback(proposal.strategy, True, self.meter.rollouts - spent_before)
+            self.portfolio.feedback(proposal.strategy, True, self.meter.rollouts - spent_before)
             row.update(accepted=True)
             return await self._validate(row, parent, child, simpler=is_simplification(parent, child))
         self._emit(LoopEvent("step", iteration, "running the child"))
@@ -156,7 +158,7 @@ class Run:
         simpler = not (decision.accepted or repaired) and is_simplification(parent, child) and \
             mean(child_res[e].score for e in batch) >= mean(parent_res[e].score for e in batch)
         accepted = decision.accepted or repaired or simpler
-        self.steps.feedback(proposal.strategy, accepted, self.meter.rollouts - spent_before)
+        self.portfolio.feedback(proposal.strategy, accepted, self.meter.rollouts - spent_before)
         row.update(child_minibatch=mean(child_res[e].score for e in batch), accepted=accepted,
                    format_repaired=repaired or None, simplified=simpler or None, margin=decision.margin,
                    evidence=decision.evidence)
@@ -262,7 +264,7 @@ class Run:
                 self.store.append({"type": "error", "error": problem})
                 raise RunError(f"stopped before optimising: {problem}")
             self.val_pool[self.seed.id] = {eid: r.score for eid, r in seed_val.items()}
-            if unread := self.steps.check_reads(self.seed, list(seed_val)):
+            if unread := self.portfolio.check_reads(self.seed, list(seed_val)):
                 warning = f"the agent never read component(s) {unread}: optimising them cannot change anything"
                 log.warning(warning)
                 self.store.append({"type": "warning", "warning": warning})

@@ -201,8 +201,8 @@ def test_a_mapping_seed_is_checked():
 
 def test_merge_lends_a_rewritten_component_whole():
     from promptlearn.edits import MergeProposer
+    from promptlearn.portfolio import splice
     from promptlearn.proposers import ProposalContext
-    from promptlearn.steps import splice
 
     seed = Candidate.from_components(SEED)
     mine = seed.with_component("answer", Component(text=SEED["answer"], rules=(Rule(id=1, text="Be terse."),)))
