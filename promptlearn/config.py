@@ -27,9 +27,10 @@ DEFAULT_MAX_DEMOS = 4
 MAX_TASK_DESCRIPTION_CHARS = 10_000
 # Auto mode's proposal strategies, in order of preference (format repair first: it is free and fixes what
 # nothing else can). ``OptimizeConfig.strategies`` picks a subset by these names.
-AUTO_STRATEGIES = ("format", "rules", "merge", "reasoning", "demos", "rewrite", "demo_search", "prune")
-# The portfolio when ``strategies`` is not given. demo_search and prune are opt-in until the good-seed suite has
-# measured them against the default portfolio (issue 26; benchmarks/README "Demo-set search").
+AUTO_STRATEGIES = ("format", "rules", "merge", "reasoning", "demos", "rewrite", "demo_search", "prune", "retrieval")
+# The portfolio when ``strategies`` is not given. demo_search, prune and retrieval are opt-in until the good-seed
+# suite has measured them against the default portfolio (issue 26; benchmarks/README "Demo-set search",
+# "Retrieval demos").
 DEFAULT_STRATEGIES = ("format", "rules", "merge", "reasoning", "demos", "rewrite")
 DEFAULT_DEMO_SETS = 4  # alternatives one demo_search (or prune) round screens
 

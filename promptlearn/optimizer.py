@@ -8,6 +8,7 @@ here, before the first call: examples, the budget, templates, the judges' needs.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import Any, Mapping, Sequence
 
 from ._async import run_sync
@@ -26,6 +27,7 @@ from .loop import Run
 from .proposers import ProposalContext, Proposer, RewriteProposer, RulesetProposer
 from .records import Candidate, Evaluation, Example, ExampleResult
 from .result import OptimizationResult
+from .retrieval import RetrievalAgent, RetrievalProposer
 from .steps import LoopParts
 from .store import RunStore
 from .strategies import (
@@ -58,7 +60,7 @@ def build_proposers(cfg: OptimizeConfig, llm: LLM, meta_prompt_dir: str | None =
                                  "merge": MergeProposer(cfg.max_rules, cfg.max_demos),
                                  "reasoning": ReasoningProposer(), "demos": DemoProposer(cfg.max_demos),
                                  "rewrite": rewrite, "demo_search": DemoSearchProposer(cfg.demo_sets, cfg.max_demos),
-                                 "prune": PruneProposer(cfg.demo_sets)}
+                                 "prune": PruneProposer(cfg.demo_sets), "retrieval": RetrievalProposer()}
     assert tuple(auto) == AUTO_STRATEGIES  # one list of names, in one order, for the config and the loop
     chosen = DEFAULT_STRATEGIES if cfg.strategies is None else cfg.strategies
     return {name: proposer for name, proposer in auto.items()
@@ -102,6 +104,8 @@ class PromptOptimizer:
         if explainer is None and optimizer_llm is not None and cfg.explain_failures > 0:
             explainer = LLMExplainer(optimizer_llm.with_role("judge"), task=cfg.task_description)
         self.explainer = explainer
+        #: The training examples retrieving candidates show (set by ``optimize``; ``evaluate`` uses them too).
+        self.retrieval_pool: list[Example] | None = None
         self.callbacks = list(callbacks)
         self.selector: CandidateSelector = selector or SELECTORS[cfg.selector]()
         self.sampler: MinibatchSampler = sampler or SAMPLERS[cfg.sampler]()
@@ -132,10 +136,23 @@ class PromptOptimizer:
         check_rollout_budget(self.config.budget.max_rollouts, len(val), self.config.minibatch_size)
         self.preflight(seed, [*train, *val])
         store = RunStore(run_dir, resume=resume)
+        parts = self.parts()
+        if "retrieval" in self.proposers or any(c.retrieve for c in seed.components.values()):
+            self.retrieval_pool = list(train)
+            parts = replace(parts, agent=self._retrieving(self.agent))
         try:
-            return await Run(self.parts(), seed, list(train), list(val), store).execute()
+            return await Run(parts, seed, list(train), list(val), store).execute()
         finally:
             store.close()
+
+    def _retrieving(self, agent: Agent) -> Agent:
+        """``agent`` showing each candidate's retrieved examples from ``retrieval_pool`` (itself if it already does)."""
+        if isinstance(agent, RetrievalAgent):
+            return agent
+        if self.retrieval_pool is None:
+            raise ConfigError("this candidate shows retrieved training examples (retrieve > 0): evaluate it after "
+                              "optimize() on the same optimizer, or wrap the agent: RetrievalAgent(agent, train, k=None)")
+        return RetrievalAgent(agent, self.retrieval_pool, k=None)
 
     def preflight(self, seed: Candidate, examples: Sequence[Example]) -> None:
         """Checks that need no model call: the agent's templates render and the judges have what they need."""
@@ -161,6 +178,8 @@ class PromptOptimizer:
         candidate = as_candidate(prompt)
         check_split(examples, "examples", unique_ids=False)  # scored by id: a repeat is scored once
         parts, sem = self.parts(), asyncio.Semaphore(self.config.concurrency)
+        if any(c.retrieve for c in candidate.components.values()):
+            parts = replace(parts, agent=self._retrieving(self.agent))
 
         async def one(example: Example) -> ExampleResult:
             async with sem:

@@ -124,7 +124,8 @@ class Portfolio:
                 proposal = (await proposer.apropose(view, cases, context)).model_copy(update={"strategy": strategy})
             except (LLMCallError, StructuredOutputError) as exc:  # the rewriter failed for good: record, go on
                 return Proposal(child=None, rejections=(redact(f"proposer failed: {exc}")[:500],), strategy=strategy)
-            return proposal if component is None else splice(parent, component, proposal)
+            proposal = proposal if component is None else splice(parent, component, proposal)
+            return proposal if strategy == "retrieval" else keep_retrieval(parent, proposal)
 
         digest = hashlib.sha256("|".join(batch).encode()).hexdigest()[:10]
         # One strategy keeps the key runs were stored under before strategies existed.
@@ -150,3 +151,20 @@ def splice(parent: Candidate, component: str, proposal: Proposal) -> Proposal:
         return proposal.model_copy(update={"child": None, "rejections": (
             *proposal.rejections, f"the edit leaves component {component!r} unchanged")})
     return proposal.model_copy(update={"child": child})
+
+
+def keep_retrieval(parent: Candidate, proposal: Proposal) -> Proposal:
+    """A child keeps its parent's retrieval setting (``Component.retrieve``): proposers other than ``retrieval``
+    build components from text, rules and demos, and a rule written with retrieved examples in view must be
+    tested with them. A no-op for parents that retrieve nothing (every run before the strategy existed)."""
+    child = proposal.child
+    if child is None:
+        return proposal
+    parts = {name: c.model_copy(update={"retrieve": parent.components[name].retrieve})
+             if name in parent.components and c.retrieve != parent.components[name].retrieve else c
+             for name, c in child.components.items()}
+    if all(parts[name] is c for name, c in child.components.items()):
+        return proposal
+    kept = Candidate.from_components(parts, parent_ids=child.parent_ids, iteration=child.iteration,
+                                     rationale=child.rationale, strategy=child.strategy)
+    return proposal.model_copy(update={"child": kept})

@@ -54,16 +54,24 @@ class Demo(Record):
 
 
 class Component(Record):
-    """One named prompt of a candidate: its base text, numbered rules and worked examples."""
+    """One named prompt of a candidate: its base text, numbered rules and worked examples, and how many training
+    examples nearest each input a ``retrieval.RetrievalAgent`` adds to it per call (0: none)."""
 
     text: str
     rules: tuple[Rule, ...] = ()
     demos: tuple[Demo, ...] = ()
+    retrieve: int = Field(0, ge=0)
 
     @property
     def prompt(self) -> str:
-        """The text the agent sees for this component."""
+        """The text the agent sees for this component (before any retrieved examples)."""
         return render_prompt(self.text, self.rules, self.demos)
+
+    @property
+    def identity(self) -> str:
+        """What the candidate id hashes: the prompt, and the retrieval setting when there is one (so ids of
+        candidates without retrieval are what they always were)."""
+        return self.prompt + (f"\n\n[retrieve {self.retrieve}]" if self.retrieve else "")
 
 
 def render_prompt(text: str, rules: tuple[Rule, ...] = (), demos: tuple[Demo, ...] = ()) -> str:
@@ -162,6 +170,11 @@ class Candidate(Record):
         return self.components[self.main].demos
 
     @property
+    def retrieve(self) -> int:
+        """Training examples nearest each input shown with the first component (``retrieval.RetrievalAgent``)."""
+        return self.components[self.main].retrieve
+
+    @property
     def prompt(self) -> str:
         """The system prompt the agent sees; with several components, all of them under their names."""
         if len(self.components) == 1:
@@ -196,9 +209,9 @@ class Candidate(Record):
 
 def candidate_id(components: Mapping[str, Component]) -> str:
     if list(components) == [MAIN_COMPONENT]:  # the id single prompts always had
-        rendered = components[MAIN_COMPONENT].prompt
+        rendered = components[MAIN_COMPONENT].identity
     else:
-        rendered = json.dumps({name: c.prompt for name, c in components.items()})
+        rendered = json.dumps({name: c.identity for name, c in components.items()})
     return "c-" + hashlib.sha256(rendered.encode()).hexdigest()[:10]
 
 

@@ -24,9 +24,12 @@ from typing import Any, Sequence
 from .agents import Agent, component_for
 from .edits import as_demo, demo_input, usable_demo
 from .errors import ConfigError
-from .records import Candidate, Component, Example, Rollout
+from .proposers import Case, ProposalContext
+from .records import Candidate, Example, Proposal, Rollout
 
 DEFAULT_RETRIEVED_DEMOS = 4
+#: The settings one ``retrieval`` round screens, in the order the alternatives take them.
+RETRIEVAL_SIZES = (4, 2, 8)
 _TOKEN = re.compile(r"[a-z0-9]+")
 
 
@@ -61,14 +64,14 @@ class RetrievalAgent:
     """``agent`` with the ``k`` training examples nearest each input shown as worked examples.
 
     ``pool`` must be training examples (the caller's split); those ``usable_demo`` rejects are left out.
-    The rollout keeps the candidate's id (the retrieved demos are part of the call, not of the
-    candidate) and its trace holds the prompt as sent. Other attributes (``answer_pattern``,
-    ``max_tokens``, ``preflight`` ...) are the wrapped agent's.
+    ``k=None``: each candidate says how many (``Component.retrieve``, set by the loop's ``retrieval``
+    strategy; 0 shows none). The rollout keeps the candidate's id and its trace holds the prompt as sent.
+    Other attributes (``answer_pattern``, ``max_tokens``, ``preflight`` ...) are the wrapped agent's.
     """
 
-    def __init__(self, agent: Agent, pool: Sequence[Example], k: int = DEFAULT_RETRIEVED_DEMOS):
-        if k < 1:
-            raise ConfigError(f"retrieved demos: k must be at least 1, got {k}")
+    def __init__(self, agent: Agent, pool: Sequence[Example], k: int | None = DEFAULT_RETRIEVED_DEMOS):
+        if k is not None and k < 1:
+            raise ConfigError(f"retrieved demos: k must be at least 1 (or None: the candidate's), got {k}")
         train_ids = {e.id for e in pool}
         self.inner = agent
         self.k = k
@@ -76,20 +79,23 @@ class RetrievalAgent:
         self._inputs = [demo_input(e) for e in self.pool]
         self._index = BM25Index(self._inputs)
 
-    def nearest(self, example: Example) -> list[Example]:
-        """The ``k`` pool examples most like ``example`` (never itself), most similar first."""
+    def nearest(self, example: Example, k: int | None = None) -> list[Example]:
+        """The ``k`` (default: this agent's) pool examples most like ``example`` (never itself), most similar first."""
         query = demo_input(example)
         ranked = sorted(((-s, i) for i, s in enumerate(self._index.scores(query))
                          if self.pool[i].id != example.id and self._inputs[i] != query))
-        return [self.pool[i] for _, i in ranked[:self.k]]
+        return [self.pool[i] for _, i in ranked[:k if k is not None else self.k or 0]]
 
     def candidate_for(self, candidate: Candidate, example: Example) -> Candidate:
         """``candidate`` (same id) with the nearest examples appended to the demos of the component the agent reads."""
         name = component_for(candidate, getattr(self.inner, "component", None))
         part = candidate.components[name]
-        retrieved = [e for e in self.nearest(example) if e.id not in {d.example_id for d in part.demos}]
+        k = self.k if self.k is not None else part.retrieve
+        if k == 0:
+            return candidate
+        retrieved = [e for e in self.nearest(example, k) if e.id not in {d.example_id for d in part.demos}]
         demos = (*part.demos, *(as_demo(e, candidate.iteration) for e in reversed(retrieved)))
-        components = {**candidate.components, name: Component(text=part.text, rules=part.rules, demos=demos)}
+        components = {**candidate.components, name: part.model_copy(update={"demos": demos})}
         return candidate.model_copy(update={"components": components})
 
     async def arun(self, candidate: Candidate, example: Example) -> Rollout:
@@ -97,3 +103,37 @@ class RetrievalAgent:
 
     def __getattr__(self, name: str) -> Any:  # answer_pattern, max_tokens, preflight ... of the wrapped agent
         return getattr(self.inner, name)
+
+
+class RetrievalProposer:
+    """Strategy ``retrieval`` (no LLM): the parent with ``k`` retrieved examples per input, for each ``k`` in
+    ``sizes``, screened by the loop like demo sets; the paired acceptance test and the validation gate then
+    decide whether retrieval helps this task at all. Applies while the parent retrieves nothing and at least
+    two training examples can be shown. The loop's agent must be a ``RetrievalAgent`` with ``k=None`` over the
+    training split (``PromptOptimizer`` wraps it when this strategy is on)."""
+
+    name = "retrieval"
+
+    def __init__(self, sizes: Sequence[int] = RETRIEVAL_SIZES):
+        self.sizes = tuple(sizes)
+
+    def _pool_size(self, context: ProposalContext) -> int:
+        train_ids = {e.id for e in context.train}
+        return sum(1 for e in context.train if usable_demo(e, train_ids))
+
+    def applicable(self, parent: Candidate, cases: Sequence[Case], context: ProposalContext) -> bool:
+        return parent.retrieve == 0 and self._pool_size(context) >= 2
+
+    async def apropose(self, parent: Candidate, cases: Sequence[Case], context: ProposalContext) -> Proposal:
+        most = self._pool_size(context) - 1  # an example never retrieves itself
+        sizes = list(dict.fromkeys(min(k, most) for k in self.sizes if k >= 1))
+        part = parent.components[parent.main]
+        children = [parent.with_component(parent.main, part.model_copy(update={"retrieve": k}),
+                                          parent_ids=(parent.id,), iteration=context.iteration, strategy=self.name,
+                                          rationale=f"show the {k} training examples nearest each input")
+                    for k in sizes if k >= 1]
+        if not children:
+            return Proposal(child=None, rejections=(f"{self.name}: too few training examples to show",),
+                            strategy=self.name)
+        return Proposal(child=children[0], screen=tuple(children[1:]), strategy=self.name,
+                        rationale=f"screen {len(children)} retrieval settings, keep the best")

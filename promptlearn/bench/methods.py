@@ -174,7 +174,7 @@ class PromptlearnMethod:
         # The loop's meter, not the counting agent: a resumed cell replays its stored rollouts without
         # calling the agent (core suite, logical_deduction seed 2: 181 rollouts reported as 91).
         return MethodOutcome(best_prompt=best, val_score=result.best_val, rollouts=int(result.usage["rollouts"]),
-                             retrieved_demos=self.retrieved_demos, details={
+                             retrieved_demos=self.retrieved_demos or result.best.retrieve or None, details={
             "stop_reason": result.stop_reason, "rounds": len(result.history),
             "strategies": [r.strategy for r in result.history],
             "gained": [r.strategy for r in result.history if r.gained],  # the strategies that made a new best

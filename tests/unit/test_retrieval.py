@@ -110,3 +110,52 @@ def test_wrappers_offer_the_capabilities_their_agent_declares():
         assert isinstance(wrapped, AnswerLine) and isinstance(wrapped, Preflight)
     for wrapped in (plain, CountingAgent(plain), RetrievalAgent(plain, topic_examples(6))):
         assert not isinstance(wrapped, AnswerLine) and not isinstance(wrapped, Preflight)
+
+
+def test_the_retrieval_strategy_proposes_settings_and_leaves_old_ids_alone():
+    import hashlib
+
+    from promptlearn.proposers import ProposalContext
+    from promptlearn.retrieval import RetrievalProposer
+
+    parent = Candidate.create("Topic?")
+    assert parent.id == "c-" + hashlib.sha256(b"Topic?").hexdigest()[:10]  # no retrieval: the id it always had
+    context = ProposalContext(iteration=1, train=topic_examples(6), task_description="topics", output_contract=None)
+    proposal = asyncio.run(RetrievalProposer().apropose(parent, [], context))
+    sets = [proposal.child, *proposal.screen]
+    assert [c.retrieve for c in sets] == [4, 2, 5]  # 8 capped at the pool less the example itself
+    assert len({c.id for c in sets} | {parent.id}) == 4 and all(c.prompt == parent.prompt for c in sets)
+    assert all(c.parent_ids == (parent.id,) and c.strategy == "retrieval" for c in sets)
+    assert not RetrievalProposer().applicable(sets[0], [], context)  # already retrieving
+    assert not RetrievalProposer().applicable(parent, [], ProposalContext(
+        iteration=1, train=topic_examples(1), task_description="topics", output_contract=None))
+
+
+def test_a_child_keeps_its_parents_retrieval_setting():
+    from promptlearn.portfolio import keep_retrieval
+    from promptlearn.records import Proposal, Rule
+
+    parent = Candidate.create("Topic?").with_component("system", Candidate.create("Topic?").components["system"]
+                                                       .model_copy(update={"retrieve": 4}))
+    child = Candidate.create("Topic?", (Rule(id=1, text="Say the topic."),), parent_ids=(parent.id,), strategy="rules")
+    kept = keep_retrieval(parent, Proposal(child=child, strategy="rules")).child
+    assert kept.retrieve == 4 and kept.rules == child.rules and kept.id != child.id and kept.strategy == "rules"
+    plain = Candidate.create("Topic?")
+    assert keep_retrieval(plain, Proposal(child=child)).child is child
+
+
+def test_the_loop_adopts_retrieval_when_validation_says_it_helps_and_evaluates_with_it():
+    from promptlearn import Budget, OptimizeConfig
+
+    train, val, test = topic_examples(12), topic_examples(9, offset=100), topic_examples(9, offset=200)
+    config = OptimizeConfig(strategies=("retrieval",), screen_on="val", minibatch_size=6, max_iterations=2,
+                            budget=Budget(max_rollouts=120), task_description="topics")
+    optimizer = PromptOptimizer(agent(), ExactMatch(), optimizer_llm=FakeLLM(lambda r: "x"), config=config)
+    result = optimizer.optimize("Topic?", train, val)
+    assert result.best.retrieve in (2, 4, 8) and result.best_val == 1.0 and result.seed_val == pytest.approx(1 / 3)
+    assert optimizer.evaluate(result.best, test).mean == 1.0  # scored as the loop scored it: with retrieval
+    fresh = PromptOptimizer(agent(), ExactMatch(), optimizer_llm=FakeLLM(lambda r: "x"))
+    with pytest.raises(ConfigError, match="RetrievalAgent"):
+        fresh.evaluate(result.best, test)
+    wrapped = PromptOptimizer(RetrievalAgent(agent(), train, k=None), ExactMatch(), optimizer_llm=FakeLLM(lambda r: "x"))
+    assert wrapped.evaluate(result.best, test).mean == 1.0 and wrapped.evaluate("Topic?", test).mean < 1.0
