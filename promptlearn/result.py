@@ -79,9 +79,11 @@ class OptimizationResult:
                     f"no scores to compare ({self.usage.get('rollouts', 0)} rollouts spent); raise the budget")
         reached, total = len(self.val_scores.get(self.best.id, {})), len(self.val_scores[self.seed.id])
         partly = f" on the {reached} of {total} validation examples the budget reached" if reached < total else ""
+        shown = (f"; the best prompt also shows the {self.best.retrieve} training examples nearest each input "
+                 f"(ship it with RetrievalAgent(agent, train, k={self.best.retrieve}))") if self.best.retrieve else ""
         return (f"validation score {self.seed_val:.3f} -> {self.best_val:.3f}{partly} "
                 f"({len(self.history)} rounds, {len(self.candidates)} candidates, {self.usage.get('rollouts', 0)} "
-                f"rollouts, {self.usage.get('llm_calls', 0)} LLM calls; stopped: {self.stop_reason})")
+                f"rollouts, {self.usage.get('llm_calls', 0)} LLM calls; stopped: {self.stop_reason}){shown}")
 
     def plot(self, ax: Any = None) -> Any:
         """Score per round: child minibatch (train) and validation, with the best-so-far line."""

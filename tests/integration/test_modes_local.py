@@ -252,3 +252,24 @@ def test_retrieval_demos_show_the_nearest_training_examples_to_the_real_agent(tm
         own = event["rollout"]["trace"][1]["content"].removeprefix("Request: ").split("\n")[0]
         assert own not in shown[-4:]  # the retrieved four come last (a demos-strategy child may show its own)
     assert result.seed_val >= plain, (result.seed_val, plain)
+
+
+def test_the_retrieval_strategy_screens_settings_on_the_real_agent(tmp_path):
+    """``strategies=("retrieval",)``: one round screens 4, 2 and 8 retrieved examples per input on the real 0.5B
+    (the optimizer wraps its agent), no rewriter call is made, and the best candidate evaluates with its setting."""
+    train, val, test = snips_task(n_train=14, n_val=7, n_test=7, seed=2)
+    config = OptimizeConfig(strategies=("retrieval",), minibatch_size=4, max_iterations=1, explain_failures=0,
+                            task_description=SNIPS_TASK, budget=Budget(max_rollouts=60))
+    optimizer = make_optimizer(AGENT, "local/qwen2.5-coder-1.5b", config=config, cache=tmp_path / "cache.sqlite")
+    result = optimizer.optimize(WEAK_SEED, train, val, run_dir=tmp_path / "run")
+    row = result.history[0]
+    if row["outcome"] == "parent perfect on minibatch":
+        pytest.skip("the seed solved the whole minibatch; nothing to screen")
+    assert row["strategy"] == "retrieval" and row["screened"] == 3 and row["child"], row
+    assert result.candidates[row["child"]].retrieve in (2, 4, 8)
+    results = [e["result"] for e in read_events(tmp_path / "run") if e["type"] == "result"]
+    shown = {r["rollout"]["candidate_id"]: r["rollout"]["trace"][0]["content"].count("\nInput: ")
+             for r in results if "Examples:" in r["rollout"]["trace"][0]["content"]}
+    assert sorted(shown.values()) == [2, 4, 8]  # the three settings screened, each showing that many examples
+    assert result.usage_by_role.get("optimizer", {}).get("calls", 0) == 0
+    assert 0.0 <= optimizer.evaluate(result.best, test).mean <= 1.0

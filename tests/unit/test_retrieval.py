@@ -153,6 +153,7 @@ def test_the_loop_adopts_retrieval_when_validation_says_it_helps_and_evaluates_w
     optimizer = PromptOptimizer(agent(), ExactMatch(), optimizer_llm=FakeLLM(lambda r: "x"), config=config)
     result = optimizer.optimize("Topic?", train, val)
     assert result.best.retrieve in (2, 4, 8) and result.best_val == 1.0 and result.seed_val == pytest.approx(1 / 3)
+    assert f"RetrievalAgent(agent, train, k={result.best.retrieve})" in result.summary()
     assert optimizer.evaluate(result.best, test).mean == 1.0  # scored as the loop scored it: with retrieval
     fresh = PromptOptimizer(agent(), ExactMatch(), optimizer_llm=FakeLLM(lambda r: "x"))
     with pytest.raises(ConfigError, match="RetrievalAgent"):
