@@ -1,8 +1,8 @@
 """Policies of the loop, each a small Protocol with a few implementations."""
 
 from .acceptance import ACCEPTANCES, Acceptance, BootstrapAcceptance, Decision, SignTestAcceptance, StrictImprovement
+from .choosers import CHOOSERS, RoundRobinChooser, StrategyChooser, ThompsonChooser
 from .components import COMPONENT_SELECTORS, ComponentSelector, CreditComponents, RoundRobinComponents
-from .portfolio import CHOOSERS, RoundRobinChooser, StrategyChooser, ThompsonChooser
 from .sampling import SAMPLERS, EpochSampler, FailureFocusedSampler, MinibatchSampler
 from .selection import SELECTORS, BestSelector, CandidateSelector, ParetoSelector, pareto_front
 
