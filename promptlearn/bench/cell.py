@@ -11,6 +11,7 @@ every method of that seed. A failed cell is a record with its error; the suite g
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import random
@@ -217,8 +218,12 @@ def _warm(store: ResultsStore, source: ResultsStore, task: str, method: str, see
     return warmed
 
 
+@functools.cache
 def _commit() -> str:
-    """The git commit of the promptlearn code that ran ('' outside a checkout), '+dirty' if edited."""
+    """The git commit of the promptlearn code that ran ('' outside a checkout), '+dirty' if edited. Read once per
+    process, at its first cell: the code a long run loaded is what it had then, and a commit made while it runs
+    must not relabel its later records (the retrieval cells of issue 26 were stamped with commits made after
+    their process started)."""
     import subprocess
 
     here = Path(__file__).resolve().parent
