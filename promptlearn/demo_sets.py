@@ -20,7 +20,7 @@ import random
 from typing import Sequence
 
 from .config import DEFAULT_DEMO_SETS, DEFAULT_MAX_DEMOS
-from .edits import as_demo, usable_demo
+from .edits import as_demo, usable_demos
 from .proposers import Case, ProposalContext
 from .records import Candidate, Example, Proposal
 
@@ -48,15 +48,11 @@ class DemoSearchProposer:
         self.sets = sets
         self.max_demos = max_demos
 
-    def _pool(self, context: ProposalContext) -> list[Example]:
-        train_ids = {e.id for e in context.train}
-        return [e for e in context.train if usable_demo(e, train_ids)]
-
     def applicable(self, parent: Candidate, cases: Sequence[Case], context: ProposalContext) -> bool:
-        return self.sets >= 2 and self.max_demos >= 1 and len(self._pool(context)) >= 2
+        return self.sets >= 2 and self.max_demos >= 1 and len(usable_demos(context.train)) >= 2
 
     async def apropose(self, parent: Candidate, cases: Sequence[Case], context: ProposalContext) -> Proposal:
-        pool = self._pool(context)
+        pool = usable_demos(context.train)
         rng = random.Random(f"demo_search/{context.iteration}/{parent.id}")  # str seeds hash stably (sha512)
         in_pool = {e.id for e in pool}
         solved = [e for e in pool if context.train_scores.get(e.id) == 1.0]

@@ -140,6 +140,13 @@ def usable_demo(example: Example, train_ids: set[str]) -> bool:
             and "\n" not in str(ref))
 
 
+def usable_demos(train: Sequence[Example]) -> list[Example]:
+    """The training examples ``usable_demo`` accepts as worked examples, in order: the pool demo sets and retrieval
+    draw from."""
+    train_ids = {e.id for e in train}
+    return [e for e in train if usable_demo(e, train_ids)]
+
+
 class DemoProposer:
     """Adds worked examples from the *training* minibatch: up to ``per_round`` inputs the parent got
     wrong, with their reference answers, each with a different answer (so the demos do not all share one).

@@ -22,7 +22,7 @@ from collections import Counter
 from typing import Any, Sequence
 
 from .agents import Agent, component_for
-from .edits import as_demo, demo_input, usable_demo
+from .edits import as_demo, demo_input, usable_demos
 from .errors import ConfigError
 from .proposers import Case, ProposalContext
 from .records import Candidate, Example, Proposal, Rollout
@@ -72,10 +72,9 @@ class RetrievalAgent:
     def __init__(self, agent: Agent, pool: Sequence[Example], k: int | None = DEFAULT_RETRIEVED_DEMOS):
         if k is not None and k < 1:
             raise ConfigError(f"retrieved demos: k must be at least 1 (or None: the candidate's), got {k}")
-        train_ids = {e.id for e in pool}
         self.inner = agent
         self.k = k
-        self.pool = [e for e in pool if usable_demo(e, train_ids)]
+        self.pool = usable_demos(pool)
         self._inputs = [demo_input(e) for e in self.pool]
         self._index = BM25Index(self._inputs)
 
@@ -117,15 +116,11 @@ class RetrievalProposer:
     def __init__(self, sizes: Sequence[int] = RETRIEVAL_SIZES):
         self.sizes = tuple(sizes)
 
-    def _pool_size(self, context: ProposalContext) -> int:
-        train_ids = {e.id for e in context.train}
-        return sum(1 for e in context.train if usable_demo(e, train_ids))
-
     def applicable(self, parent: Candidate, cases: Sequence[Case], context: ProposalContext) -> bool:
-        return parent.retrieve == 0 and self._pool_size(context) >= 2
+        return parent.retrieve == 0 and len(usable_demos(context.train)) >= 2
 
     async def apropose(self, parent: Candidate, cases: Sequence[Case], context: ProposalContext) -> Proposal:
-        most = self._pool_size(context) - 1  # an example never retrieves itself
+        most = len(usable_demos(context.train)) - 1  # an example never retrieves itself
         sizes = list(dict.fromkeys(min(k, most) for k in self.sizes if k >= 1))
         part = parent.components[parent.main]
         children = [parent.with_component(parent.main, part.model_copy(update={"retrieve": k}),

@@ -33,6 +33,7 @@ from ..llm import LLM, Usage
 from ..optimizer import PromptOptimizer
 from ..pipeline import PipelineAgent, Step
 from ..records import Example, Rollout
+from ..retrieval import RetrievalAgent
 from ..stats import bootstrap_ci, mean
 from .methods import CellSetup, CountingAgent, Method
 from .store import ResultsStore, cell_key, copy_cache
@@ -253,8 +254,6 @@ def _score_test(task: TaskSpec, seed: int, prompt: str | dict[str, str], test: S
 
     def scorer_of(agent: Any) -> PromptOptimizer:
         if retrieval is not None:
-            from ..retrieval import RetrievalAgent
-
             agent = RetrievalAgent(agent, *retrieval)
         return PromptOptimizer(agent, metric_judge(task), optimizer_llm=llm)
 

@@ -25,7 +25,7 @@ from ..judges.base import Judge
 from ..llm import LLM
 from ..optimizer import PromptOptimizer
 from ..records import Candidate, Example, Rollout
-from ..retrieval import DEFAULT_RETRIEVED_DEMOS
+from ..retrieval import DEFAULT_RETRIEVED_DEMOS, RetrievalAgent
 from .task import TaskSpec
 
 
@@ -163,8 +163,6 @@ class PromptlearnMethod:
             "task_description": base.task_description or setup.task.description})
         agent: Agent = setup.agent
         if self.retrieved_demos:
-            from ..retrieval import RetrievalAgent
-
             agent = RetrievalAgent(setup.agent, setup.train, self.retrieved_demos)
         optimizer = setup.optimizer(config, agent=agent)
         result = optimizer.optimize(setup.seed_prompt, setup.train, setup.val,
