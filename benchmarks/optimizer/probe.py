@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from promptlearn import OptimizeConfig, PromptOptimizer
-from promptlearn.bench.cell import default_llm_factory, task_agent, task_judges
+from promptlearn.bench.cell import default_llm_factory
 from promptlearn.bench.task import TaskSpec
 from promptlearn.config import DEFAULT_AGENT_MODEL
 from promptlearn.llm import Usage
+from promptlearn.task import task_agent, task_judges
 
 
 def task_optimizer(task: TaskSpec, seed: int) -> PromptOptimizer:

@@ -114,7 +114,7 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     from ..callbacks import ProgressBar
     from .spec import RunSpec
 
-    spec = RunSpec.from_yaml(args.config)
+    spec = RunSpec.from_yaml(args.config).with_models(agent=args.agent, optimizer=args.rewriter)
     optimizer, train, val, test = spec.build(deadline_s=args.deadline)
     optimizer.callbacks.append(ProgressBar())
     if args.mlflow:
@@ -244,8 +244,12 @@ def build_parser() -> argparse.ArgumentParser:
     qs.add_argument("--report", default=None, help="write an HTML report here")
     qs.set_defaults(fn=cmd_quickstart)
 
-    opt = sub.add_parser("optimize", help="run an optimisation described by a YAML config")
-    opt.add_argument("config")
+    opt = sub.add_parser("optimize", help="optimise the seed prompt of a task YAML (the bench's format, optionally "
+                                          "with models:, optimize:, split_seed:, run_dir:)")
+    opt.add_argument("config", help="a task YAML, or a config naming one with task: (see benchmarks/configs/)")
+    opt.add_argument("--agent", default=None, metavar="MODEL", help="the agent's model (overrides models.agent)")
+    opt.add_argument("--rewriter", default=None, metavar="MODEL",
+                     help="rewriter, reflection and default judge model (overrides models.optimizer)")
     opt.add_argument("--run-dir", default=None)
     opt.add_argument("--resume", action="store_true")
     opt.add_argument("--deadline", type=_positive_float, default=None,

@@ -1,70 +1,69 @@
-"""``RunSpec``: the YAML config of ``promptlearn optimize``. It embeds ``OptimizeConfig`` unchanged."""
+"""``RunSpec``: what ``promptlearn optimize CONFIG.yaml`` runs: a task, the models, ``OptimizeConfig``.
+
+The task is the one task schema (``promptlearn/task.py``, the same YAML ``promptlearn bench`` runs),
+so a config file is one of:
+
+* a task file alone (``promptlearn optimize benchmarks/suites/tasks/snips.yaml``): the local models run it;
+* a task's fields plus any of ``models:``, ``optimize:``, ``split_seed:``, ``run_dir:`` in one file;
+* ``task: path/to/task.yaml`` (relative to the config) plus those run settings;
+* the layout before the task schema was shared (``data:`` with ``split:`` inside, ``agent: {model: ...}``,
+  ``optimizer:``), read by ``_from_run_layout`` so configs written for earlier versions keep working.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ..config import OptimizeConfig
+from ..config import DEFAULT_AGENT_MODEL, DEFAULT_REWRITER_MODEL, OptimizeConfig
 from ..data import read_text, yaml_load
 from ..errors import ConfigError
-from ..judges.spec import JudgeSpec, build_judges
+from ..task import TaskSpec, load_task, task_agent, task_from_mapping, task_judges
 
 if TYPE_CHECKING:
     from ..optimizer import PromptOptimizer
     from ..records import Example
+
+#: Keys a config file may hold beside a task's own fields.
+RUN_KEYS = ("models", "optimize", "split_seed", "run_dir")
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class SplitSpec(_Strict):
-    train: int | float = 0.4
-    val: int | float = 0.3
-    test: int | float = 0.3
-    seed: int = 0
-    stratify: bool = False
-
-
-class DataSpec(_Strict):
-    path: str | None = Field(None, description="one file to split (jsonl, json, csv)")
-    train_path: str | None = None
-    val_path: str | None = None
-    test_path: str | None = None
-    inputs: list[str] | str
-    reference: str | None = None
-    id_column: str | None = None
-    split: SplitSpec = Field(default_factory=SplitSpec)
-
-
 class ModelSpec(_Strict):
     model: str
     api_base: str | None = None
     temperature: float = Field(0.0, ge=0)
-    max_tokens: int | None = Field(None, ge=1)
     deadline_s: float | None = Field(None, gt=0, description="seconds one call may take, retries included")
 
 
-class AgentSpec(ModelSpec):
-    user_template: str = "{{ input }}"
-    first_line_only: bool = False
+class Models(_Strict):
+    """Who runs the task: ``agent`` answers, ``optimizer`` explains failures and rewrites (and is the
+    default model of LLM judges). Each is a model string or a ModelSpec mapping."""
+
+    agent: ModelSpec = ModelSpec(model=DEFAULT_AGENT_MODEL)
+    optimizer: ModelSpec = ModelSpec(model=DEFAULT_REWRITER_MODEL)
+
+    @field_validator("agent", "optimizer", mode="before")
+    @classmethod
+    def _model_string(cls, value: Any) -> Any:
+        return {"model": value} if isinstance(value, str) else value
 
 
 class RunSpec(_Strict):
-    data: DataSpec
-    agent: AgentSpec
-    optimizer: ModelSpec
-    seed_prompt: str
-    judges: list[JudgeSpec]
+    task: TaskSpec
+    models: Models = Models()
     optimize: OptimizeConfig = Field(default_factory=OptimizeConfig)
+    split_seed: int = Field(0, description="which examples of data.path go to train / val / test")
     run_dir: str | None = None
 
     @classmethod
-    def from_yaml(cls, path: str | Path) -> "RunSpec":
+    def from_yaml(cls, path: str | Path) -> RunSpec:
         path = Path(path)
         if not path.exists():
             raise ConfigError(f"config file not found: {path}")
@@ -72,58 +71,91 @@ class RunSpec(_Strict):
             raise ConfigError(f"{path} is a directory; give the path of a YAML config file")
         try:
             raw = yaml_load(read_text(path)) or {}
-            if not isinstance(raw, dict):
-                raise ConfigError(f"{path} must hold a YAML mapping (data:, agent:, ...), got {type(raw).__name__}")
-            spec = cls.model_validate(raw)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{path} must hold a YAML mapping (a task's name:, data:, ... or task:), "
+                              f"got {type(raw).__name__}")
+        if _is_run_layout(raw):
+            raw = _from_run_layout(raw)
+        run = {k: raw.pop(k) for k in RUN_KEYS if k in raw}
+        if "task" in raw:
+            entry = raw.pop("task")
+            if raw:
+                raise ConfigError(f"{path}: with task: the other keys must be run settings ({', '.join(RUN_KEYS)}); "
+                                  f"got {sorted(raw)}")
+            if isinstance(entry, str):
+                task_path = Path(entry) if Path(entry).is_absolute() else path.parent / entry
+                task = load_task(task_path)
+            elif isinstance(entry, dict):
+                task = task_from_mapping(entry, path)
+            else:
+                raise ConfigError(f"{path}: task: must be a task YAML path or a task mapping")
+        else:
+            task = task_from_mapping(raw, path)
+        try:
+            return cls.model_validate({"task": task, **run})
         except ValidationError as exc:
             problems = "\n".join(f"  {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
             raise ConfigError(f"{path} is not a valid promptlearn config:\n{problems}") from None
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path} is not valid YAML: {exc}") from None
 
-        def beside_config(p: str | None) -> str | None:
-            return str((path.parent / p).resolve()) if p and not Path(p).is_absolute() else p
+    def with_models(self, *, agent: str | None = None, optimizer: str | None = None) -> RunSpec:
+        """This spec with the named models swapped in (the CLI's ``--agent`` / ``--rewriter``)."""
+        update = {role: ModelSpec(model=model) for role, model in (("agent", agent), ("optimizer", optimizer)) if model}
+        return self.model_copy(update={"models": self.models.model_copy(update=update)}) if update else self
 
-        data = spec.data
-        fix = {k: beside_config(getattr(data, k)) for k in ("path", "train_path", "val_path", "test_path")}
-        judges = [j.model_copy(update={"judge": beside_config(j.judge)})
-                  if j.judge and j.judge.endswith((".yaml", ".yml")) else j for j in spec.judges]
-        return spec.model_copy(update={"data": data.model_copy(update=fix), "judges": judges})
+    @property
+    def seed_prompt(self) -> str | dict[str, str]:
+        return self.task.seed_prompt
 
     def build(self, *, deadline_s: float | None = None
               ) -> tuple[PromptOptimizer, list[Example], list[Example], list[Example]]:
-        """Examples, optimizer and seed prompt described by this spec.
+        """The optimizer and the (train, val, test) examples this spec describes.
 
         ``deadline_s`` (the CLI's ``--deadline``) bounds every model call unless a model section sets its own.
         """
-        from ..agents import ChatAgent, first_line
-        from ..data import load_examples, split_examples
         from ..llm import LLM, Usage
         from ..optimizer import PromptOptimizer
 
-        d = self.data
-
-        def load(path: str) -> list[Example]:
-            return load_examples(path, inputs=d.inputs, reference=d.reference, id_column=d.id_column)
-
-        if d.path:
-            s = d.split
-            train, val, test = split_examples(load(d.path), [s.train, s.val, s.test], seed=s.seed, stratify=s.stratify)
-        elif d.train_path and d.val_path:
-            train, val = load(d.train_path), load(d.val_path)
-            test = load(d.test_path) if d.test_path else []
-            train, val = list(train), list(val)
-        else:
-            raise ConfigError("data needs either path (split by seed) or train_path and val_path")
+        train, val, test = self.task.splits(self.split_seed)
         usage = Usage()
-        agent_llm = LLM(self.agent.model, role="agent", api_base=self.agent.api_base,
-                        temperature=self.agent.temperature, usage=usage, deadline_s=self.agent.deadline_s or deadline_s)
-        agent = ChatAgent(agent_llm, self.agent.user_template, max_tokens=self.agent.max_tokens,
-                          parse=first_line if self.agent.first_line_only else None)
-        opt_llm = LLM(self.optimizer.model, role="optimizer", api_base=self.optimizer.api_base,
-                      temperature=self.optimizer.temperature, usage=usage,
-                      deadline_s=self.optimizer.deadline_s or deadline_s)
 
-        judges, weights = build_judges(self.judges, default_llm=opt_llm, usage=usage, deadline_s=deadline_s)
-        optimizer = PromptOptimizer(agent, judges, judge_weights=weights, optimizer_llm=opt_llm, config=self.optimize)
+        def llm(spec: ModelSpec, role: str) -> LLM:
+            return LLM(spec.model, role=role, api_base=spec.api_base, temperature=spec.temperature, usage=usage,
+                       deadline_s=spec.deadline_s or deadline_s)
+
+        opt_llm = llm(self.models.optimizer, "optimizer")
+        judges, weights = task_judges(self.task, opt_llm, usage, deadline_s=deadline_s)
+        optimizer = PromptOptimizer(task_agent(self.task, llm(self.models.agent, "agent")), judges,
+                                    judge_weights=weights, optimizer_llm=opt_llm, config=self.optimize)
         return optimizer, train, val, test
+
+
+def _is_run_layout(raw: dict[str, Any]) -> bool:
+    """The layout before the shared task schema: models inside ``agent:``, an ``optimizer:`` section."""
+    agent = raw.get("agent")
+    return "optimizer" in raw or (isinstance(agent, dict) and "model" in agent)
+
+
+def _from_run_layout(raw: dict[str, Any]) -> dict[str, Any]:
+    """That layout as a task plus run settings; every field keeps its meaning (and its old default)."""
+    raw = dict(raw)
+    data = dict(raw.pop("data", None) or {})
+    split = dict(data.pop("split", None) or {})
+    agent = dict(raw.pop("agent", None) or {})
+    model_keys = ("model", "api_base", "temperature", "deadline_s")
+    models = {"agent": {k: agent.pop(k) for k in model_keys if k in agent}}
+    if "optimizer" in raw:
+        optimizer = raw.pop("optimizer")
+        if isinstance(optimizer, dict):  # its max_tokens was accepted and never used
+            optimizer = {k: v for k, v in optimizer.items() if k != "max_tokens"}
+        models["optimizer"] = optimizer
+    if "split_seed" not in raw and "seed" in split:
+        raw["split_seed"] = split.pop("seed")
+    if data.get("path"):
+        raw["split"] = {"train": 0.4, "val": 0.3, "test": 0.3, "stratify": False, **split}
+    if "first_line_only" in agent:
+        agent["parse"] = "first_line" if agent.pop("first_line_only") else "whole"
+    agent = {"max_tokens": None, "parse": "whole", **agent}
+    metric = {} if data.get("reference") else {"metric": None}
+    return {**raw, **metric, "data": data, "agent": agent, "models": {**models, **raw.pop("models", {})}}

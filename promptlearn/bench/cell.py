@@ -24,20 +24,19 @@ from typing import Any, Callable, Literal, Sequence
 
 from .._redaction import redact
 from .._version import __version__
-from ..agents import Agent, ChatAgent, first_line
+from ..agents import first_line
 from ..callbacks import Callback, ProgressBar
 from ..config import DEFAULT_AGENT_MODEL, DEFAULT_REWRITER_MODEL
 from ..errors import ConfigError
 from ..judges.calibration import calibrate_verdicts
 from ..llm import LLM, Usage
 from ..optimizer import PromptOptimizer
-from ..pipeline import PipelineAgent, Step
 from ..records import Example, Rollout
 from ..retrieval import RetrievalAgent
 from ..stats import bootstrap_ci, mean
+from ..task import TaskSpec, metric_judge, task_agent, task_judges
 from .methods import CellSetup, CountingAgent, Method
 from .store import ResultsStore, cell_key, copy_cache
-from .task import TaskSpec, metric_judge
 
 log = logging.getLogger("promptlearn")
 
@@ -89,31 +88,15 @@ class BenchConfig:
 WEIGHT_METHODS = ("sft", "grpo", "promptlearn+sft")
 
 
-def task_agent(task: TaskSpec, llm: LLM) -> Agent:
-    parse = first_line if task.agent.parse == "first_line" else None
-    if task.agent.steps:
-        steps = [Step(s.component, s.user_template, s.max_tokens or task.agent.max_tokens) for s in task.agent.steps]
-        return PipelineAgent(llm, steps, parse=parse, answer_pattern=task.agent.answer_pattern)
-    return ChatAgent(llm, task.agent.user_template, max_tokens=task.agent.max_tokens, parse=parse,
-                     answer_pattern=task.agent.answer_pattern)
-
-
 def _transformers_agent(task: TaskSpec, model: str, adapter: str | None, cache: Path | None = None) -> Any:
     """The task's ChatAgent on the transformers backend (``model`` + ``adapter``), caching into ``cache``."""
     from ..weights import transformers_agent
 
     if task.agent.steps:
         raise ConfigError(f"--engine transformers scores single-prompt tasks; {task.name!r} has steps")
-    return transformers_agent(model, task.agent.user_template, adapter=adapter, max_tokens=task.agent.max_tokens,
+    return transformers_agent(model, task.agent.user_template, adapter=adapter, max_tokens=task.agent.token_cap,
                               parse=first_line if task.agent.parse == "first_line" else None,
                               answer_pattern=task.agent.answer_pattern, cache=cache if cache is not None else "off")
-
-
-def task_judges(task: TaskSpec, rewriter: LLM, usage: Usage) -> tuple[list[Any], list[float]]:
-    from ..judges.spec import JudgeSpec, build_judges
-
-    specs = [JudgeSpec.model_validate(j) for j in task.judges]
-    return build_judges(specs, default_llm=rewriter, usage=usage)
 
 
 def _cell_dir(store: ResultsStore, task: str, method: str, seed: int, budget: int) -> Path:

@@ -62,7 +62,7 @@ class GRPOMethod:
 
         task = setup.task
         settings = GRPOSettings(train_system_prompt=setup.single_prompt(self.name), seed=setup.seed,
-                                max_completion_length=task.agent.max_tokens)
+                                max_completion_length=task.agent.token_cap)
         per_step = settings.prompts_per_step * settings.num_generations
         summary = train_grpo(_model(setup), setup.train, setup.work_dir / "grpo", judges=setup.judges,
                              judge_weights=setup.judge_weights, user_template=task.agent.user_template,
@@ -90,7 +90,7 @@ class PromptlearnSFTMethod:
         summary = train_sft(_model(setup), setup.train, setup.work_dir / "sft", user_template=setup.task.agent.user_template,
                             settings=SFTSettings(source="judged", train_system_prompt=seed_prompt, seed=setup.seed),
                             judges=setup.judges, sample_prompt=searched.best_prompt,
-                            max_new_tokens=setup.task.agent.max_tokens, progress=False)
+                            max_new_tokens=setup.task.agent.token_cap, progress=False)
         return MethodOutcome(best_prompt=seed_prompt, adapter=summary.adapter_dir,
                              rollouts=setup.agent.rollouts + summary.rollouts,
                              details={"teacher_prompt": searched.best_prompt, "approved": summary.approved,

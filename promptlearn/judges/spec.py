@@ -1,7 +1,7 @@
-"""``JudgeSpec``: one ``judges:`` entry of a run or bench task YAML, and the judges such entries build.
+"""``JudgeSpec``: one ``judges:`` entry of a task YAML, and the judges such entries build.
 
-Used by ``promptlearn optimize`` (``app/spec.RunSpec``) and ``promptlearn bench`` (``bench/task.TaskSpec``), so both
-read judges the same way and neither reaches into the other's layer.
+Read through ``promptlearn/task.py`` (``task_judges``), the task schema ``promptlearn optimize`` and
+``promptlearn bench`` share, so both read judges the same way.
 """
 
 from __future__ import annotations

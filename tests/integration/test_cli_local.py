@@ -15,7 +15,7 @@ CONFIG = Path(__file__).parents[2] / "benchmarks" / "configs" / "snips_local.yam
 def test_optimize_command_with_the_example_config(tmp_path, capsys):
     spec = yaml.safe_load(CONFIG.read_text())
     spec["data"]["path"] = str((CONFIG.parent / spec["data"]["path"]).resolve())
-    spec["data"]["split"] = {"train": 14, "val": 7, "test": 7, "seed": 0, "stratify": True}
+    spec["split"] = {"train": 14, "val": 7, "test": 7, "stratify": True}
     spec["optimize"].update(max_iterations=1, minibatch_size=6, budget={"max_rollouts": 40})
     cfg = tmp_path / "tiny.yaml"
     cfg.write_text(yaml.safe_dump(spec))
@@ -31,7 +31,7 @@ def test_optimize_command_logs_the_real_run_to_mlflow(tmp_path, capsys, monkeypa
     monkeypatch.chdir(tmp_path)  # MLflow writes artifacts to ./mlruns beside a sqlite store: not into the checkout
     spec = yaml.safe_load(CONFIG.read_text())
     spec["data"]["path"] = str((CONFIG.parent / spec["data"]["path"]).resolve())
-    spec["data"]["split"] = {"train": 10, "val": 6, "seed": 1, "stratify": True}
+    spec["split"], spec["split_seed"] = {"train": 10, "val": 6, "stratify": True}, 1  # no test set
     spec["optimize"].update(max_iterations=1, minibatch_size=4, budget={"max_rollouts": 20})
     cfg = tmp_path / "tiny.yaml"
     cfg.write_text(yaml.safe_dump(spec))

@@ -35,6 +35,7 @@ def test_report_command_rerenders(tmp_path, capsys):
 
 
 def test_run_spec_validation(tmp_path):
+    (tmp_path / "data.jsonl").write_text("".join(f'{{"q": "{i}", "a": "x"}}\n' for i in range(10)))
     good = tmp_path / "good.yaml"
     good.write_text("""
 data: {path: data.jsonl, inputs: [q], reference: a, split: {train: 4, val: 3, test: 3}}
@@ -46,7 +47,7 @@ optimize: {max_iterations: 3, budget: {max_rollouts: 50}}
 """)
     spec = RunSpec.from_yaml(good)
     assert spec.optimize.max_iterations == 3 and spec.optimize.budget.max_rollouts == 50
-    assert spec.data.path == str(tmp_path / "data.jsonl")  # relative to the config file
+    assert spec.task.data.path == str(tmp_path / "data.jsonl")  # relative to the config file
     bad = tmp_path / "bad.yaml"
     bad.write_text(good.read_text().replace("max_iterations: 3", "max_iteratoins: 3"))
     with pytest.raises(ConfigError, match="max_iteratoins"):
@@ -85,7 +86,7 @@ def test_optimize_command_bad_config_is_clear(tmp_path, capsys):
     cfg = tmp_path / "c.yaml"
     cfg.write_text("data: {inputs: q}\n")
     assert main(["optimize", str(cfg)]) == 2
-    assert "not a valid promptlearn config" in capsys.readouterr().err
+    assert "not a valid task" in capsys.readouterr().err
 
 
 def test_judges_list(capsys):
