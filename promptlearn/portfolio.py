@@ -22,6 +22,11 @@ from .steps import Steps
 
 # Strategies one round may try before it gives up; bounds a round's rewriter calls when proposals keep failing.
 MAX_STRATEGIES_PER_ROUND = 3
+# Strategies a run tries first, once, when they are in its portfolio and apply (format repair still comes
+# first). Retrieval changes what every later rollout sees: found late, the rules already accepted were written
+# without the retrieved examples in view, and on the core suite the loop that met retrieval when the bandit
+# chose it lost to always-on retrieval on banking77-15 (-5.8 [-9.3, -2.2], benchmarks/README "Retrieval demos").
+FIRST_ONCE = ("retrieval",)
 
 
 class Portfolio:
@@ -33,17 +38,23 @@ class Portfolio:
         self.chooser = copy.deepcopy(steps.parts.chooser)
         self.component_selector = copy.deepcopy(steps.parts.component_selector)
         self.unread: set[str] = set()  # components the agent was never seen to read (set after the seed runs)
+        self.went_first: set[str] = set()  # the FIRST_ONCE strategies already given their turn
 
     def choose_strategy(self, parent: Candidate, cases: list[Case], context: ProposalContext,
                         rng: random.Random, exclude: Sequence[str] = ()) -> str | None:
-        """Format repair whenever it applies (it is free and fixes what nothing else can); otherwise the
-        chooser picks among the applicable strategies not in ``exclude``. None: nothing (else) applies."""
+        """Format repair whenever it applies (it is free and fixes what nothing else can); then each
+        ``FIRST_ONCE`` strategy once; otherwise the chooser picks among the applicable strategies not in
+        ``exclude``. None: nothing (else) applies."""
         names = [name for name, proposer in self.parts.proposers.items()
                  if name not in exclude and getattr(proposer, "applicable", lambda *_: True)(parent, cases, context)]
         if not names:
             return None
         if "format" in names:
             return "format"
+        for name in FIRST_ONCE:
+            if name in names and name not in self.went_first:
+                self.went_first.add(name)
+                return name
         return names[0] if len(names) == 1 else self.chooser.choose(names, rng)
 
     def feedback(self, strategy: str, accepted: bool, rollouts: int) -> None:

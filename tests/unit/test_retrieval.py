@@ -6,6 +6,7 @@ import re
 
 import pytest
 from bench_fakes import bench_llm_factory, write_parity_task
+from fakes import GOOD_RULE, make_optimizer_llm
 
 from promptlearn import ChatAgent, ConfigError, ExactMatch, FakeLLM, PromptOptimizer, RetrievalAgent
 from promptlearn.bench import BenchConfig, load_task, resolve_methods, run_bench
@@ -160,3 +161,18 @@ def test_the_loop_adopts_retrieval_when_validation_says_it_helps_and_evaluates_w
         fresh.evaluate(result.best, test)
     wrapped = PromptOptimizer(RetrievalAgent(agent(), train, k=None), ExactMatch(), optimizer_llm=FakeLLM(lambda r: "x"))
     assert wrapped.evaluate(result.best, test).mean == 1.0 and wrapped.evaluate("Topic?", test).mean < 1.0
+
+
+def test_retrieval_goes_first_once_when_it_is_in_the_portfolio():
+    """Rules accepted before retrieval was found were written without the examples in view: it gets round 1."""
+    from promptlearn import Budget, OptimizeConfig
+
+    train, val = topic_examples(12), topic_examples(9, offset=100)
+    for seed, order in enumerate([("rules", "retrieval")] * 3 + [("retrieval", "rules")]):
+        config = OptimizeConfig(strategies=order, screen_on="val", minibatch_size=6, max_iterations=3, seed=seed,
+                                budget=Budget(max_rollouts=200), task_description="topics", patience=3)
+        rewriter = make_optimizer_llm([GOOD_RULE])  # the rules strategy succeeds whenever it is chosen
+        result = PromptOptimizer(agent(), ExactMatch(), optimizer_llm=rewriter, config=config).optimize(
+            "Topic?", train, val)
+        strategies = [r.strategy for r in result.history if r.strategy]
+        assert strategies[0] == "retrieval" and strategies.count("retrieval") == 1, strategies
