@@ -65,6 +65,7 @@ class CellSetup:
     work_dir: Path
     callbacks: Sequence[Callback] = ()
     engine_model: str | None = None  # --engine transformers: the model weight methods tune (and all arms score on)
+    progress: bool = False  # weight methods: training progress bars (the loop's come from callbacks)
 
     @property
     def seed_prompt(self) -> str | dict[str, str]:
@@ -100,6 +101,7 @@ class MethodOutcome:
     #: (``retrieval.RetrievalAgent`` over the cell's training split), as the method was optimised.
     retrieved_demos: int | None = None
     rollouts: int | None = None  # generations the method made itself, when not through the cell's agent
+    tokens: int | None = None  # tokens of the method's own model calls, where it counts them (not recorded by the bench)
 
 
 class Method(Protocol):
@@ -172,6 +174,7 @@ class PromptlearnMethod:
         # The loop's meter, not the counting agent: a resumed cell replays its stored rollouts without
         # calling the agent (core suite, logical_deduction seed 2: 181 rollouts reported as 91).
         return MethodOutcome(best_prompt=best, val_score=result.best_val, rollouts=int(result.usage["rollouts"]),
+                             tokens=int(result.usage.get("tokens", 0)),
                              retrieved_demos=self.retrieved_demos or result.best.retrieve or None, details={
             "stop_reason": result.stop_reason, "rounds": len(result.history),
             "strategies": [r.strategy for r in result.history],

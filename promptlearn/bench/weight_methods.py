@@ -12,7 +12,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ..agents import first_line
+from ..config import OptimizeConfig
 from ..errors import ConfigError
+from ..weights.config import GRPOSettings, SFTSettings
 from .methods import CellSetup, MethodOutcome, PromptlearnMethod
 
 
@@ -34,43 +36,54 @@ def _model(setup: CellSetup) -> str:
 
 
 class SFTMethod:
+    """LoRA SFT on the training split's references; ``settings`` (default: the seed prompt as the training
+    system message, the cell's seed) with ``max_steps`` set from the budget."""
+
     name = "sft"
+
+    def __init__(self, settings: SFTSettings | None = None):
+        self.settings = settings
 
     def missing(self) -> str | None:
         return _missing()
 
     def run(self, setup: CellSetup) -> MethodOutcome:
-        from ..weights import SFTSettings, train_sft
+        from ..weights.sft import train_sft
 
-        settings = SFTSettings(train_system_prompt=setup.single_prompt(self.name), seed=setup.seed)
+        settings = self.settings or SFTSettings(train_system_prompt=setup.single_prompt(self.name), seed=setup.seed)
         summary = train_sft(_model(setup), setup.train, setup.work_dir / "sft", user_template=setup.task.agent.user_template,
                             settings=replace(settings, max_steps=max(1, setup.budget // settings.batch_size)),
-                            progress=False)
+                            progress=setup.progress)
         return MethodOutcome(best_prompt=setup.seed_prompt, adapter=summary.adapter_dir, rollouts=summary.rollouts,
                              details={"examples_seen": summary.examples_seen, "steps": summary.steps,
-                                      "train_wall_s": summary.wall_s})
+                                      "train_wall_s": summary.wall_s, "train_tokens": summary.train_tokens})
 
 
 class GRPOMethod:
+    """TRL's GRPO with the cell's judges as reward; ``budget`` samples (``max_steps`` from the budget)."""
+
     name = "grpo"
+
+    def __init__(self, settings: GRPOSettings | None = None):
+        self.settings = settings
 
     def missing(self) -> str | None:
         return _missing()
 
     def run(self, setup: CellSetup) -> MethodOutcome:
-        from ..weights import GRPOSettings, train_grpo
+        from ..weights.grpo import train_grpo
 
         task = setup.task
-        settings = GRPOSettings(train_system_prompt=setup.single_prompt(self.name), seed=setup.seed,
-                                max_completion_length=task.agent.token_cap)
+        settings = self.settings or GRPOSettings(train_system_prompt=setup.single_prompt(self.name), seed=setup.seed,
+                                                 max_completion_length=task.agent.token_cap)
         per_step = settings.prompts_per_step * settings.num_generations
         summary = train_grpo(_model(setup), setup.train, setup.work_dir / "grpo", judges=setup.judges,
                              judge_weights=setup.judge_weights, user_template=task.agent.user_template,
-                             parse=first_line if task.agent.parse == "first_line" else None, progress=False,
+                             parse=first_line if task.agent.parse == "first_line" else None, progress=setup.progress,
                              settings=replace(settings, max_steps=max(1, setup.budget // per_step)))
         return MethodOutcome(best_prompt=setup.seed_prompt, adapter=summary.adapter_dir, rollouts=summary.rollouts,
                              details={"examples_seen": summary.examples_seen, "steps": summary.steps,
-                                      "train_wall_s": summary.wall_s})
+                                      "train_wall_s": summary.wall_s, "train_tokens": summary.train_tokens})
 
 
 class PromptlearnSFTMethod:
@@ -78,20 +91,26 @@ class PromptlearnSFTMethod:
 
     name = "promptlearn+sft"
 
+    def __init__(self, settings: SFTSettings | None = None, config: OptimizeConfig | None = None):
+        self.settings, self.config = settings, config
+
     def missing(self) -> str | None:
         return _missing()
 
     def run(self, setup: CellSetup) -> MethodOutcome:
-        from ..weights import SFTSettings, train_sft
+        from ..weights.sft import train_sft
 
         seed_prompt = setup.single_prompt(self.name)
-        searched = PromptlearnMethod().run(setup)
+        searched = PromptlearnMethod(config=self.config).run(setup)
         assert isinstance(searched.best_prompt, str)
+        settings = replace(self.settings or SFTSettings(seed=setup.seed), source="judged",
+                           train_system_prompt=seed_prompt)
         summary = train_sft(_model(setup), setup.train, setup.work_dir / "sft", user_template=setup.task.agent.user_template,
-                            settings=SFTSettings(source="judged", train_system_prompt=seed_prompt, seed=setup.seed),
-                            judges=setup.judges, sample_prompt=searched.best_prompt,
-                            max_new_tokens=setup.task.agent.token_cap, progress=False)
+                            settings=settings, judges=setup.judges, sample_prompt=searched.best_prompt,
+                            max_new_tokens=setup.task.agent.token_cap, progress=setup.progress)
+        # The search's rollouts from the loop's meter (a resumed search replays them without agent calls).
         return MethodOutcome(best_prompt=seed_prompt, adapter=summary.adapter_dir,
-                             rollouts=setup.agent.rollouts + summary.rollouts,
+                             rollouts=(searched.rollouts or 0) + summary.rollouts,
                              details={"teacher_prompt": searched.best_prompt, "approved": summary.approved,
-                                      "examples_seen": summary.examples_seen})
+                                      "examples_seen": summary.examples_seen, "search_tokens": searched.tokens,
+                                      "train_tokens": summary.train_tokens})

@@ -1,10 +1,11 @@
 """Prompt tuning vs weight tuning on one task, one set of judges, one scoring engine.
 
-``compare_prompt_vs_weights`` runs each method at each budget and scores every arm on the same
-held-out test examples with one ``transformers_agent`` (a ChatAgent on ``TransformersBackend``) over the
-same base weights: prompt arms run their prompt on the base model, weight arms run the seed prompt on
-base + their LoRA adapter. The prompt arm's *search* runs on ``agent_llm`` (e.g. the embedded llama.cpp model: the same weights,
-quantized, and many times faster on a CPU); its result is re-scored through transformers here.
+``compare_prompt_vs_weights`` runs each method (the bench's method of that name, on one cell setup) at
+each budget and scores every arm on the same held-out test examples with one ``transformers_agent`` (a
+ChatAgent on ``TransformersBackend``) over the same base weights: prompt arms run their prompt on the base
+model, weight arms run the seed prompt on base + their LoRA adapter. The prompt arm's *search* runs on
+``agent_llm`` (e.g. the embedded llama.cpp model: the same weights, quantized, and many times faster on a
+CPU); its result is re-scored through transformers here.
 
 Budget axis: rollouts, i.e. generations from the model while learning (promptlearn's agent calls,
 GRPO's samples, judged SFT's samples). SFT on references generates nothing; its budget is the
@@ -15,13 +16,13 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from .._async import run_sync
 from .._extras import require
-from ..config import Budget, OptimizeConfig
+from ..config import OptimizeConfig
 from ..data import read_jsonl
 from ..errors import ConfigError
 from ..judges.base import Judge, JudgePanel
@@ -79,63 +80,71 @@ def compare_prompt_vs_weights(model: str | Path, train: Sequence[Example], val: 
     """Run ``methods`` at each of ``budgets`` and return a DataFrame (one row per arm; also in
     ``OUTPUT/comparison.jsonl``, where finished arms are kept and skipped on a rerun) and draw
     ``OUTPUT/score_vs_rollouts.png``. ``agent_llm`` and ``optimizer_llm`` run the prompt search, so only the
-    prompt arms (promptlearn, promptlearn+sft) need them: the weight arms run on a machine without llama.cpp."""
+    prompt arms (promptlearn, promptlearn+sft) need them: the weight arms run on a machine without llama.cpp.
+
+    Each arm is the bench's method of that name (``bench/methods.py``, ``bench/weight_methods.py``) run on one
+    cell setup, so the comparison and ``promptlearn bench --engine transformers`` train and search the same way;
+    ``sft`` / ``grpo`` settings given here replace the bench's defaults (the seed prompt as the training system
+    message). ``parse`` is ``first_line`` or None, the two the task schema names."""
     import pandas as pd
 
-    from ..agents import ChatAgent
-    from ..optimizer import PromptOptimizer
-    from .grpo import train_grpo
-    from .sft import train_sft
+    from ..agents import ChatAgent, first_line
+    from ..bench.methods import CellSetup, CountingAgent, MethodOutcome, PromptlearnMethod
+    from ..bench.weight_methods import GRPOMethod, PromptlearnSFTMethod, SFTMethod
+    from ..task import TaskAgent, TaskData, TaskSpec
 
     if unknown := [m for m in methods if m not in METHODS]:
         raise ConfigError(f"unknown methods {unknown}; choose from {list(METHODS)}")
-    if (prompt_arms := [m for m in methods if m in PROMPT_METHODS]) and (agent_llm is None or optimizer_llm is None):
-        raise ConfigError(f"methods {prompt_arms} search prompts: pass agent_llm and optimizer_llm")
     output = Path(output_dir)
-    output.mkdir(parents=True, exist_ok=True)
     store = output / RESULTS_FILE
     done = {(r["method"], r["budget"]): r for r in _arms(store)} if store.exists() else {}
+    to_search = [m for m in methods if m in PROMPT_METHODS and any((m, b) not in done for b in budgets)]
+    if to_search and (agent_llm is None or optimizer_llm is None):
+        raise ConfigError(f"methods {to_search} search prompts: pass agent_llm and optimizer_llm")
+    if parse not in (None, first_line):
+        raise ConfigError("parse must be promptlearn.agents.first_line or None (the task schema's first_line / whole)")
+    if not train or not test:
+        raise ConfigError("compare_prompt_vs_weights needs training and test examples")
+    output.mkdir(parents=True, exist_ok=True)
     panel = JudgePanel([judges] if isinstance(judges, Judge) else list(judges))
     base = transformers_agent(model, user_template, max_tokens=max_tokens, parse=parse)
-    sft_settings, grpo_settings = sft or SFTSettings(), grpo or GRPOSettings()
     cfg = config or OptimizeConfig()
+    task = TaskSpec(name="comparison", description=cfg.task_description, seed_prompt=seed_prompt,
+                    data=TaskData(train_path="(in memory)", val_path="(in memory)", inputs=sorted(train[0].inputs)),
+                    agent=TaskAgent(user_template=user_template, max_tokens=max_tokens,
+                                    parse="first_line" if parse is first_line else "whole"))
+    arms = {"seed": None, "promptlearn": PromptlearnMethod(config=cfg), "sft": SFTMethod(sft), "grpo": GRPOMethod(grpo),
+            "promptlearn+sft": PromptlearnSFTMethod(sft, config=cfg)}
 
-    def optimized_prompt(budget: int) -> tuple[str, int, int]:
-        assert agent_llm is not None and optimizer_llm is not None  # checked above
-        chat_agent = ChatAgent(agent_llm, user_template, max_tokens=max_tokens, parse=parse)
-        optimizer = PromptOptimizer(chat_agent, list(panel.judges), optimizer_llm=optimizer_llm,
-                                    config=cfg.model_copy(update={"budget": Budget(max_rollouts=budget)}))
-        result = optimizer.optimize(seed_prompt, train, val, run_dir=str(output / f"promptlearn-{budget}"), resume=True)
-        return result.best_prompt, int(result.usage.get("rollouts", 0)), int(result.usage.get("tokens", 0))
+    def search_agent() -> CountingAgent:
+        if agent_llm is None:  # weight arms never call it
+            return CountingAgent(_NoSearchAgent())
+        return CountingAgent(ChatAgent(agent_llm, user_template, max_tokens=max_tokens, parse=parse))
 
     for budget in budgets:
         for method in methods:
             if (method, budget) in done:
                 continue
             start = time.time()
-            prompt, adapter, rollouts, seen, tokens = seed_prompt, None, 0, 0, 0
-            if method == "promptlearn":
-                prompt, rollouts, tokens = optimized_prompt(budget)
-            elif method == "sft":
-                steps = max(1, budget // sft_settings.batch_size)
-                summary = train_sft(model, train, output / f"sft-{budget}", user_template=user_template,
-                                    settings=replace(sft_settings, max_steps=steps), progress=progress)
-                adapter, seen, tokens = summary.adapter_dir, summary.examples_seen, summary.train_tokens
-            elif method == "grpo":
-                per_step = grpo_settings.prompts_per_step * grpo_settings.num_generations
-                summary = train_grpo(model, train, output / f"grpo-{budget}", judges=list(panel.judges),
-                                     user_template=user_template, parse=parse, progress=progress,
-                                     settings=replace(grpo_settings, max_steps=max(1, budget // per_step)))
-                adapter, rollouts, seen = summary.adapter_dir, summary.rollouts, summary.examples_seen
-                tokens = summary.train_tokens
-            elif method == "promptlearn+sft":  # distil the optimized prompt's judge-approved answers into LoRA
-                teacher, rollouts, tokens = optimized_prompt(budget)
-                summary = train_sft(model, train, output / f"promptlearn+sft-{budget}", user_template=user_template,
-                                    settings=replace(sft_settings, source="judged", train_system_prompt=seed_prompt),
-                                    judges=list(panel.judges), sample_prompt=teacher, max_new_tokens=max_tokens,
-                                    progress=progress)
-                adapter, seen = summary.adapter_dir, summary.examples_seen
-                rollouts, tokens = rollouts + summary.rollouts, tokens + summary.train_tokens
+            # promptlearn and promptlearn+sft share a folder: the second resumes the first's finished search.
+            folder = output / (f"promptlearn-{budget}" if method in PROMPT_METHODS else f"{method}-{budget}")
+            setup = CellSetup(task=task, seed=cfg.seed, budget=budget, train=list(train), val=list(val),
+                              agent=search_agent(), judges=list(panel.judges), judge_weights=list(panel.weights),
+                              rewriter=optimizer_llm or _no_rewriter(), work_dir=folder, engine_model=str(model),
+                              progress=progress)
+            method_obj = arms[method]
+            outcome = MethodOutcome(best_prompt=seed_prompt, rollouts=0) if method_obj is None else method_obj.run(setup)
+            prompt = outcome.best_prompt
+            assert isinstance(prompt, str)  # single-prompt task
+            details = outcome.details
+            seen = int(details.get("examples_seen", 0))
+            if method == "sft":
+                rollouts, tokens = 0, int(details.get("train_tokens", 0))  # references: no generations
+            else:
+                rollouts = int(outcome.rollouts or 0)
+                tokens = int(outcome.tokens or 0) + int(details.get("search_tokens") or 0) + \
+                    int(details.get("train_tokens", 0))
+            adapter = outcome.adapter
             agent = base if adapter is None else transformers_agent(model, user_template, adapter=adapter,
                                                                     max_tokens=max_tokens, parse=parse)
             score, ci = _score(agent, prompt, test, panel, cfg.seed)
@@ -148,6 +157,22 @@ def compare_prompt_vs_weights(model: str | Path, train: Sequence[Example], val: 
     frame = pd.DataFrame([done[(m, b)] for b in budgets for m in methods])
     plot_comparison(frame, output / "score_vs_rollouts.png")
     return frame
+
+
+class _NoSearchAgent:
+    """The cell agent of a comparison without ``agent_llm``: weight arms never call it (checked above)."""
+
+    async def arun(self, candidate: Candidate, example: Example) -> Any:
+        raise ConfigError("this comparison has no agent_llm; only the weight arms can run")
+
+
+def _no_rewriter() -> LLM:
+    """The cell rewriter of a comparison without ``optimizer_llm``: weight arms never call it either."""
+    from ..llm import FunctionBackend
+
+    def refuse(request: Any) -> str:
+        raise ConfigError("this comparison has no optimizer_llm; only the weight arms can run")
+    return LLM("none/no-rewriter", backend=FunctionBackend(refuse), cache=None)
 
 
 def _engine(agent: Any) -> str:

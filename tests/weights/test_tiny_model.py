@@ -178,3 +178,38 @@ def test_the_transformers_backend_serves_the_llm_layer_with_its_cache_and_usage(
                         settings=SFTSettings(max_steps=2, batch_size=3, checkpoint_every=100))
     tuned = TransformersBackend(tiny_model, adapter=summary.adapter_dir)
     assert tuned.name.startswith(f"{backend.name}+{Path(summary.adapter_dir).name}@") and len(tuned.name.split("@")[1]) == 12
+
+
+def test_the_comparison_runs_each_arm_as_the_bench_method_of_that_name(tiny_model, tmp_path):
+    """compare_prompt_vs_weights is one harness with the bench (issue 27): its arms are the bench's methods,
+    promptlearn+sft resumes promptlearn's finished search, and a rerun skips finished arms."""
+    from promptlearn import FakeLLM, OptimizeConfig
+    from promptlearn.weights import compare_prompt_vs_weights
+
+    answers = {"red": "stop", "green": "go", "yellow": "wait"}
+
+    def agent(request):  # the prompt search's agent (a fake; the arms are scored on the tiny model)
+        return answers[request.messages[-1]["content"].split()[-1]]
+
+    rewriter = FakeLLM(lambda request: '{"analysis": "-", "new_rules": [], "delete": []}', role="optimizer")
+    def approves(example, output):  # the tiny model's samples must pass for promptlearn+sft to have data
+        return 1.0
+
+    common = dict(judges=[FunctionJudge(approves)], seed_prompt="Answer.", output_dir=tmp_path / "cmp", budgets=[6],
+                  config=OptimizeConfig(minibatch_size=2, max_iterations=1, explain_failures=0),
+                  sft=SFTSettings(batch_size=2, samples_per_example=1),
+                  grpo=GRPOSettings(prompts_per_step=1, num_generations=2, max_completion_length=2),
+                  progress=False)
+    train, val = TRAIN[:4], TRAIN[4:]
+    frame = compare_prompt_vs_weights(tiny_model, train, val, TRAIN[:3], agent_llm=FakeLLM(agent),
+                                      optimizer_llm=rewriter, **common)
+    arms = {row["method"]: row for row in frame.to_dict("records")}
+    assert list(arms) == ["seed", "promptlearn", "sft", "grpo", "promptlearn+sft"]
+    assert arms["sft"]["rollouts"] == 0 and arms["sft"]["examples_seen"] == 6  # 6 references (a budget of 6 examples)
+    assert arms["grpo"]["rollouts"] == 6 and arms["promptlearn"]["rollouts"] > 0
+    assert arms["promptlearn+sft"]["rollouts"] >= arms["promptlearn"]["rollouts"]
+    assert all(arms[m]["adapter"] for m in ("sft", "grpo", "promptlearn+sft")) and not isinstance(arms["seed"]["adapter"], str)
+    assert sorted(p.name for p in (tmp_path / "cmp").iterdir() if p.is_dir()) == ["grpo-6", "promptlearn-6", "sft-6"]
+    again = compare_prompt_vs_weights(tiny_model, train, val, TRAIN[:3], **common)  # finished: no LLM needed
+    columns = ["method", "test", "rollouts", "examples_seen", "adapter", "tokens"]
+    assert again[columns].equals(frame[columns])
