@@ -116,7 +116,7 @@ class TaskSpec(_Strict):
     metric_abs_tol: float = 1e-6
     kind: str = Field("", description="free label for reports: classification, multiple_choice, numeric, ...")
     source: str = ""
-    _fingerprints: tuple[str, ...] | None = PrivateAttr(None)  # the data files are hashed once per loaded task
+    _fingerprint: str | None = PrivateAttr(None)  # the data files are hashed once per loaded task
 
     def _rows(self, path: str) -> list[Example]:
         d = self.data
@@ -204,28 +204,15 @@ class TaskSpec(_Strict):
     def fingerprint(self) -> str:
         """Changes when anything that decides a score changes: the data files' bytes, the split, templates,
         seed prompt, judges and metric; not where the data files lie, nor an optional field left unset
-        (a new TaskSpec field must default to None, or every recorded cell stops matching its task)."""
-        return self.fingerprints()[0]
-
-    def fingerprints(self) -> tuple[str, ...]:
-        """This task's fingerprint, then the ones earlier versions computed for the same task, so their
-        results files still resume and compare: until ``abb80cb`` the hash took the absolute data path
-        and unset fields; before ``d6ff750`` the agent had no ``steps`` field. (Fields added since, such
-        as ``data.train_path``, are left out of those old forms when unset.)"""
-        if self._fingerprints is None:
+        (a new TaskSpec field must default to None, or every recorded cell stops matching its task).
+        Results recorded under earlier forms of it: ``benchmarks/migrate_results.py`` rewrites them."""
+        if self._fingerprint is None:
             data = b"".join(Path(f).read_bytes() for f in self.data.files())
             canonical = self.model_dump(exclude={"source"}, exclude_none=True)
             for key in DATA_FILES:
                 canonical["data"].pop(key, None)
-            with_path = self.model_dump(exclude={"source"})
-            for key in DATA_FILES[1:]:
-                if with_path["data"][key] is None:
-                    del with_path["data"][key]
-            before_steps = json.loads(json.dumps(with_path, default=str))
-            if before_steps["agent"].get("steps") is None:
-                del before_steps["agent"]["steps"]
-            self._fingerprints = tuple(dict.fromkeys(_digest(body, data) for body in (canonical, with_path, before_steps)))
-        return self._fingerprints
+            self._fingerprint = _digest(canonical, data)
+        return self._fingerprint
 
 
 def _digest(body: dict[str, Any], data: bytes) -> str:

@@ -109,17 +109,16 @@ def _cell_dir(store: ResultsStore, task: str, method: str, seed: int, budget: in
     return path
 
 
-def cell_keys(task: TaskSpec, method: Method, seed: int, config: BenchConfig) -> list[str]:
-    """The cell's key, then the keys earlier versions recorded it under (``TaskSpec.fingerprints``)."""
-    return [cell_key(task=task.name, task_fingerprint=fp, method=method.name, seed=seed, budget=config.budget,
-                     agent=config.agent_model, rewriter=config.rewriter_model, engine=config.engine)
-            for fp in task.fingerprints()]
+def cell_key_of(task: TaskSpec, method: Method, seed: int, config: BenchConfig) -> str:
+    """The key a cell's records carry: what ran (task fingerprint, method, seed, budget, models, engine)."""
+    return cell_key(task=task.name, task_fingerprint=task.fingerprint(), method=method.name, seed=seed,
+                    budget=config.budget, agent=config.agent_model, rewriter=config.rewriter_model, engine=config.engine)
 
 
 def cell_header(task: TaskSpec, method: Method, seed: int, config: BenchConfig) -> dict[str, Any]:
     """What every record of a cell starts with, finished or failed: its key, what ran, and with which code."""
     return {
-        "key": cell_keys(task, method, seed, config)[0], "task": task.name, "kind": task.kind, "method": method.name,
+        "key": cell_key_of(task, method, seed, config), "task": task.name, "kind": task.kind, "method": method.name,
         "seed": seed,
         "budget": config.budget, "agent": config.agent_model, "rewriter": config.rewriter_model, "engine": config.engine,
         "task_fingerprint": task.fingerprint(), "promptlearn_version": __version__, "commit": _commit(),

@@ -16,7 +16,7 @@ from .cell import (
     WEIGHT_METHODS,
     BenchConfig,
     LLMFactory,
-    cell_keys,
+    cell_key_of,
     default_llm_factory,
     run_cell,
 )
@@ -59,7 +59,7 @@ def _run_cells(tasks: Sequence[TaskSpec], methods: Sequence[Method], *, store: R
     out: list[dict[str, Any]] = []
 
     def finished(task: TaskSpec, method: Method, seed: int) -> dict[str, Any] | None:
-        return next((done[k] for k in cell_keys(task, method, seed, config) if k in done), None)
+        return done.get(cell_key_of(task, method, seed, config))
 
     def keep(record: dict[str, Any]) -> None:  # this process is the only writer of the results file
         store.append(record)

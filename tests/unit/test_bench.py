@@ -284,23 +284,33 @@ def test_an_unreadable_cache_to_warm_from_fails_that_cell_only(tmp_path):
     assert "DatabaseError" in records[1]["error"]
 
 
-def test_results_recorded_by_earlier_versions_still_resume(tmp_path):
-    """Earlier versions hashed the task with its absolute data path (and before agent.steps, without that field):
-    their finished cells must be skipped, not run again; a moved data folder is still the same task."""
+def test_results_recorded_by_earlier_versions_resume_once_migrated(tmp_path):
+    """Earlier versions hashed the task with its absolute data path (and before agent.steps, without that field).
+    benchmarks/migrate_results.py rewrites such records to today's fingerprint and key: their finished cells are
+    then skipped, not run again; a moved data folder is still the same task."""
+    import importlib.util
+
+    script = Path(__file__).parents[2] / "benchmarks" / "migrate_results.py"
+    spec = importlib.util.spec_from_file_location("migrate_results", script)
+    migrate_results = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migrate_results)
     task = load_task(write_parity_task(tmp_path / "t"))
     moved = load_task(write_parity_task(tmp_path / "elsewhere"))
-    assert moved.fingerprint() == task.fingerprint() and moved.fingerprints()[1] != task.fingerprints()[1]
-    assert len(task.fingerprints()) == 3
+    assert moved.fingerprint() == task.fingerprint()
+    earlier = migrate_results.earlier_fingerprints(task)
+    assert len(earlier) == 2 and earlier != migrate_results.earlier_fingerprints(moved)  # those hashed the path
     results = tmp_path / "r.jsonl"
     first = run_bench([task], [SeedMethod()], results=results, config=_config(), make_llm=bench_llm_factory())[0]
-    for legacy in task.fingerprints()[1:]:
+    for legacy in earlier:
         key = cell_key(task="parity", task_fingerprint=legacy, method="seed", seed=0, budget=60,
                        agent=first["agent"], rewriter=first["rewriter"])
         old = dict(first, task_fingerprint=legacy, key=key)
-        results.write_text(json.dumps(old) + "\n")
+        results.write_text(json.dumps(old) + "\n" + json.dumps(dict(old, task="other")) + "\n")
+        assert migrate_results.migrate(results, [task]) == {"migrated": 1, "current": 0, "left": 1}
         made: list[str] = []
         again = run_bench([task], [SeedMethod()], results=results, config=_config(), make_llm=bench_llm_factory(made))
-        assert made == [] and again[0]["key"] == old["key"]  # skipped as finished
+        assert made == [] and again[0]["key"] == first["key"]  # skipped as finished
+        assert migrate_results.migrate(results, [task]) == {"migrated": 0, "current": 1, "left": 1}
 
 
 # --- report -----------------------------------------------------------------------------------------------------
