@@ -297,17 +297,22 @@ def task_judges(task: TaskSpec, rewriter: LLM, usage: Usage | None = None, *, de
 def load_task(path: str | Path) -> TaskSpec:
     """Read and check one task YAML (no model calls). Relative paths are taken from the YAML's folder."""
     path = Path(path)
+    return task_from_mapping(read_mapping(path, kind="task", hint="name:, data:, ..."), path)
+
+
+def read_mapping(path: Path, *, kind: str, hint: str) -> dict[str, Any]:
+    """The YAML mapping in ``path``; a ConfigError naming the ``kind`` of file (and what it holds) otherwise."""
     if not path.exists():
-        raise ConfigError(f"task file not found: {path}")
+        raise ConfigError(f"{kind} file not found: {path}")
     if path.is_dir():
-        raise ConfigError(f"{path} is a directory; give the path of a task YAML file")
+        raise ConfigError(f"{path} is a directory; give the path of a {kind} YAML file")
     try:
         raw = yaml_load(read_text(path)) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path} is not valid YAML: {exc}") from None
     if not isinstance(raw, dict):
-        raise ConfigError(f"{path} must hold a YAML mapping (name:, data:, ...), got {type(raw).__name__}")
-    return task_from_mapping(raw, path)
+        raise ConfigError(f"{path} must hold a YAML mapping ({hint}), got {type(raw).__name__}")
+    return raw
 
 
 def task_from_mapping(raw: dict[str, Any], path: Path) -> TaskSpec:

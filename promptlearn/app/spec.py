@@ -15,13 +15,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..config import DEFAULT_AGENT_MODEL, DEFAULT_REWRITER_MODEL, OptimizeConfig
-from ..data import read_text, yaml_load
 from ..errors import ConfigError
-from ..task import TaskSpec, load_task, task_agent, task_from_mapping, task_judges
+from ..task import TaskSpec, load_task, read_mapping, task_agent, task_from_mapping, task_judges
 
 if TYPE_CHECKING:
     from ..optimizer import PromptOptimizer
@@ -65,17 +63,7 @@ class RunSpec(_Strict):
     @classmethod
     def from_yaml(cls, path: str | Path) -> RunSpec:
         path = Path(path)
-        if not path.exists():
-            raise ConfigError(f"config file not found: {path}")
-        if path.is_dir():
-            raise ConfigError(f"{path} is a directory; give the path of a YAML config file")
-        try:
-            raw = yaml_load(read_text(path)) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path} is not valid YAML: {exc}") from None
-        if not isinstance(raw, dict):
-            raise ConfigError(f"{path} must hold a YAML mapping (a task's name:, data:, ... or task:), "
-                              f"got {type(raw).__name__}")
+        raw = read_mapping(path, kind="config", hint="a task's name:, data:, ... or task:")
         if _is_run_layout(raw):
             raw = _from_run_layout(raw)
         run = {k: raw.pop(k) for k in RUN_KEYS if k in raw}
