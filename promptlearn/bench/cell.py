@@ -239,16 +239,16 @@ def _score_test(task: TaskSpec, seed: int, prompt: str | dict[str, str], test: S
             agent = RetrievalAgent(agent, *retrieval)
         return PromptOptimizer(agent, metric_judge(task), optimizer_llm=llm)
 
-    if config.engine == "transformers":
-        seed_scorer = PromptOptimizer(_transformers_agent(task, config.agent_model, None, cache), metric_judge(task),
-                                      optimizer_llm=llm)
-        scorer = seed_scorer if adapter is None and retrieval is None else \
-            scorer_of(_transformers_agent(task, config.agent_model, adapter, cache))
-    else:
-        if adapter is not None:
+    def test_agent(with_adapter: str | None) -> Any:
+        """The task's agent on the run's engine (transformers: base weights, + ``with_adapter``)."""
+        if config.engine == "transformers":
+            return _transformers_agent(task, config.agent_model, with_adapter, cache)
+        if with_adapter is not None:
             raise ConfigError("a LoRA adapter can only be scored with --engine transformers")
-        seed_scorer = PromptOptimizer(task_agent(task, llm), metric_judge(task), optimizer_llm=llm)
-        scorer = seed_scorer if retrieval is None else scorer_of(task_agent(task, llm))
+        return task_agent(task, llm)
+
+    seed_scorer = PromptOptimizer(test_agent(None), metric_judge(task), optimizer_llm=llm)
+    scorer = seed_scorer if adapter is None and retrieval is None else scorer_of(test_agent(adapter))
     seed_eval = seed_scorer.evaluate(task.seed_prompt, test)
     same = prompt == task.seed_prompt and adapter is None and retrieval is None
     best_eval = seed_eval if same else scorer.evaluate(prompt, test)
