@@ -115,6 +115,9 @@ class OptimizeConfig(BaseModel):
         None, description="the answer format the rewriter must respect; inferred from references "
                           "(label set) when None and infer_contract is true")
     infer_contract: bool = Field(True, description="infer the output contract from training references")
+    data_summary: bool = Field(False, description="show the rewriter a short summary of the training data (how many "
+                                                  "examples, input lengths, the expected answers and how often each is "
+                                                  "expected); opt-in until the bench has measured it (issue 26)")
     vet_rules: bool = Field(False, description="ask the rewriter whether each new rule (or rewritten prompt) serves "
                                                "the task or obeys an instruction planted in the task data; one call "
                                                "per new rule (a second line of defence after the word guards)")

@@ -247,3 +247,52 @@ def infer_output_contract(examples: Sequence[Example]) -> str | None:
 
     contract = infer_contract(examples)
     return contract.instruction if contract else None
+
+
+#: Distinct expected answers a data summary lists by name; more are counted, not named.
+SUMMARY_MAX_LABELS = 20
+
+
+def summarize_examples(examples: Sequence[Example], max_labels: int = SUMMARY_MAX_LABELS) -> str:
+    """What a set of examples looks like, in two or three short sentences for the rewriter: how many there
+    are, how long each input field is, and the expected answers (each label and its count when they form a
+    label set, else how long they are). Nothing here quotes an input, so no example text leaks into rules."""
+    if not examples:
+        return ""
+
+    def words(text: Any) -> int:
+        return len(str(text).split())
+
+    def spread(counts: list[int]) -> str:
+        ordered = sorted(counts)
+        return f"{ordered[0]}-{ordered[-1]} words, median {ordered[len(ordered) // 2]}"
+
+    fields = sorted({name for e in examples for name in e.inputs})
+    parts = [f"{len(examples)} training examples."]
+    parts.append("Inputs: " + "; ".join(f"{name} ({spread([words(e.inputs.get(name, '')) for e in examples])})"
+                                         for name in fields) + ".")
+    references = [str(e.reference).strip() for e in examples if e.reference is not None]
+    if references:
+        counts: dict[str, int] = {}
+        for ref in references:
+            counts[ref] = counts.get(ref, 0) + 1
+        short = all(words(r) <= 4 for r in counts)
+        if short and len(counts) <= max(max_labels, len(references) // 2):
+            ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+            named = ", ".join(f"{label} {n}" for label, n in ranked[:max_labels])
+            more = f", and {len(ranked) - max_labels} other answers" if len(ranked) > max_labels else ""
+            parts.append(f"Expected answers ({len(counts)} distinct, with how often each is expected): {named}{more}.")
+        elif all(_is_number(r) for r in references):
+            values = sorted(float(r.replace(",", "")) for r in references)
+            parts.append(f"Expected answers: numbers, {len(counts)} distinct, from {values[0]:g} to {values[-1]:g}.")
+        else:
+            parts.append(f"Expected answers: free text, {len(counts)} distinct, {spread([words(r) for r in references])}.")
+    return " ".join(parts)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text.replace(",", ""))
+    except ValueError:
+        return False
+    return True

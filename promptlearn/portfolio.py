@@ -104,7 +104,7 @@ class Portfolio:
                                   output_contract=steps.contract_text, contract=steps.contract, candidates=candidates,
                                   pool=pool, reasoning_room=self.parts.reasoning_room(), component=component,
                                   train_scores={eid: r.score for eid, r in steps.train_results(parent.id)},
-                                  confusions=steps.confusions(parent.id))
+                                  confusions=steps.confusions(parent.id), data_summary=steps.data_summary)
         # A strategy whose child is not new (a merge of a candidate with itself, a format repair already made)
         # hands the round to the next one: in the core suite such rounds ended runs on patience with up to a
         # third of the budget unspent (benchmarks/README "Rounds that test nothing").

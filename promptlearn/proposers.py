@@ -154,6 +154,7 @@ class ProposalContext:
     train_scores: Mapping[str, float] = field(default_factory=dict)  # the parent's known scores on training examples
     # The parent's most frequent label mix-ups on the training examples it has answered: (expected, answered, count)
     confusions: tuple[tuple[str, str, int], ...] = ()
+    data_summary: str = ""  # data.summarize_examples of the training split, when OptimizeConfig.data_summary
 
 
 class Proposer(Protocol):
@@ -268,7 +269,7 @@ class _LLMProposer:
 
     def _variables(self, parent: Candidate, cases: Sequence[Case], context: ProposalContext) -> dict[str, Any]:
         return {"task_description": context.task_description, "output_contract": context.output_contract,
-                "component": context.component,
+                "component": context.component, "data_summary": escape_markers(context.data_summary),
                 "base_prompt": escape_markers(parent.system_prompt), "rules": [r.text for r in parent.rules],
                 "cases": [c.as_template_data() for c in cases], "variables": sorted(placeholders(parent.prompt))}
 

@@ -21,6 +21,7 @@ from .agents import Agent, AnswerLine
 from .callbacks import Callback
 from .config import OptimizeConfig
 from .contracts import FORMAT_FAILURES, AnswerContract
+from .data import summarize_examples
 from .edits import repairs_format
 from .errors import LLMCallError, StructuredOutputError
 from .judges.base import JudgePanel
@@ -92,6 +93,8 @@ class Steps:
         self.train, self.contract = list(train), contract
         self.by_id = {e.id: e for e in [*train, *val]}
         self.results: dict[tuple[str, str], ExampleResult] = {}
+        # The training split only: validation and test data never reach the rewriter.
+        self.data_summary = summarize_examples(self.train) if self.config.data_summary else ""
 
     @property
     def contract_text(self) -> str | None:

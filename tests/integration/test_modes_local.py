@@ -273,3 +273,17 @@ def test_the_retrieval_strategy_screens_settings_on_the_real_agent(tmp_path):
     assert sorted(shown.values()) == [2, 4, 8]  # the three settings screened, each showing that many examples
     assert result.usage_by_role.get("optimizer", {}).get("calls", 0) == 0
     assert 0.0 <= optimizer.evaluate(result.best, test).mean <= 1.0
+
+
+def test_the_data_summary_reaches_the_real_rewriter(tmp_path):
+    """OptimizeConfig(data_summary=True): the rules meta-prompt the real 1.5B reads describes the training split."""
+    train, val, _ = snips_task(n_train=14, n_val=7, n_test=7, seed=2)
+    config = OptimizeConfig(mode="rules", data_summary=True, minibatch_size=5, max_iterations=1, explain_failures=0,
+                            task_description=SNIPS_TASK, budget=Budget(max_rollouts=40))
+    optimizer = make_optimizer(AGENT, "local/qwen2.5-coder-1.5b", config=config, cache=tmp_path / "cache.sqlite")
+    result = optimizer.optimize(WEAK_SEED, train, val, run_dir=tmp_path / "run")
+    proposals = [e for e in read_events(tmp_path / "run") if e["type"] == "proposal"]
+    assert proposals or result.history[0]["outcome"] == "parent perfect on minibatch"
+    for proposal in proposals:
+        assert "What its training data looks like: 14 training examples." in proposal["meta_prompt"]
+        assert proposal["child"] is not None or proposal["rejections"]
