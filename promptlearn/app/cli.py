@@ -115,6 +115,9 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     from .spec import RunSpec
 
     spec = RunSpec.from_yaml(args.config).with_models(agent=args.agent, optimizer=args.rewriter)
+    if args.budget is not None:
+        budget = spec.optimize.budget.model_copy(update={"max_rollouts": args.budget})
+        spec = spec.model_copy(update={"optimize": spec.optimize.model_copy(update={"budget": budget})})
     optimizer, train, val, test = spec.build(deadline_s=args.deadline)
     optimizer.callbacks.append(ProgressBar())
     if args.mlflow:
@@ -250,6 +253,8 @@ def build_parser() -> argparse.ArgumentParser:
     opt.add_argument("--agent", default=None, metavar="MODEL", help="the agent's model (overrides models.agent)")
     opt.add_argument("--rewriter", default=None, metavar="MODEL",
                      help="rewriter, reflection and default judge model (overrides models.optimizer)")
+    opt.add_argument("--budget", type=_positive_int, default=None, metavar="ROLLOUTS",
+                     help="agent calls the search may make (overrides optimize.budget.max_rollouts)")
     opt.add_argument("--run-dir", default=None)
     opt.add_argument("--resume", action="store_true")
     opt.add_argument("--deadline", type=_positive_float, default=None,

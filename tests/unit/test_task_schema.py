@@ -168,6 +168,8 @@ def test_optimize_command_runs_a_task_file(tmp_path, capsys, monkeypatch):
                              model=model, **kw)
 
     monkeypatch.setattr(llm_module, "LLM", RoutedLLM)
-    assert main(["optimize", str(tmp_path / "parity.yaml"), "--agent", "fake/agent", "--rewriter", "fake/rw"]) == 0
+    assert main(["optimize", str(tmp_path / "parity.yaml"), "--agent", "fake/agent", "--rewriter", "fake/rw",
+                 "--budget", "7", "--run-dir", str(tmp_path / "run")]) == 0
     out = capsys.readouterr().out
     assert made[:2] == ["fake/rw", "fake/agent"] and "Test score (8 examples): 1.000 -> 1.000" in out
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["config"]["budget"]["max_rollouts"] == 7
