@@ -282,17 +282,18 @@ def summarize_examples(examples: Sequence[Example], max_labels: int = SUMMARY_MA
             named = ", ".join(f"{label} {n}" for label, n in ranked[:max_labels])
             more = f", and {len(ranked) - max_labels} other answers" if len(ranked) > max_labels else ""
             parts.append(f"Expected answers ({len(counts)} distinct, with how often each is expected): {named}{more}.")
-        elif all(_is_number(r) for r in references):
-            values = sorted(float(r.replace(",", "")) for r in references)
+        elif None not in (numbers := [parse_number(r) for r in references]):
+            values = sorted(n for n in numbers if n is not None)
             parts.append(f"Expected answers: numbers, {len(counts)} distinct, from {values[0]:g} to {values[-1]:g}.")
         else:
             parts.append(f"Expected answers: free text, {len(counts)} distinct, {spread([words(r) for r in references])}.")
     return " ".join(parts)
 
 
-def _is_number(text: str) -> bool:
+def parse_number(value: Any) -> float | None:
+    """A reference such as "1,234" or 7 as a float; None if it is no number (or NaN)."""
     try:
-        float(text.replace(",", ""))
+        number = float(str(value).replace(",", "").strip())
     except ValueError:
-        return False
-    return True
+        return None
+    return None if math.isnan(number) else number

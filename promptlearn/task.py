@@ -85,6 +85,13 @@ class TaskAgent(_Strict):
     max_tokens: int | None = Field(16, ge=1, description="null: the model's own limit")
 
     @property
+    def parser(self) -> Callable[[str], str] | None:
+        """``parse`` as the callable agents take: ``first_line``, or None for the whole reply."""
+        from .agents import first_line
+
+        return first_line if self.parse == "first_line" else None
+
+    @property
     def token_cap(self) -> int:
         """``max_tokens``, or a fixed cap where it is unset, for engines that need a number."""
         return self.max_tokens or UNSET_MAX_TOKENS_CAP
@@ -274,10 +281,10 @@ def metric_judge(task: TaskSpec) -> Any:
 
 def task_agent(task: TaskSpec, llm: LLM) -> Agent:
     """The agent ``task`` describes over ``llm``: a ChatAgent, or a PipelineAgent for ``agent.steps``."""
-    from .agents import ChatAgent, first_line
+    from .agents import ChatAgent
     from .pipeline import PipelineAgent, Step
 
-    parse = first_line if task.agent.parse == "first_line" else None
+    parse = task.agent.parser
     if task.agent.steps:
         steps = [Step(s.component, s.user_template, s.max_tokens or task.agent.max_tokens) for s in task.agent.steps]
         return PipelineAgent(llm, steps, parse=parse, answer_pattern=task.agent.answer_pattern)

@@ -146,4 +146,5 @@ def _from_run_layout(raw: dict[str, Any]) -> dict[str, Any]:
         agent["parse"] = "first_line" if agent.pop("first_line_only") else "whole"
     agent = {"max_tokens": None, "parse": "whole", **agent}
     metric = {} if data.get("reference") else {"metric": None}
-    return {**raw, **metric, "data": data, "agent": agent, "models": {**models, **raw.pop("models", {})}}
+    models.update(raw.pop("models", None) or {})
+    return {**raw, **metric, "data": data, "agent": agent, "models": models}

@@ -24,7 +24,6 @@ from typing import Any, Callable, Literal, Sequence
 
 from .._redaction import redact
 from .._version import __version__
-from ..agents import first_line
 from ..callbacks import Callback, ProgressBar
 from ..config import DEFAULT_AGENT_MODEL, DEFAULT_REWRITER_MODEL
 from ..errors import ConfigError
@@ -95,7 +94,7 @@ def _transformers_agent(task: TaskSpec, model: str, adapter: str | None, cache: 
     if task.agent.steps:
         raise ConfigError(f"--engine transformers scores single-prompt tasks; {task.name!r} has steps")
     return transformers_agent(model, task.agent.user_template, adapter=adapter, max_tokens=task.agent.token_cap,
-                              parse=first_line if task.agent.parse == "first_line" else None,
+                              parse=task.agent.parser,
                               answer_pattern=task.agent.answer_pattern, cache=cache if cache is not None else "off")
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ..agents import first_line
 from ..config import OptimizeConfig
 from ..errors import ConfigError
 from ..weights.config import GRPOSettings, SFTSettings
@@ -79,7 +78,7 @@ class GRPOMethod:
         per_step = settings.prompts_per_step * settings.num_generations
         summary = train_grpo(_model(setup), setup.train, setup.work_dir / "grpo", judges=setup.judges,
                              judge_weights=setup.judge_weights, user_template=task.agent.user_template,
-                             parse=first_line if task.agent.parse == "first_line" else None, progress=setup.progress,
+                             parse=task.agent.parser, progress=setup.progress,
                              settings=replace(settings, max_steps=max(1, setup.budget // per_step)))
         return MethodOutcome(best_prompt=setup.seed_prompt, adapter=summary.adapter_dir, rollouts=summary.rollouts,
                              details={"examples_seen": summary.examples_seen, "steps": summary.steps,

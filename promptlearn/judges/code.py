@@ -8,6 +8,7 @@ import re
 import string
 from typing import Any, Callable, Sequence
 
+from ..data import parse_number
 from ..errors import ConfigError, JudgeError
 from ..records import Critique, Example, Rollout
 from .base import failed_rollout_critique
@@ -35,15 +36,6 @@ def _require_references(examples: Sequence[Example], judge: str) -> None:
     if missing:
         raise ConfigError(f"judge {judge!r} needs a reference answer, but {len(missing)} example(s) have none "
                           f"(e.g. {missing[:3]}); set reference= when loading the data")
-
-
-def parse_number(value: Any) -> float | None:
-    """A reference such as "1,234" or 7 as a float; None if it is no number (or NaN)."""
-    try:
-        number = float(str(value).replace(",", "").strip())
-    except ValueError:
-        return None
-    return None if math.isnan(number) else number
 
 
 class ExactMatch:

@@ -88,10 +88,10 @@ def compare_prompt_vs_weights(model: str | Path, train: Sequence[Example], val: 
     message). ``parse`` is ``first_line`` or None, the two the task schema names."""
     import pandas as pd
 
-    from ..agents import ChatAgent, first_line
+    from ..agents import first_line
     from ..bench.methods import CellSetup, CountingAgent, MethodOutcome, PromptlearnMethod
     from ..bench.weight_methods import GRPOMethod, PromptlearnSFTMethod, SFTMethod
-    from ..task import TaskAgent, TaskData, TaskSpec
+    from ..task import TaskAgent, TaskData, TaskSpec, task_agent
 
     if unknown := [m for m in methods if m not in METHODS]:
         raise ConfigError(f"unknown methods {unknown}; choose from {list(METHODS)}")
@@ -119,7 +119,7 @@ def compare_prompt_vs_weights(model: str | Path, train: Sequence[Example], val: 
     def search_agent() -> CountingAgent:
         if agent_llm is None:  # weight arms never call it
             return CountingAgent(_NoSearchAgent())
-        return CountingAgent(ChatAgent(agent_llm, user_template, max_tokens=max_tokens, parse=parse))
+        return CountingAgent(task_agent(task, agent_llm))
 
     for budget in budgets:
         for method in methods:
@@ -138,12 +138,8 @@ def compare_prompt_vs_weights(model: str | Path, train: Sequence[Example], val: 
             assert isinstance(prompt, str)  # single-prompt task
             details = outcome.details
             seen = int(details.get("examples_seen", 0))
-            if method == "sft":
-                rollouts, tokens = 0, int(details.get("train_tokens", 0))  # references: no generations
-            else:
-                rollouts = int(outcome.rollouts or 0)
-                tokens = int(outcome.tokens or 0) + int(details.get("search_tokens") or 0) + \
-                    int(details.get("train_tokens", 0))
+            rollouts = 0 if method == "sft" else int(outcome.rollouts or 0)  # references: no generations
+            tokens = int(outcome.tokens or 0) + int(details.get("search_tokens") or 0) + int(details.get("train_tokens", 0))
             adapter = outcome.adapter
             agent = base if adapter is None else transformers_agent(model, user_template, adapter=adapter,
                                                                     max_tokens=max_tokens, parse=parse)
