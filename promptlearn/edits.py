@@ -87,14 +87,18 @@ class FormatRepairProposer:
     """When most failures break the answer contract, the child states the contract as a rule.
 
     The contract comes from the training references (``contracts.infer_contract``), so this
-    fixes "the agent explains instead of answering" without a rewriter call.
+    fixes "the agent explains instead of answering" without a rewriter call. A prompt whose own
+    text already says it, yet whose answers still break it, gets it restated as a rule: a small
+    model follows the closing numbered rule better than a sentence in the opening paragraph (the
+    0.5B on the good-seed logical_deduction_three_objects, whose seed ends with the contract's
+    sentence: 5.0% of 80 training answers right, 16.3% with that sentence repeated as rule 1).
     """
 
     name = "format"
 
     def applicable(self, parent: Candidate, cases: Sequence[Case], context: ProposalContext) -> bool:
         contract = context.contract
-        if contract is None or not cases or contract.instruction.lower() in parent.prompt.lower():
+        if contract is None or not cases or any(contract.instruction.lower() in r.text.lower() for r in parent.rules):
             return False
         return sum(c.is_format_failure for c in cases) >= FORMAT_SHARE * len(cases)
 
@@ -103,7 +107,9 @@ class FormatRepairProposer:
             return Proposal(child=None, rejections=("format: no contract, or few format failures",), strategy=self.name)
         broken = [c for c in cases if c.is_format_failure]
         kinds = sorted({c.failure for c in broken if c.failure})
-        why = f"{len(broken)} of {len(cases)} failures broke the answer format ({', '.join(kinds)})"
+        stated = context.contract.instruction.lower() in parent.system_prompt.lower()
+        why = (f"{len(broken)} of {len(cases)} failures broke the answer format ({', '.join(kinds)})"
+               + ("; the prompt states it, so it is restated as a rule" if stated else ""))
         rule = Rule(id=_next_rule_id(parent), text=context.contract.instruction, iteration=context.iteration,
                     provenance=_provenance(broken, why))
         return _child(parent, context, self.name, rules=(*parent.rules, rule), rationale=why)

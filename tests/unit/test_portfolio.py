@@ -123,8 +123,21 @@ def test_format_repair_needs_a_contract_and_mostly_format_failures():
     assert not repair.applicable(parent, explained, context())  # no contract
     assert not repair.applicable(parent, content, context(contract=contract))
     assert repair.applicable(parent, explained, context(contract=contract))
-    stated = Candidate.create("Answer. " + contract.instruction)
-    assert not repair.applicable(stated, explained, context(contract=contract))  # already stated
+    ruled = Candidate.create("Answer.", (Rule(id=1, text=contract.instruction),))
+    assert not repair.applicable(ruled, explained, context(contract=contract))  # already a rule
+
+
+def test_a_format_the_prompt_states_but_answers_break_is_restated_as_a_rule():
+    """A competent seed that says the format, with answers that still break it: the contract becomes a rule."""
+    contract = infer_contract(TRAIN)
+    stated = Candidate.create("Answer even or odd. " + contract.instruction)
+    explained = [case(e, failure="explanation") for e in TRAIN[:4]]
+    repair = FormatRepairProposer()
+    assert not repair.applicable(stated, [case(e) for e in TRAIN[:4]], context(contract=contract))  # content: no
+    proposal = asyncio.run(repair.apropose(stated, explained, context(contract=contract)))
+    assert proposal.child.system_prompt == stated.system_prompt
+    assert [r.text for r in proposal.child.rules] == [contract.instruction]
+    assert "restated as a rule" in proposal.rationale
 
 
 def weak_agent(request):
