@@ -197,6 +197,28 @@ def test_reasoning_strategy_runs_in_the_loop_with_the_real_agent(tmp_path):
     assert all(r.rollout.output == agent.answer(r.rollout.trace[-1]["content"]) for r in child)
 
 
+def test_format_repair_restates_a_format_the_seed_states_but_the_real_agent_breaks(tmp_path):
+    """A competent seed ends with the contract's own sentence, yet the 0.5B answers "(B) 49" (the letter, then
+    the option): the format strategy repeats the sentence as rule 1, and validation keeps it."""
+    from promptlearn import LLM, ChatAgent, ExactMatch, PromptOptimizer
+    from promptlearn.contracts import infer_contract
+    from promptlearn.edits import FormatRepairProposer
+
+    examples = largest_number_task(26)
+    train, val = examples[:16], examples[16:]
+    contract = infer_contract(train)
+    seed = "Pick the largest number. " + contract.instruction
+    optimizer = PromptOptimizer(ChatAgent(LLM(AGENT, cache=tmp_path / "cache.sqlite"), "{{ input }}", max_tokens=16),
+                                ExactMatch(), proposer=FormatRepairProposer(),
+                                config=OptimizeConfig(minibatch_size=10, max_iterations=1, explain_failures=0))
+    result = optimizer.optimize(seed, train, val)
+    row = result.history[0]
+    assert row["strategy"] == "format" and row["format_failures"] >= 3, row
+    assert "restated as a rule" in result.candidates[row["child"]].rationale
+    assert row["accepted"] and result.best_val > result.seed_val
+    assert [r.text for r in result.best.rules] == [contract.instruction]
+
+
 def test_format_repair_keeps_the_working_of_a_reasoning_agent(tmp_path):
     """An agent with an answer line pattern and room to reason gets the reasoning form of the contract from format
     repair ("work it out, then 'Answer: X' where X is only the number"), not "no working", and the real 0.5B then
