@@ -27,12 +27,17 @@ DEFAULT_MAX_DEMOS = 4
 MAX_TASK_DESCRIPTION_CHARS = 10_000
 # Auto mode's proposal strategies, in order of preference (format repair first: it is free and fixes what
 # nothing else can). ``OptimizeConfig.strategies`` picks a subset by these names.
-AUTO_STRATEGIES = ("format", "rules", "merge", "reasoning", "demos", "rewrite", "demo_search", "prune", "retrieval")
+AUTO_STRATEGIES = ("format", "rules", "merge", "reasoning", "demos", "rewrite", "demo_search", "prune", "retrieval",
+                   "cover")
 # The portfolio when ``strategies`` is not given. demo_search, prune and retrieval are opt-in until the good-seed
 # suite has measured them against the default portfolio (issue 26; benchmarks/README "Demo-set search",
 # "Retrieval demos").
 DEFAULT_STRATEGIES = ("format", "rules", "merge", "reasoning", "demos", "rewrite")
 DEFAULT_DEMO_SETS = 4  # alternatives one demo_search (or prune) round screens
+# cover: label sets it shows one worked example of each for. Two labels are the demos strategy's pair; twenty
+# short examples still fit the 0.5B's context with room for the input.
+COVER_MIN_LABELS = 3
+COVER_MAX_LABELS = 20
 
 # The embedded models the CLI and the quickstart use unless told otherwise.
 DEFAULT_AGENT_MODEL = "local/qwen2.5-coder-0.5b"
@@ -131,7 +136,7 @@ class OptimizeConfig(BaseModel):
                 raise ValueError(f"strategies must name at least one of {list(AUTO_STRATEGIES)}; got {list(self.strategies)}")
             if self.mode != "auto":
                 raise ValueError(f"strategies applies to mode='auto' only (mode is {self.mode!r})")
-            if set(self.strategies) <= {"demos", "demo_search"} and self.max_demos == 0:
+            if set(self.strategies) <= {"demos", "demo_search", "cover"} and self.max_demos == 0:
                 raise ValueError(f"strategies={self.strategies} with max_demos=0 leaves nothing to propose")
         if self.max_cases > self.minibatch_size:
             object.__setattr__(self, "max_cases", self.minibatch_size)

@@ -292,6 +292,8 @@ class MergeProposer:
             next_id += 1
         shown = {d.example_id for d in parent.demos}
         demos = (*parent.demos, *(d for d in other.demos if d.example_id not in shown))[-self.max_demos:]
+        if len(parent.demos) >= self.max_demos:  # a cover set (one per label) may exceed the cap: keep it whole
+            demos = parent.demos
         return _child(parent, context, self.name, rules=(*parent.rules, *added)[-self.max_rules:], demos=demos,
                       rationale=f"merge with {other.id}, which leads on other validation examples"
                                 + (f"; kept this candidate's rule where {conflicts} of the other's give another "

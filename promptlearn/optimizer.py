@@ -17,7 +17,7 @@ from .agents import Agent, Preflight, as_agent
 from .callbacks import Callback, ProgressBar
 from .config import AUTO_STRATEGIES, DEFAULT_STRATEGIES, OptimizeConfig
 from .data import infer_output_contract
-from .demo_sets import DemoSearchProposer
+from .demo_sets import DemoSearchProposer, LabelCoverProposer
 from .edits import DemoProposer, FormatRepairProposer, MergeProposer, PruneProposer, ReasoningProposer
 from .errors import ConfigError
 from .judges.base import Judge, JudgePanel
@@ -60,11 +60,12 @@ def build_proposers(cfg: OptimizeConfig, llm: LLM, meta_prompt_dir: str | None =
                                  "merge": MergeProposer(cfg.max_rules, cfg.max_demos),
                                  "reasoning": ReasoningProposer(), "demos": DemoProposer(cfg.max_demos),
                                  "rewrite": rewrite, "demo_search": DemoSearchProposer(cfg.demo_sets, cfg.max_demos),
-                                 "prune": PruneProposer(cfg.demo_sets), "retrieval": RetrievalProposer()}
+                                 "prune": PruneProposer(cfg.demo_sets), "retrieval": RetrievalProposer(),
+                                 "cover": LabelCoverProposer()}
     assert tuple(auto) == AUTO_STRATEGIES  # one list of names, in one order, for the config and the loop
     chosen = DEFAULT_STRATEGIES if cfg.strategies is None else cfg.strategies
     return {name: proposer for name, proposer in auto.items()
-            if name in chosen and (name not in ("demos", "demo_search") or cfg.max_demos > 0)}
+            if name in chosen and (name not in ("demos", "demo_search", "cover") or cfg.max_demos > 0)}
 
 
 class PromptOptimizer:

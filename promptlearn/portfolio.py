@@ -26,7 +26,9 @@ MAX_STRATEGIES_PER_ROUND = 3
 # first). Retrieval changes what every later rollout sees: found late, the rules already accepted were written
 # without the retrieved examples in view, and on the core suite the loop that met retrieval when the bandit
 # chose it lost to always-on retrieval on banking77-15 (-5.8 [-9.3, -2.2], benchmarks/README "Retrieval demos").
-FIRST_ONCE = ("retrieval",)
+# A worked example per label (cover) is the cheapest large gain on a classification seed (benchmarks/README
+# "Which demos"); rules written after it see which labels the examples already settle.
+FIRST_ONCE = ("retrieval", "cover")
 
 
 class Portfolio:

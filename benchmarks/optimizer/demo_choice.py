@@ -6,7 +6,7 @@
 The seed prompt runs on the cell's training split (the bench split of ``--seed``); each policy then
 draws ``--draws`` pairs of training examples with different references from its pool -- ``wrong``: ones
 the seed got wrong (how the demos strategy picks them), ``right``: ones it got right
-(MIPROv2's bootstrapped demos), ``mixed``: one of each -- and the seed plus that pair is scored on a dev
+(MIPROv2's bootstrapped demos), ``mixed``: one of each, ``any``: the whole training split -- and the seed plus that pair is scored on a dev
 set: examples of the task's data in none of the cell's splits, so no test example informs the choice.
 ``--size K`` draws K examples with different references instead of a pair (``mixed`` alternates the
 pools). One JSON line per (task, seed, policy, size, draw) goes to ``benchmarks/results/optimizer/demo_choice.jsonl``;
@@ -26,7 +26,7 @@ from promptlearn.edits import as_demo
 from promptlearn.records import Candidate, Example
 
 OUT = Path(__file__).parents[1] / "results" / "optimizer" / "demo_choice.jsonl"
-POLICIES = ("wrong", "right", "mixed")
+POLICIES = ("wrong", "right", "mixed", "any")
 
 
 def draw_pair(first: list[Example], second: list[Example], rng: random.Random) -> list[Example] | None:
@@ -76,7 +76,7 @@ def main() -> None:
     print(f"{task.name} seed {args.seed}: seed prompt train {on_train.mean:.1%} ({len(wrong)} wrong), "
           f"dev {base:.1%} on {len(dev)}")
     for policy in args.policies.split(","):
-        pools = {"wrong": (wrong, wrong), "right": (right, right), "mixed": (wrong, right)}[policy]
+        pools = {"wrong": (wrong, wrong), "right": (right, right), "mixed": (wrong, right), "any": (train, train)}[policy]
         # Pairs keep the draws (and so the cached calls) of the rows made before --size existed.
         policy_rng = random.Random(f"{args.seed}/{policy}" + ("" if args.size == 2 else f"/{args.size}"))
         for draw in range(args.draws):

@@ -27,6 +27,7 @@ def builtin_methods() -> dict[str, Method]:
         PromptlearnMethod("promptlearn-demosearch-val", OptimizeConfig(strategies=(*DEFAULT_STRATEGIES, "demo_search"),
                                                                        screen_on="val")),
         SeedRetrievalMethod(), PromptlearnMethod("promptlearn+retrieval", retrieved_demos=DEFAULT_RETRIEVED_DEMOS),
+        PromptlearnMethod("promptlearn-cover", OptimizeConfig(strategies=(*DEFAULT_STRATEGIES, "cover"))),
         PromptlearnMethod("promptlearn-datasummary", OptimizeConfig(data_summary=True)),
         PromptlearnMethod("promptlearn-retrieval", OptimizeConfig(strategies=(*DEFAULT_STRATEGIES, "retrieval"),
                                                                   screen_on="val")),

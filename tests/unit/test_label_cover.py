@@ -1,0 +1,124 @@
+"""The ``cover`` strategy: a worked example for every label of a classification contract."""
+
+import asyncio
+
+import pytest
+
+from promptlearn import ChatAgent, ExactMatch, FakeLLM, OptimizeConfig, optimize
+from promptlearn.bench.registry import builtin_methods
+from promptlearn.config import DEFAULT_STRATEGIES
+from promptlearn.contracts import AnswerContract, infer_contract
+from promptlearn.demo_sets import LabelCoverProposer
+from promptlearn.edits import MergeProposer, as_demo
+from promptlearn.optimizer import build_proposers
+from promptlearn.proposers import ProposalContext
+from promptlearn.records import Candidate, Example
+
+NAMES = ("zero", "one", "two", "three")
+
+
+def residues(n: int, offset: int = 0) -> list[Example]:
+    """A four-label task: the number's remainder when divided by four, as a word."""
+    return [Example(id=f"r{i}", inputs={"number": i}, reference=NAMES[i % 4]) for i in range(offset, offset + n)]
+
+
+TRAIN, VAL = residues(24), residues(12, 100)
+LABELS = infer_contract(TRAIN)
+
+
+def contract(kind, labels):
+    return AnswerContract(kind=kind, instruction="Answer with a label.", labels=labels)
+
+
+def context(contract=LABELS, train=TRAIN, iteration=1):
+    return ProposalContext(iteration=iteration, train=train, task_description="remainder", output_contract=None,
+                           contract=contract)
+
+
+def propose(parent, ctx):
+    return asyncio.run(LabelCoverProposer().apropose(parent, [], ctx))
+
+
+def test_the_child_keeps_the_parents_demos_and_adds_one_example_of_each_missing_label():
+    parent = Candidate.create("Name the remainder.", demos=(as_demo(TRAIN[0]),))  # shows "zero"
+    proposal = propose(parent, context())
+    child = proposal.child
+    assert child is not None and child.demos[0] == parent.demos[0] and child.parent_ids == (parent.id,)
+    assert sorted(d.answer for d in child.demos[1:]) == sorted(NAMES[1:])  # one per missing label, no repeat
+    assert {d.example_id for d in child.demos} <= {e.id for e in TRAIN}  # training examples only
+    assert child.strategy == "cover" and child.system_prompt == parent.system_prompt
+    assert propose(parent, context()) == proposal  # deterministic: a resumed run replays it
+    assert propose(parent, context(iteration=2)).child != child  # another round draws other examples
+
+
+def test_it_shows_only_training_examples_even_when_a_label_is_missing_there():
+    only_zero = [e for e in TRAIN if e.reference == "zero"]
+    child = propose(Candidate.create("Name the remainder."), context(train=only_zero)).child
+    assert child is not None and [d.answer for d in child.demos] == ["zero"]
+    assert {d.example_id for d in child.demos} <= {e.id for e in only_zero}
+
+
+@pytest.mark.parametrize("kind,labels", [("labels", ("even", "odd")), ("option_letter", ("(A)", "(B)", "(C)")),
+                                         ("labels", tuple(f"l{i}" for i in range(21)))])
+def test_it_stands_aside_without_a_small_label_set(kind, labels):
+    assert LabelCoverProposer().applicable(Candidate.create("x"), [], context())
+    assert not LabelCoverProposer().applicable(Candidate.create("x"), [], context(contract=None))
+    assert not LabelCoverProposer().applicable(Candidate.create("x"), [], context(contract=contract(kind, labels)))
+
+
+def test_it_stands_aside_once_the_demos_show_every_label():
+    covered = Candidate.create("x", demos=tuple(as_demo(e) for e in TRAIN[:4]))
+    assert not LabelCoverProposer().applicable(covered, [], context())
+    assert LabelCoverProposer().applicable(Candidate.create("x", demos=covered.demos[:3]), [], context())
+
+
+def test_merge_keeps_a_cover_set_larger_than_max_demos_whole():
+    parent = Candidate.create("x", demos=tuple(as_demo(e) for e in TRAIN[:4]))
+    other = Candidate.create("x", demos=(as_demo(TRAIN[5]),))
+    ctx = ProposalContext(iteration=2, train=TRAIN, task_description="", output_contract=None,
+                          candidates={parent.id: parent, other.id: other},
+                          pool={parent.id: {"v1": 1.0, "v2": 0.0}, other.id: {"v1": 0.0, "v2": 1.0}})
+    child = asyncio.run(MergeProposer(max_demos=2).apropose(parent, [], ctx)).child
+    assert child is None or child.demos == parent.demos  # nothing new to unite but the partner's demo: no child
+    small = Candidate.create("x", demos=(as_demo(TRAIN[0]),))
+    ctx = ProposalContext(iteration=2, train=TRAIN, task_description="", output_contract=None,
+                          candidates={small.id: small, other.id: other},
+                          pool={small.id: {"v1": 1.0, "v2": 0.0}, other.id: {"v1": 0.0, "v2": 1.0}})
+    merged = asyncio.run(MergeProposer(max_demos=2).apropose(small, [], ctx)).child
+    assert merged is not None and [d.example_id for d in merged.demos] == [TRAIN[0].id, TRAIN[5].id]
+
+
+def cover_agent(request):
+    """Right only when the prompt shows a worked example of every label; otherwise always "zero"."""
+    system, user = request.messages[0]["content"], request.messages[-1]["content"]
+    number = int(user.split()[-1])
+    if all(f"Answer: {name}" in system for name in NAMES):
+        return NAMES[number % 4]
+    return "zero"
+
+
+def run(strategies, optimizer_llm=None):
+    agent_llm = FakeLLM(cover_agent, role="agent")
+    agent = ChatAgent(agent_llm, "Remainder of {{ number }}")
+    config = OptimizeConfig(strategies=strategies, max_iterations=1, minibatch_size=8, explain_failures=0)
+    return optimize(agent, "Name the remainder of the number divided by four.", TRAIN, VAL, judges=ExactMatch(),
+                    optimizer_llm=optimizer_llm or FakeLLM(lambda r: pytest.fail("cover needs no rewriter")),
+                    config=config, progress=False)
+
+
+def test_the_loop_tries_cover_first_and_keeps_it_when_it_works():
+    result = run(("rules", "demos", "cover"))  # the rewriter would fail the test if rules went first
+    row = result.history[0]
+    assert row.strategy == "cover" and row.accepted
+    assert sorted(d.answer for d in result.best.demos) == sorted(NAMES)
+    assert result.seed_val == 0.25 and result.best_val == 1.0
+
+
+def test_cover_is_opt_in_and_needs_demos_allowed():
+    assert "cover" not in DEFAULT_STRATEGIES and "cover" not in build_proposers(OptimizeConfig(), FakeLLM(lambda r: ""))
+    assert "cover" not in build_proposers(OptimizeConfig(strategies=("rules", "cover"), max_demos=0),
+                                          FakeLLM(lambda r: ""))
+    with pytest.raises(ValueError, match="leaves nothing to propose"):
+        OptimizeConfig(strategies=("cover",), max_demos=0)
+    method = builtin_methods()["promptlearn-cover"]
+    assert method.config is not None and method.config.strategies == (*DEFAULT_STRATEGIES, "cover")
