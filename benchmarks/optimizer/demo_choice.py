@@ -7,7 +7,8 @@ The seed prompt runs on the cell's training split (the bench split of ``--seed``
 draws ``--draws`` pairs of training examples with different references from its pool -- ``wrong``: ones
 the seed got wrong (how the demos strategy picks them), ``right``: ones it got right
 (MIPROv2's bootstrapped demos), ``mixed``: one of each, ``any``: the whole training split -- and the seed
-plus that pair is scored on a dev set: examples of the task's data in none of the cell's splits, so no test example informs the choice.
+plus that pair is scored on a dev set: examples of the task's data in none of the cell's splits, so no test
+example informs the choice.
 ``--size K`` draws K examples with different references instead of a pair (``mixed`` alternates the
 pools). One JSON line per (task, seed, policy, size, draw) goes to ``benchmarks/results/optimizer/demo_choice.jsonl``;
 model calls go through the shared cache, so a rerun costs nothing.
