@@ -124,6 +124,30 @@ def test_demo_search_screens_demo_sets_on_the_real_agent(tmp_path):
     assert result.usage_by_role.get("optimizer", {}).get("calls", 0) == 0
 
 
+def test_cover_shows_the_real_agent_a_worked_example_of_every_label(tmp_path):
+    """``strategies=("rules", "cover")``: cover goes first, with no rewriter call; its child shows one training
+    example for each label of the inferred contract the training split holds, and the real agent's requests
+    for the child carry them."""
+    train, val, _ = snips_task(n_train=20, n_val=7, n_test=7, seed=2)  # 20: few enough labels to infer a label set
+    config = OptimizeConfig(strategies=("rules", "cover"), minibatch_size=5, max_iterations=1, explain_failures=0,
+                            task_description=SNIPS_TASK, budget=Budget(max_rollouts=40))
+    optimizer = make_optimizer(AGENT, "local/qwen2.5-coder-1.5b", config=config, cache=tmp_path / "cache.sqlite")
+    result = optimizer.optimize(WEAK_SEED, train, val, run_dir=tmp_path / "run")
+    row = result.history[0]
+    if row["outcome"] == "parent perfect on minibatch":
+        pytest.skip("the seed solved the whole minibatch; no failure to show")
+    assert row["strategy"] == "cover" and row["child"], row
+    child = result.candidates[row["child"]]
+    by_id = {e.id: e for e in train}
+    assert sorted(d.answer for d in child.demos) == sorted({str(e.reference) for e in train})
+    assert all(d.example_id in by_id and d.answer == by_id[d.example_id].reference for d in child.demos)
+    results = [e["result"] for e in read_events(tmp_path / "run")
+               if e["type"] == "result" and e["key"].startswith(f"result/{child.id}/")]
+    assert results and all(all(f"Answer: {d.answer}" in r["rollout"]["trace"][0]["content"] for d in child.demos)
+                           for r in results)
+    assert result.usage_by_role.get("optimizer", {}).get("calls", 0) == 0
+
+
 def test_prune_leaves_each_rule_out_on_the_real_agent(tmp_path):
     """``strategies=("prune",)``: one round screens the seed without each of its two rules on the real 0.5B and
     records both rules' measured contributions; no rewriter call is made."""
