@@ -17,19 +17,25 @@ from .peers import DspyGepaMethod, DspyMiproMethod, GepaMethod
 from .weight_methods import GRPOMethod, PromptlearnSFTMethod, SFTMethod
 
 
+# The default portfolio before cover joined it: the methods measured as "default plus X" keep it, so the
+# commands benchmarks/README gives for their cells still reproduce them.
+BEFORE_COVER = tuple(name for name in DEFAULT_STRATEGIES if name != "cover")
+
+
 def builtin_methods() -> dict[str, Method]:
     """The methods ``promptlearn bench --methods`` knows by name."""
     return {m.name: m for m in (
         SeedMethod(), PromptlearnMethod(),
         PromptlearnMethod("promptlearn-rules", OptimizeConfig(mode="rules")),
         PromptlearnMethod("promptlearn-rewrite", OptimizeConfig(mode="rewrite")),
-        PromptlearnMethod("promptlearn-demosearch", OptimizeConfig(strategies=(*DEFAULT_STRATEGIES, "demo_search"))),
-        PromptlearnMethod("promptlearn-demosearch-val", OptimizeConfig(strategies=(*DEFAULT_STRATEGIES, "demo_search"),
+        PromptlearnMethod("promptlearn-demosearch", OptimizeConfig(strategies=(*BEFORE_COVER, "demo_search"))),
+        PromptlearnMethod("promptlearn-demosearch-val", OptimizeConfig(strategies=(*BEFORE_COVER, "demo_search"),
                                                                        screen_on="val")),
         SeedRetrievalMethod(), PromptlearnMethod("promptlearn+retrieval", retrieved_demos=DEFAULT_RETRIEVED_DEMOS),
-        PromptlearnMethod("promptlearn-cover", OptimizeConfig(strategies=(*DEFAULT_STRATEGIES, "cover"))),
+        # The default portfolio since cover joined it; the name its good-seed cells were measured under.
+        PromptlearnMethod("promptlearn-cover", OptimizeConfig(strategies=DEFAULT_STRATEGIES)),
         PromptlearnMethod("promptlearn-datasummary", OptimizeConfig(data_summary=True)),
-        PromptlearnMethod("promptlearn-retrieval", OptimizeConfig(strategies=(*DEFAULT_STRATEGIES, "retrieval"),
+        PromptlearnMethod("promptlearn-retrieval", OptimizeConfig(strategies=(*BEFORE_COVER, "retrieval"),
                                                                   screen_on="val")),
         GepaMethod(), DspyGepaMethod(), DspyMiproMethod(), SFTMethod(), GRPOMethod(), PromptlearnSFTMethod())}
 

@@ -8,7 +8,7 @@ from fakes import parity_examples
 from pydantic import ValidationError
 
 from promptlearn import ChatAgent, ExactMatch, FakeLLM, OptimizeConfig, optimize
-from promptlearn.bench.registry import builtin_methods
+from promptlearn.bench.registry import BEFORE_COVER, builtin_methods
 from promptlearn.config import DEFAULT_STRATEGIES
 from promptlearn.demo_sets import DemoSearchProposer, distinct_answers
 from promptlearn.optimizer import build_proposers
@@ -124,7 +124,8 @@ def test_demo_search_is_opt_in_and_needs_demos_allowed():
     with pytest.raises(ValidationError):
         OptimizeConfig(demo_sets=1)
     method = builtin_methods()["promptlearn-demosearch"]
-    assert method.config is not None and method.config.strategies == (*DEFAULT_STRATEGIES, "demo_search")
+    assert method.config is not None and method.config.strategies == (*BEFORE_COVER, "demo_search")
+    assert "cover" not in BEFORE_COVER and set(BEFORE_COVER) < set(DEFAULT_STRATEGIES)
 
 
 def test_the_rules_meta_prompt_names_the_parents_most_frequent_label_mix_ups():

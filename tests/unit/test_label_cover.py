@@ -114,11 +114,14 @@ def test_the_loop_tries_cover_first_and_keeps_it_when_it_works():
     assert result.seed_val == 0.25 and result.best_val == 1.0
 
 
-def test_cover_is_opt_in_and_needs_demos_allowed():
-    assert "cover" not in DEFAULT_STRATEGIES and "cover" not in build_proposers(OptimizeConfig(), FakeLLM(lambda r: ""))
+def test_cover_is_in_the_default_portfolio_and_needs_demos_allowed():
+    assert "cover" in DEFAULT_STRATEGIES and "cover" in build_proposers(OptimizeConfig(), FakeLLM(lambda r: ""))
+    assert "cover" not in build_proposers(OptimizeConfig(max_demos=0), FakeLLM(lambda r: ""))
     assert "cover" not in build_proposers(OptimizeConfig(strategies=("rules", "cover"), max_demos=0),
                                           FakeLLM(lambda r: ""))
     with pytest.raises(ValueError, match="leaves nothing to propose"):
         OptimizeConfig(strategies=("cover",), max_demos=0)
     method = builtin_methods()["promptlearn-cover"]
-    assert method.config is not None and method.config.strategies == (*DEFAULT_STRATEGIES, "cover")
+    # the cells were measured as the old default plus cover, which is today's default
+    assert method.config is not None and method.config.strategies == DEFAULT_STRATEGIES
+    assert DEFAULT_STRATEGIES[-1] == "cover"
