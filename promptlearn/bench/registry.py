@@ -16,7 +16,6 @@ from .methods import Method, PromptlearnMethod, SeedMethod, SeedRetrievalMethod
 from .peers import DspyGepaMethod, DspyMiproMethod, GepaMethod
 from .weight_methods import GRPOMethod, PromptlearnSFTMethod, SFTMethod
 
-
 # The default portfolio before cover joined it: the methods measured as "default plus X" keep it, so the
 # commands benchmarks/README gives for their cells still reproduce them.
 BEFORE_COVER = tuple(name for name in DEFAULT_STRATEGIES if name != "cover")
