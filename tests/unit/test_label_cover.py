@@ -125,3 +125,21 @@ def test_cover_is_in_the_default_portfolio_and_needs_demos_allowed():
     # the cells were measured as the old default plus cover, which is today's default
     assert method.config is not None and method.config.strategies == DEFAULT_STRATEGIES
     assert DEFAULT_STRATEGIES[-1] == "cover"
+
+
+def test_on_a_task_without_a_label_set_the_default_makes_the_choices_it_made_before_cover():
+    """Broken-seed non-regression by construction: cover never applies to a two-label (or free-form) task, so
+    adding it to the default portfolio leaves every round of such a run as it was."""
+    from fakes import GOOD_RULE, JUDGE, make_agent, make_optimizer_llm, parity_examples
+
+    from promptlearn.bench.registry import BEFORE_COVER
+
+    def decisions(strategies):
+        agent, _ = make_agent()
+        config = OptimizeConfig(strategies=strategies, max_iterations=4, minibatch_size=6, seed=3)
+        result = optimize(agent, "Say even or odd.", parity_examples(20), parity_examples(10, 100), judges=JUDGE,
+                          optimizer_llm=make_optimizer_llm([GOOD_RULE]), config=config, progress=False)
+        return [(r.strategy, r.accepted, r.child) for r in result.history], result.best.id
+
+    assert decisions(None) == decisions(BEFORE_COVER)
+    assert decisions(None)[0]  # the runs did rounds
