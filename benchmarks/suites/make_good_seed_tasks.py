@@ -23,6 +23,7 @@ LETTER = "Answer with only the letter of the correct option, in parentheses, lik
 SEEDS = {
     "snips": None,  # already names the seven intents
     "banking77_15": None,  # already names the fifteen intents
+    "banking77_13b": None,  # already names its thirteen intents
     "hover": None,  # already states the two labels
     "bbh_logical_deduction_three_objects":
         "Read the clues about the order of the three objects and deduce which option is true. " + LETTER,

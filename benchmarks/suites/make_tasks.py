@@ -65,6 +65,11 @@ BANKING15 = ["card_arrival", "card_linking", "exchange_rate", "lost_or_stolen_ca
              "change_pin", "activate_my_card", "cash_withdrawal_charge", "balance_not_updated_after_bank_transfer",
              "refund_not_showing_up", "card_payment_fee_charged"]
 
+BANKING13B = ["apple_pay_or_google_pay", "cancel_transfer", "card_payment_not_recognised", "contactless_not_working",
+              "disposable_card_limits", "failed_transfer", "getting_virtual_card", "pending_top_up",
+              "reverted_card_payment?", "top_up_by_cash_or_cheque", "transfer_fee_charged", "verify_source_of_funds",
+              "wrong_exchange_rate_for_cash_withdrawal"]
+
 OTHERS = {
     "snips": {"kind": "classification", "description": "classify a voice-assistant request into its intent label",
               "data": {"path": f"{SHARED}/snips_intents/train.jsonl", "inputs": "text", "reference": "intent",
@@ -80,6 +85,16 @@ OTHERS = {
                      "agent": {"user_template": "Message: {{ text }}\nIntent:", "max_tokens": 16},
                      "seed_prompt": "Classify the customer's message into one of these intents: "
                                     + ", ".join(BANKING15) + "."},
+    # A second banking77 label set, disjoint from BANKING15 and picked by rule (every fifth of the other labels,
+    # sorted, from the third), not by how the 0.5B scores on it: a new good-seed classification task (issue 26).
+    "banking77_13b": {"kind": "classification",
+                      "description": "classify a banking customer's message into one of 13 intent labels",
+                      "data": {"path": f"{SHARED}/banking77/train.csv", "inputs": "text", "reference": "category",
+                               "labels": BANKING13B},
+                      "split": {"train": 52, "val": 52, "test": 130},
+                      "agent": {"user_template": "Message: {{ text }}\nIntent:", "max_tokens": 16},
+                      "seed_prompt": "Classify the customer's message into one of these intents: "
+                                     + ", ".join(BANKING13B) + "."},
     "banking77": {"kind": "classification", "description": "classify a banking customer's message into one of 77 intents",
                   "data": {"path": f"{SHARED}/banking77/train.csv", "inputs": "text", "reference": "category"},
                   "split": {"train": 154, "val": 154, "test": 308},
