@@ -58,8 +58,9 @@ SUITE_COMMENT = """# The good-seed suite (issue 26): every task's seed states th
 # Written by make_good_seed_tasks.py.
 #
 # Which tasks discriminate (benchmarks/README "promptlearn and dspy-miprov2 on the good-seed suite"; 0.5B agent):
-#   move for some method: snips, banking77_15 (every optimiser; retrieval most), logical_deduction_three_objects and
-#     temporal_sequences (the 0.5B breaks the option-letter format its seed states; format repair + demos fix it);
+#   move for some method: snips, banking77_15, banking77_13b (every optimiser; retrieval most),
+#     logical_deduction_three_objects and temporal_sequences (the 0.5B breaks the option-letter format its seed
+#     states; format repair + demos fix it);
 #   measure the model, not the optimiser (no method tried moved them): hover, gsm8k, boolean_expressions,
 #     hyperbaton, snarks, formal_fallacies, sports_understanding;
 #   not yet known: the rest (navigate and causal_judgement score 50% with the seed; no optimiser has run on them).
