@@ -84,8 +84,10 @@ class OptimizeConfig(BaseModel):
         None, description=f"auto mode: the strategies the portfolio may use, by name (any of {', '.join(AUTO_STRATEGIES)}"
                           f"); None = {', '.join(DEFAULT_STRATEGIES)}. For ablations, to rule out one a task cannot "
                           "use, or to add demo_search")
-    max_demos: int = Field(DEFAULT_MAX_DEMOS, ge=0, description="auto mode: worked examples kept in the prompt at most "
-                                                                "(training examples only)")
+    max_demos: int = Field(DEFAULT_MAX_DEMOS, ge=0, description="auto mode: worked examples the demos and merge "
+                                                                "strategies keep at most (training examples only; "
+                                                                "cover's one per label may exceed it; 0 turns "
+                                                                "worked examples off)")
     demo_sets: int = Field(DEFAULT_DEMO_SETS, ge=2, description="demo_search: alternative demo sets one round proposes; "
                                                                "the loop screens them by successive halving on "
                                                                "training minibatches and tests the survivor")
