@@ -292,7 +292,9 @@ class MergeProposer:
             next_id += 1
         shown = {d.example_id for d in parent.demos}
         demos = (*parent.demos, *(d for d in other.demos if d.example_id not in shown))[-self.max_demos:]
-        if len(parent.demos) >= self.max_demos:  # a cover set (one per label) may exceed the cap: keep it whole
+        # Only a cover set (one per label) exceeds the cap: keep it whole. At or under the cap, merge trims to the
+        # newest max_demos as it always has, so runs without a cover set make the choices they made before.
+        if len(parent.demos) > self.max_demos:
             demos = parent.demos
         return _child(parent, context, self.name, rules=(*parent.rules, *added)[-self.max_rules:], demos=demos,
                       rationale=f"merge with {other.id}, which leads on other validation examples"

@@ -86,6 +86,13 @@ def test_merge_keeps_a_cover_set_larger_than_max_demos_whole():
                           pool={small.id: {"v1": 1.0, "v2": 0.0}, other.id: {"v1": 0.0, "v2": 1.0}})
     merged = asyncio.run(MergeProposer(max_demos=2).apropose(small, [], ctx)).child
     assert merged is not None and [d.example_id for d in merged.demos] == [TRAIN[0].id, TRAIN[5].id]
+    # at the cap (no cover set) merge trims to the newest max_demos, as it did before cover existed
+    full = Candidate.create("x", demos=(as_demo(TRAIN[0]), as_demo(TRAIN[1])))
+    ctx = ProposalContext(iteration=2, train=TRAIN, task_description="", output_contract=None,
+                          candidates={full.id: full, other.id: other},
+                          pool={full.id: {"v1": 1.0, "v2": 0.0}, other.id: {"v1": 0.0, "v2": 1.0}})
+    merged = asyncio.run(MergeProposer(max_demos=2).apropose(full, [], ctx)).child
+    assert merged is not None and [d.example_id for d in merged.demos] == [TRAIN[1].id, TRAIN[5].id]
 
 
 def cover_agent(request):
