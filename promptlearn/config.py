@@ -36,6 +36,8 @@ AUTO_STRATEGIES = ("format", "rules", "merge", "reasoning", "demos", "rewrite", 
 # other tasks make the same choices as before. Last, so the bench's promptlearn-cover cells (run as the old
 # default plus cover) have this very config.
 DEFAULT_STRATEGIES = ("format", "rules", "merge", "reasoning", "demos", "rewrite", "cover")
+# The strategies that show worked examples: none applies when max_demos is 0.
+DEMO_STRATEGIES = frozenset({"demos", "demo_search", "cover"})
 DEFAULT_DEMO_SETS = 4  # alternatives one demo_search (or prune) round screens
 # cover: label sets it shows one worked example of each for. Two labels are the demos strategy's pair; twenty
 # short examples still fit the 0.5B's context with room for the input.
@@ -141,7 +143,7 @@ class OptimizeConfig(BaseModel):
                 raise ValueError(f"strategies must name at least one of {list(AUTO_STRATEGIES)}; got {list(self.strategies)}")
             if self.mode != "auto":
                 raise ValueError(f"strategies applies to mode='auto' only (mode is {self.mode!r})")
-            if set(self.strategies) <= {"demos", "demo_search", "cover"} and self.max_demos == 0:
+            if set(self.strategies) <= DEMO_STRATEGIES and self.max_demos == 0:
                 raise ValueError(f"strategies={self.strategies} with max_demos=0 leaves nothing to propose")
         if self.max_cases > self.minibatch_size:
             object.__setattr__(self, "max_cases", self.minibatch_size)

@@ -108,7 +108,7 @@ class LabelCoverProposer:
         if contract is None or contract.kind != "labels" or not COVER_MIN_LABELS <= len(contract.labels) <= self.max_labels:
             return {}
         shown = {d.answer.strip().lower() for d in parent.demos}
-        labels = {label.lower(): label for label in contract.labels}
+        labels = {label.lower() for label in contract.labels}
         missing: dict[str, list[Example]] = {}
         for example in usable_demos(context.train):
             key = str(example.reference).strip().lower()

@@ -291,11 +291,10 @@ class MergeProposer:
             added.append(rule.model_copy(update={"id": next_id}))
             next_id += 1
         shown = {d.example_id for d in parent.demos}
-        demos = (*parent.demos, *(d for d in other.demos if d.example_id not in shown))[-self.max_demos:]
         # Only a cover set (one per label) exceeds the cap: keep it whole. At or under the cap, merge trims to the
         # newest max_demos as it always has, so runs without a cover set make the choices they made before.
-        if len(parent.demos) > self.max_demos:
-            demos = parent.demos
+        demos = parent.demos if len(parent.demos) > self.max_demos else \
+            (*parent.demos, *(d for d in other.demos if d.example_id not in shown))[-self.max_demos:]
         return _child(parent, context, self.name, rules=(*parent.rules, *added)[-self.max_rules:], demos=demos,
                       rationale=f"merge with {other.id}, which leads on other validation examples"
                                 + (f"; kept this candidate's rule where {conflicts} of the other's give another "

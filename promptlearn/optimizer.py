@@ -15,7 +15,7 @@ from ._async import run_sync
 from ._checks import as_candidate, check_examples, check_rollout_budget, check_run_dir, check_split
 from .agents import Agent, Preflight, as_agent
 from .callbacks import Callback, ProgressBar
-from .config import AUTO_STRATEGIES, DEFAULT_STRATEGIES, OptimizeConfig
+from .config import AUTO_STRATEGIES, DEFAULT_STRATEGIES, DEMO_STRATEGIES, OptimizeConfig
 from .data import infer_output_contract
 from .demo_sets import DemoSearchProposer, LabelCoverProposer
 from .edits import DemoProposer, FormatRepairProposer, MergeProposer, PruneProposer, ReasoningProposer
@@ -65,7 +65,7 @@ def build_proposers(cfg: OptimizeConfig, llm: LLM, meta_prompt_dir: str | None =
     assert tuple(auto) == AUTO_STRATEGIES  # one list of names, in one order, for the config and the loop
     chosen = DEFAULT_STRATEGIES if cfg.strategies is None else cfg.strategies
     return {name: proposer for name, proposer in auto.items()
-            if name in chosen and (name not in ("demos", "demo_search", "cover") or cfg.max_demos > 0)}
+            if name in chosen and (name not in DEMO_STRATEGIES or cfg.max_demos > 0)}
 
 
 class PromptOptimizer:
