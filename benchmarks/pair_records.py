@@ -11,10 +11,11 @@ core suite's over the same test examples. Refuses when a seed's test examples di
 from __future__ import annotations
 
 import json
-import random
 import sys
 
-from promptlearn.stats import bootstrap_ci, mean
+import pandas as pd
+
+from promptlearn.bench.report import head_to_head
 
 
 def scores(path: str, task: str, method: str) -> dict[int, dict[str, float]]:
@@ -27,15 +28,16 @@ def main() -> None:
         sys.exit(__doc__)
     mine, theirs = scores(*sys.argv[1:4]), scores(*sys.argv[4:7])
     seeds = sorted(set(mine) & set(theirs))
+    if not seeds:
+        sys.exit("no seed in common")
     for s in seeds:
         if set(mine[s]) != set(theirs[s]):
             sys.exit(f"seed {s}: the two records score different test examples")
-    diffs = [mine[s][i] - theirs[s][i] for s in seeds for i in mine[s]]
-    if not diffs:
-        sys.exit("no seed in common")
-    lo, hi = bootstrap_ci(diffs, rng=random.Random(0))
-    outcome = "win" if lo > 0 else "loss" if hi < 0 else "tie"
-    print(f"seeds {seeds}: {100 * mean(diffs):+.1f} pts [{100 * lo:+.1f}, {100 * hi:+.1f}] {outcome}")
+    # One frame under one task name, so the report's own paired test (``bench report``) decides.
+    frame = pd.DataFrame([{"task": "pair", "method": side, "seed": s, "test_scores": by_seed[s]}
+                          for side, by_seed in (("mine", mine), ("theirs", theirs)) for s in seeds])
+    r = head_to_head(frame, "mine", "theirs").iloc[0]
+    print(f"seeds {seeds}: {100 * r['diff']:+.1f} pts [{100 * r['ci_lo']:+.1f}, {100 * r['ci_hi']:+.1f}] {r['outcome']}")
 
 
 if __name__ == "__main__":

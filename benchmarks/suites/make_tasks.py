@@ -70,6 +70,18 @@ BANKING13B = ["apple_pay_or_google_pay", "cancel_transfer", "card_payment_not_re
               "reverted_card_payment?", "top_up_by_cash_or_cheque", "transfer_fee_charged", "verify_source_of_funds",
               "wrong_exchange_rate_for_cash_withdrawal"]
 
+def banking_subset(labels: list[str], per_split: int) -> dict:
+    """banking77 restricted to ``labels``: train and val of ``per_split`` each, a test set 2.5 times that; the seed
+    names every label."""
+    return {"kind": "classification",
+            "description": f"classify a banking customer's message into one of {len(labels)} intent labels",
+            "data": {"path": f"{SHARED}/banking77/train.csv", "inputs": "text", "reference": "category",
+                     "labels": labels},
+            "split": {"train": per_split, "val": per_split, "test": per_split * 5 // 2},
+            "agent": {"user_template": "Message: {{ text }}\nIntent:", "max_tokens": 16},
+            "seed_prompt": "Classify the customer's message into one of these intents: " + ", ".join(labels) + "."}
+
+
 OTHERS = {
     "snips": {"kind": "classification", "description": "classify a voice-assistant request into its intent label",
               "data": {"path": f"{SHARED}/snips_intents/train.jsonl", "inputs": "text", "reference": "intent",
@@ -77,24 +89,10 @@ OTHERS = {
               "split": {"train": 35, "val": 35, "test": 140},
               "agent": {"user_template": "Request: {{ text }}\nIntent:", "max_tokens": 12},
               "seed_prompt": f"Classify the user's request into one of these intents: {SNIPS_LABELS}."},
-    "banking77_15": {"kind": "classification",
-                     "description": "classify a banking customer's message into one of 15 intent labels",
-                     "data": {"path": f"{SHARED}/banking77/train.csv", "inputs": "text", "reference": "category",
-                              "labels": BANKING15},
-                     "split": {"train": 60, "val": 60, "test": 150},
-                     "agent": {"user_template": "Message: {{ text }}\nIntent:", "max_tokens": 16},
-                     "seed_prompt": "Classify the customer's message into one of these intents: "
-                                    + ", ".join(BANKING15) + "."},
+    "banking77_15": banking_subset(BANKING15, 60),
     # A second banking77 label set, disjoint from BANKING15 and picked by rule (every fifth of the other labels,
     # sorted, from the third), not by how the 0.5B scores on it: a new good-seed classification task (issue 26).
-    "banking77_13b": {"kind": "classification",
-                      "description": "classify a banking customer's message into one of 13 intent labels",
-                      "data": {"path": f"{SHARED}/banking77/train.csv", "inputs": "text", "reference": "category",
-                               "labels": BANKING13B},
-                      "split": {"train": 52, "val": 52, "test": 130},
-                      "agent": {"user_template": "Message: {{ text }}\nIntent:", "max_tokens": 16},
-                      "seed_prompt": "Classify the customer's message into one of these intents: "
-                                     + ", ".join(BANKING13B) + "."},
+    "banking77_13b": banking_subset(BANKING13B, 52),
     "banking77": {"kind": "classification", "description": "classify a banking customer's message into one of 77 intents",
                   "data": {"path": f"{SHARED}/banking77/train.csv", "inputs": "text", "reference": "category"},
                   "split": {"train": 154, "val": 154, "test": 308},

@@ -78,24 +78,36 @@ def test_one_real_round(tmp_path, mode, rewriter, selector, sampler, acceptance)
     assert result.usage["rollouts"] <= 40
 
 
-def test_demos_strategy_chosen_by_name_shows_training_examples_to_the_real_agent(tmp_path):
-    """``strategies=("demos",)``: the round's child adds worked examples the parent got wrong, all from the
-    training split, and the real agent's requests for the child carry them; no rewriter call is made."""
-    train, val, _ = snips_task(n_train=14, n_val=7, n_test=7, seed=2)
-    config = OptimizeConfig(strategies=("demos",), minibatch_size=5, max_iterations=1, explain_failures=0,
-                            task_description=SNIPS_TASK, budget=Budget(max_rollouts=40))
+def one_round_without_rewriter(tmp_path, strategies, *, n_train=14, minibatch_size=5, max_rollouts=40, **config):
+    """One real round of SNIPS (seed 2 split) with ``strategies``; skips when the seed solved the whole minibatch,
+    since a strategy that learns from failures then has nothing to show. Returns (train, result, first round)."""
+    train, val, _ = snips_task(n_train=n_train, n_val=7, n_test=7, seed=2)
+    config = OptimizeConfig(strategies=strategies, minibatch_size=minibatch_size, max_iterations=1, explain_failures=0,
+                            task_description=SNIPS_TASK, budget=Budget(max_rollouts=max_rollouts), **config)
     optimizer = make_optimizer(AGENT, "local/qwen2.5-coder-1.5b", config=config, cache=tmp_path / "cache.sqlite")
     result = optimizer.optimize(WEAK_SEED, train, val, run_dir=tmp_path / "run")
     row = result.history[0]
     if row["outcome"] == "parent perfect on minibatch":
         pytest.skip("the seed solved the whole minibatch; no failure to show")
+    return train, result, row
+
+
+def child_results(tmp_path, child_id):
+    """The stored rollouts of candidate ``child_id`` in the run under ``tmp_path``."""
+    return [e["result"] for e in read_events(tmp_path / "run")
+            if e["type"] == "result" and e["key"].startswith(f"result/{child_id}/")]
+
+
+def test_demos_strategy_chosen_by_name_shows_training_examples_to_the_real_agent(tmp_path):
+    """``strategies=("demos",)``: the round's child adds worked examples the parent got wrong, all from the
+    training split, and the real agent's requests for the child carry them; no rewriter call is made."""
+    train, result, row = one_round_without_rewriter(tmp_path, ("demos",))
     assert row["strategy"] == "demos" and row["child"], row
     child = result.candidates[row["child"]]
     by_id = {e.id: e for e in train}
     assert child.demos and all(d.example_id in row["batch"] and d.answer == by_id[d.example_id].reference
                                for d in child.demos)
-    results = [e["result"] for e in read_events(tmp_path / "run")
-               if e["type"] == "result" and e["key"].startswith(f"result/{child.id}/")]
+    results = child_results(tmp_path, child.id)
     assert len(results) >= 5  # the minibatch, and the validation set when the child was accepted
     assert all(r["rollout"]["trace"][0]["content"].endswith(f"Answer: {child.demos[-1].answer}") for r in results)
     assert result.usage_by_role.get("optimizer", {}).get("calls", 0) == 0
@@ -105,14 +117,8 @@ def test_demo_search_screens_demo_sets_on_the_real_agent(tmp_path):
     """``strategies=("demo_search",)``: one round screens several demo sets on the real 0.5B (successive halving on
     training minibatches), tests the survivor against the parent on every example it ran on, and spends
     exactly the rollouts it reports; no rewriter call is made."""
-    train, val, _ = snips_task(n_train=14, n_val=7, n_test=7, seed=2)
-    config = OptimizeConfig(strategies=("demo_search",), demo_sets=3, minibatch_size=4, max_iterations=1,
-                            explain_failures=0, task_description=SNIPS_TASK, budget=Budget(max_rollouts=60))
-    optimizer = make_optimizer(AGENT, "local/qwen2.5-coder-1.5b", config=config, cache=tmp_path / "cache.sqlite")
-    result = optimizer.optimize(WEAK_SEED, train, val, run_dir=tmp_path / "run")
-    row = result.history[0]
-    if row["outcome"] == "parent perfect on minibatch":
-        pytest.skip("the seed solved the whole minibatch; no failure to show")
+    train, result, row = one_round_without_rewriter(tmp_path, ("demo_search",), minibatch_size=4, max_rollouts=60,
+                                                    demo_sets=3)
     assert row["strategy"] == "demo_search" and row["screened"] == 3 and row["child"], row
     child = result.candidates[row["child"]]
     train_ids = {e.id for e in train}
@@ -128,21 +134,14 @@ def test_cover_shows_the_real_agent_a_worked_example_of_every_label(tmp_path):
     """``strategies=("rules", "cover")``: cover goes first, with no rewriter call; its child shows one training
     example for each label of the inferred contract the training split holds, and the real agent's requests
     for the child carry them."""
-    train, val, _ = snips_task(n_train=20, n_val=7, n_test=7, seed=2)  # 20: few enough labels to infer a label set
-    config = OptimizeConfig(strategies=("rules", "cover"), minibatch_size=5, max_iterations=1, explain_failures=0,
-                            task_description=SNIPS_TASK, budget=Budget(max_rollouts=40))
-    optimizer = make_optimizer(AGENT, "local/qwen2.5-coder-1.5b", config=config, cache=tmp_path / "cache.sqlite")
-    result = optimizer.optimize(WEAK_SEED, train, val, run_dir=tmp_path / "run")
-    row = result.history[0]
-    if row["outcome"] == "parent perfect on minibatch":
-        pytest.skip("the seed solved the whole minibatch; no failure to show")
+    # 20 training examples: few enough labels per example to infer a label set
+    train, result, row = one_round_without_rewriter(tmp_path, ("rules", "cover"), n_train=20)
     assert row["strategy"] == "cover" and row["child"], row
     child = result.candidates[row["child"]]
     by_id = {e.id: e for e in train}
     assert sorted(d.answer for d in child.demos) == sorted({str(e.reference) for e in train})
     assert all(d.example_id in by_id and d.answer == by_id[d.example_id].reference for d in child.demos)
-    results = [e["result"] for e in read_events(tmp_path / "run")
-               if e["type"] == "result" and e["key"].startswith(f"result/{child.id}/")]
+    results = child_results(tmp_path, child.id)
     assert results and all(all(f"Answer: {d.answer}" in r["rollout"]["trace"][0]["content"] for d in child.demos)
                            for r in results)
     assert result.usage_by_role.get("optimizer", {}).get("calls", 0) == 0
