@@ -8,7 +8,8 @@ One round (:meth:`Run.round`):
   5. the proposer renders a meta-prompt with the failures and asks for rules / a rewrite;
      guards reject proposals that drop variables, leak training data or obey injected text;
   6. the child runs on the same minibatch; the acceptance test (paired, noise-aware) decides
-     (a child that ties but repairs the parent's broken answer format, or drops rules at no cost, passes too);
+     (a child that ties but repairs the parent's broken answer format, or drops rules at no cost, passes too;
+     a proposal marked ``validate_directly``, a one-off wholesale change, skips this test: validation is its test);
      a proposal with alternatives (demo sets, rule ablations) is screened first (:meth:`Run._screen`) and
      its survivor is tested on every example the screen ran it on;
   7. an accepted child is scored on the validation set and joins the pool.
@@ -127,7 +128,7 @@ class Run:
             return self._record(row, "no valid proposal")
         self._check_budget()
         spent_before = self.meter.rollouts
-        on_val = bool(proposal.screen) and self.config.screen_on == "val"
+        on_val = (bool(proposal.screen) and self.config.screen_on == "val") or proposal.validate_directly
         if proposal.screen:
             alternatives = [c for c in (child, *proposal.screen) if c.id not in self.candidates]
             self._emit(LoopEvent("step", iteration, f"screening {len(alternatives)} alternatives"))
@@ -146,8 +147,12 @@ class Run:
         self.candidates[child.id] = child
         self.store.append({"type": "candidate", "candidate": child.model_dump()})
         if on_val:
-            self.portfolio.feedback(proposal.strategy, True, self.meter.rollouts - spent_before)
             row.update(accepted=True)
+            if proposal.validate_directly:  # the chooser learns whether validation kept it, at what cost
+                record = await self._validate(row, parent, child, simpler=False)
+                self.portfolio.feedback(proposal.strategy, record.gained, self.meter.rollouts - spent_before)
+                return record
+            self.portfolio.feedback(proposal.strategy, True, self.meter.rollouts - spent_before)
             return await self._validate(row, parent, child, simpler=is_simplification(parent, child))
         self._emit(LoopEvent("step", iteration, "running the child"))
         child_res = await self.steps.evaluate(child, batch, "train")

@@ -287,6 +287,9 @@ class Proposal(Record):
     # Alternatives to ``child`` (e.g. other demo sets): the loop screens them all on training minibatches and
     # tests only the survivor (loop.Run._screen).
     screen: tuple[Candidate, ...] = ()
+    # The child's validation score is its test (no paired minibatch test): for one-off wholesale changes whose
+    # effect eight examples cannot resolve (the cover set: benchmarks/README "Validation as the test").
+    validate_directly: bool = False
 
 
 NEW_BEST = "new best"  # the outcome of a round whose child became the best (possibly with a note after it)
