@@ -132,8 +132,8 @@ def test_demo_search_screens_demo_sets_on_the_real_agent(tmp_path):
 
 def test_cover_shows_the_real_agent_a_worked_example_of_every_label(tmp_path):
     """``strategies=("rules", "cover")``: cover goes first, with no rewriter call; its child shows one training
-    example for each label of the inferred contract the training split holds, and the real agent's requests
-    for the child carry them."""
+    example for each label of the inferred contract the training split holds, is tested on the validation set
+    (not the minibatch), and the real agent's requests for the child carry the examples."""
     # 20 training examples: few enough labels per example to infer a label set
     train, result, row = one_round_without_rewriter(tmp_path, ("rules", "cover"), n_train=20)
     assert row["strategy"] == "cover" and row["child"], row
@@ -142,8 +142,10 @@ def test_cover_shows_the_real_agent_a_worked_example_of_every_label(tmp_path):
     assert sorted(d.answer for d in child.demos) == sorted({str(e.reference) for e in train})
     assert all(d.example_id in by_id and d.answer == by_id[d.example_id].reference for d in child.demos)
     results = child_results(tmp_path, child.id)
-    assert results and all(all(f"Answer: {d.answer}" in r["rollout"]["trace"][0]["content"] for d in child.demos)
-                           for r in results)
+    assert row.get("child_minibatch") is None and row.get("child_val") is not None
+    assert sorted(r["rollout"]["example_id"] for r in results) == sorted(result.val_scores[result.seed.id])
+    assert all(all(f"Answer: {d.answer}" in r["rollout"]["trace"][0]["content"] for d in child.demos)
+               for r in results)
     assert result.usage_by_role.get("optimizer", {}).get("calls", 0) == 0
 
 

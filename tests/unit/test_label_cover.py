@@ -104,21 +104,47 @@ def cover_agent(request):
     return "zero"
 
 
-def run(strategies, optimizer_llm=None):
-    agent_llm = FakeLLM(cover_agent, role="agent")
+def run(strategies, optimizer_llm=None, handler=cover_agent):
+    agent_llm = FakeLLM(handler, role="agent")
     agent = ChatAgent(agent_llm, "Remainder of {{ number }}")
     config = OptimizeConfig(strategies=strategies, max_iterations=1, minibatch_size=8, explain_failures=0)
-    return optimize(agent, "Name the remainder of the number divided by four.", TRAIN, VAL, judges=ExactMatch(),
-                    optimizer_llm=optimizer_llm or FakeLLM(lambda r: pytest.fail("cover needs no rewriter")),
-                    config=config, progress=False)
+    result = optimize(agent, "Name the remainder of the number divided by four.", TRAIN, VAL, judges=ExactMatch(),
+                      optimizer_llm=optimizer_llm or FakeLLM(lambda r: pytest.fail("cover needs no rewriter")),
+                      config=config, progress=False)
+    return result, agent_llm.requests
 
 
 def test_the_loop_tries_cover_first_and_keeps_it_when_it_works():
-    result = run(("rules", "demos", "cover"))  # the rewriter would fail the test if rules went first
+    result, _ = run(("rules", "demos", "cover"))  # the rewriter would fail the test if rules went first
     row = result.history[0]
     assert row.strategy == "cover" and row.accepted
     assert sorted(d.answer for d in result.best.demos) == sorted(NAMES)
     assert result.seed_val == 0.25 and result.best_val == 1.0
+
+
+def test_validation_not_the_minibatch_tests_the_cover_set():
+    result, requests = run(("rules", "demos", "cover"))
+    row = result.history[0]
+    assert row.child_minibatch is None and row.margin is None  # no paired minibatch test was run
+    assert row.child_val == 1.0 and row.gained
+    with_demos = [r for r in requests if "Answer: one" in r.messages[0]["content"]]
+    assert sorted(int(r.messages[-1]["content"].split()[-1]) for r in with_demos) == sorted(e.inputs["number"] for e in VAL)
+    # seed on validation, parent on the minibatch, child on validation: nothing else
+    assert result.usage["rollouts"] == len(VAL) + 8 + len(VAL)
+
+
+def test_a_cover_set_that_loses_on_validation_is_not_kept():
+    def confused_by_examples(request):  # right on even numbers without demos; always "zero" with them
+        number = int(request.messages[-1]["content"].split()[-1])
+        if "Answer: one" in request.messages[0]["content"] or number % 2:
+            return "zero"
+        return NAMES[number % 4]
+
+    result, _ = run(("rules", "demos", "cover"), handler=confused_by_examples)
+    row = result.history[0]
+    assert row.strategy == "cover" and row.child_val == 0.25 and not row.gained
+    assert row.outcome == "accepted, no validation gain"
+    assert result.best.id == result.seed.id and result.best_val == 0.5
 
 
 def test_cover_is_in_the_default_portfolio_and_needs_demos_allowed():
