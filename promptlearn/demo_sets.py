@@ -132,7 +132,8 @@ class LabelCoverProposer:
                                  iteration=context.iteration, strategy=self.name,
                                  rationale=f"show a worked example for each of {len(picked)} label(s) the demos "
                                            f"did not show")
-        # Validation, not eight paired examples, tests it: on banking77-13b the minibatch rejected it in two of three
-        # cells (0.5 vs 0.5, and 0.375 vs 0.5 at evidence 0.69), while one example per label was worth 20 points
-        # over the seed on SNIPS and banking77-15 dev sets (benchmarks/README "Which demos", "Validation as the test").
+        # Validation, not eight paired examples, tests it: on banking77-13b the minibatch rejected it in two of
+        # three cells (0.5 vs 0.5; 0.375 vs 0.5 at evidence 0.69), while one example per label was worth 20
+        # points over the seed on SNIPS and banking77-15 dev sets (benchmarks/README "Which demos" and
+        # "Validation as the cover set's test").
         return Proposal(child=child, strategy=self.name, rationale=child.rationale, validate_directly=True)

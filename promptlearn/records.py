@@ -288,7 +288,7 @@ class Proposal(Record):
     # tests only the survivor (loop.Run._screen).
     screen: tuple[Candidate, ...] = ()
     # The child's validation score is its test (no paired minibatch test): for one-off wholesale changes whose
-    # effect eight examples cannot resolve (the cover set: benchmarks/README "Validation as the test").
+    # effect eight examples cannot resolve (the cover set: benchmarks/README "Validation as the cover set's test").
     validate_directly: bool = False
 
 
