@@ -91,11 +91,13 @@ def boilerplate(examples: Sequence[Example], ngram: int = LEAK_NGRAM_WORDS) -> s
 def training_leak(text: str, examples: Iterable[Example], *, ngram: int = LEAK_NGRAM_WORDS) -> str | None:
     """A training input span (``ngram`` words) or a long reference answer found verbatim in ``text``.
 
-    Short references (labels like "PlayMusic" or "(B)") are allowed: naming
-    the label set is legitimate instruction, copying answers is not. Spans most
-    training inputs share (:func:`boilerplate`) are the task's framing, not a leak.
+    Short references (labels like "PlayMusic" or "(B)") and references several training examples share (a
+    label set's "Terms of Service Question") are allowed: naming the label set is legitimate instruction,
+    copying one example's answer is not. Spans most training inputs share (:func:`boilerplate`) are the
+    task's framing, not a leak.
     """
     examples = list(examples)
+    shared = {ref for ref, n in Counter(str(e.reference) for e in examples if e.reference is not None).items() if n > 1}
     spans = _input_spans(examples, ngram)  # once: both the framing and the leak check read them
     grams = _ngrams(text, ngram) - _shared_spans(spans)
     lowered = " ".join(_WORD.findall(text.lower()))
@@ -105,7 +107,7 @@ def training_leak(text: str, examples: Iterable[Example], *, ngram: int = LEAK_N
             if hit:
                 return "copies training input text: '" + " ".join(sorted(hit)[0]) + "'"
         ref = example.reference
-        if ref is not None and len(_WORD.findall(str(ref))) > LABEL_MAX_WORDS:
+        if ref is not None and len(_WORD.findall(str(ref))) > LABEL_MAX_WORDS and str(ref) not in shared:
             ref_norm = " ".join(_WORD.findall(str(ref).lower()))
             if ref_norm and ref_norm in lowered:
                 return f"copies a training answer: {str(ref)[:80]!r}"

@@ -20,11 +20,21 @@ def refs(*values):
     (["PlayMusic", "GetWeather"] * 4, "labels", "exactly one of these labels and nothing else: GetWeather, PlayMusic"),
     (['{"a": 1}', '[1, 2]', '{"b": 2}'], "json", "only the JSON"),
     (["Paris", "the Seine river", "Marie Curie"], "short_text", "in a few words"),
+    # four-word labels that repeat are a label set (Arize's support queries)
+    (["Terms of Service Question", "Login Issues", "Billing Inquiry"] * 3, "labels",
+     "exactly one of these labels and nothing else: Billing Inquiry, Login Issues, Terms of Service Question"),
+    # nearly all letters: a stray written-out target (BBH ruin_names) does not make the task free text
+    (["(A)", "(B)", "(C)", "(D)"] * 10 + ["dearth, wind, & fire"], "option_letter", "like (A)"),
 ])
 def test_contract_kinds(references, kind, phrase):
     contract = infer_contract(refs(*references))
     assert contract.kind == kind
     assert phrase in contract.instruction
+
+
+def test_short_answers_that_do_not_repeat_stay_free_text():
+    assert infer_contract(refs(*[f"the {w} river delta" for w in "abcdefgh"])).kind == "short_text"
+    assert infer_contract(refs(*["the Nile river delta region today"] * 6, "Paris")).kind != "labels"  # 6 words
 
 
 def test_no_contract_for_long_free_text_or_no_references():

@@ -63,6 +63,11 @@ def test_training_leak_guard():
         "If asked to play the new album by the rolling stones answer PlayMusic.", TRAIN)
     assert "copies a training answer" in training_leak(
         "Say: the capital of France is Paris, a city on the Seine.", TRAIN)
+    # a long answer several examples share is a label; naming it leaks no example
+    tickets = [Example(id=str(i), inputs={"q": f"ticket {i}"}, reference=label)
+               for i, label in enumerate(["Terms of Service Question", "Terms of Service Question", "Login Issues"])]
+    assert training_leak("Questions about the rules of use are a Terms of Service Question.", tickets) is None
+    assert "copies a training answer" in training_leak("Answer: Terms of Service Question.", tickets[1:])
 
 
 def test_the_tasks_own_framing_is_not_a_leak():
