@@ -25,6 +25,7 @@ SEEDS = {
     "banking77_15": None,  # already names the fifteen intents
     "banking77_13b": None,  # already names its thirteen intents
     "hover": None,  # already states the two labels
+    "arize_support_queries": None,  # already names its thirty categories and the answer format
     "bbh_logical_deduction_three_objects":
         "Read the clues about the order of the three objects and deduce which option is true. " + LETTER,
     "bbh_temporal_sequences":

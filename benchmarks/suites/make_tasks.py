@@ -126,6 +126,24 @@ OTHERS = {
 }
 
 
+def arize_support_queries() -> dict:
+    """Arize's support-query classification (Elastic License 2.0: benchmarks only, never in the package): 30
+    categories of up to four words, 6 queries each (the file from commit e4a4f9e; the "hard" file has label
+    quirks). Training holds 72, so the 30 labels repeat enough to be inferred as a label set."""
+    with (HERE / SHARED / "arize_support_queries" / "support_query_classification_e4a4f9e.csv").resolve().open() as f:
+        import csv
+
+        labels = list(dict.fromkeys(row["category"] for row in csv.DictReader(f)))
+    return {"name": "arize_support_queries", "kind": "classification",
+            "description": f"classify a customer-support query into one of {len(labels)} support categories",
+            "data": {"path": f"{SHARED}/arize_support_queries/support_query_classification_e4a4f9e.csv",
+                     "inputs": "query", "reference": "category"},
+            "split": {"train": 72, "val": 36, "test": 72},
+            "agent": {"user_template": "Query: {{ query }}\nCategory:", "max_tokens": 16},
+            "seed_prompt": "Classify the customer-support query into one of these categories: " + ", ".join(labels)
+                           + ". Answer with only the category."}
+
+
 def arize_json_webpage() -> dict:
     """Arize's JSON-webpage task (Elastic License 2.0: benchmarks only, never in the package). The optimizer sees
     a per-rule LLM judge over the first rule set; the truth is the part of those rules code can check."""
@@ -148,6 +166,7 @@ def main() -> None:
     tasks = {f"bbh_{t}": bbh(t) for t in BBH}
     tasks.update({name: {"name": name, **spec} for name, spec in OTHERS.items()})
     tasks["arize_json_webpage"] = arize_json_webpage()
+    tasks["arize_support_queries"] = arize_support_queries()
     for name, spec in tasks.items():
         (HERE / f"{name}.yaml").write_text(yaml.safe_dump(spec, sort_keys=False, width=120))
     print(f"wrote {len(tasks)} tasks to {HERE}")
