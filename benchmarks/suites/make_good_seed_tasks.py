@@ -60,6 +60,7 @@ SUITE_COMMENT = """# The good-seed suite (issue 26): every task's seed states th
 #
 # Which tasks discriminate (benchmarks/README "promptlearn and dspy-miprov2 on the good-seed suite"; 0.5B agent):
 #   move for some method: snips, banking77_15, banking77_13b (every optimiser; retrieval most),
+#     arize_support_queries (30 categories; promptlearn +9.7 pts, MIPROv2 +3.7, gepa +0.0),
 #     logical_deduction_three_objects and temporal_sequences (the 0.5B breaks the option-letter format its seed
 #     states; format repair + demos fix it);
 #   measure the model, not the optimiser (no method tried moved them): hover, gsm8k, boolean_expressions,
