@@ -10,17 +10,17 @@ core suite's over the same test examples. Refuses when a seed's test examples di
 
 from __future__ import annotations
 
-import json
 import sys
 
 import pandas as pd
 
-from promptlearn.bench.report import head_to_head
+from promptlearn.bench.report import head_to_head, load_results
 
 
 def scores(path: str, task: str, method: str) -> dict[int, dict[str, float]]:
-    rows = (json.loads(line) for line in open(path) if line.strip())
-    return {r["seed"]: r["test_scores"] for r in rows if r["task"] == task and r["method"] == method}
+    """Per seed, the test scores of ``method``'s finished cells of ``task`` (the report's reading: latest record wins)."""
+    frame = load_results(path)
+    return {r.seed: r.test_scores for r in frame[(frame.task == task) & (frame.method == method)].itertuples()}
 
 
 def main() -> None:

@@ -89,8 +89,9 @@ class LabelCoverProposer:
     Why: with the competent SNIPS seed (7 labels) one example per label scored 75 / 78 / 77 / 86% on a 100-example
     dev set, against 74.0% for the best policy of two demos and 76.8% for four (benchmarks/README "Which demos");
     a pair of demos shows two labels, and the 0.5B answers the labels it has seen an example of. In the loop it took
-    SNIPS from 68.1% to 76.2% (three seeds); with 13-15 banking intents the long set helps less and the paired
-    test often rejects it (benchmarks/README "promptlearn and dspy-miprov2 on the good-seed suite"). Applies while the
+    SNIPS from 68.1% to 76.2% (three seeds); with 13-15 banking intents the long set helps less, and the paired
+    minibatch test rejected it in two of three banking77-13b cells, so validation tests it (``validate_directly``;
+    benchmarks/README "Validation as the cover set's test"). Applies while the
     contract is ``labels`` with ``COVER_MIN_LABELS`` to ``COVER_MAX_LABELS`` labels (two-label tasks get the demos
     strategy's pair; option letters are not labels of the input), ``max_demos`` > 0, and the training split
     has a usable example of a label the parent's demos miss. The set may exceed ``max_demos``, which caps what

@@ -130,14 +130,14 @@ def arize_support_queries() -> dict:
     """Arize's support-query classification (Elastic License 2.0: benchmarks only, never in the package): 30
     categories of up to four words, 6 queries each (the file from commit e4a4f9e; the "hard" file has label
     quirks). Training holds 72, so the 30 labels repeat enough to be inferred as a label set."""
-    with (HERE / SHARED / "arize_support_queries" / "support_query_classification_e4a4f9e.csv").resolve().open() as f:
-        import csv
+    from promptlearn.data import load_examples
 
-        labels = list(dict.fromkeys(row["category"] for row in csv.DictReader(f)))
+    path = f"{SHARED}/arize_support_queries/support_query_classification_e4a4f9e.csv"
+    rows = load_examples(str((HERE / path).resolve()), inputs="query", reference="category")
+    labels = list(dict.fromkeys(str(e.reference) for e in rows))  # in file order
     return {"name": "arize_support_queries", "kind": "classification",
             "description": f"classify a customer-support query into one of {len(labels)} support categories",
-            "data": {"path": f"{SHARED}/arize_support_queries/support_query_classification_e4a4f9e.csv",
-                     "inputs": "query", "reference": "category"},
+            "data": {"path": path, "inputs": "query", "reference": "category"},
             "split": {"train": 72, "val": 36, "test": 72},
             "agent": {"user_template": "Query: {{ query }}\nCategory:", "max_tokens": 16},
             "seed_prompt": "Classify the customer-support query into one of these categories: " + ", ".join(labels)

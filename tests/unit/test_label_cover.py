@@ -95,12 +95,16 @@ def test_merge_keeps_a_cover_set_larger_than_max_demos_whole():
     assert merged is not None and [d.example_id for d in merged.demos] == [TRAIN[1].id, TRAIN[5].id]
 
 
+def number_of(request):
+    """The number the agent's user message asks about ("Remainder of 7")."""
+    return int(request.messages[-1]["content"].split()[-1])
+
+
 def cover_agent(request):
     """Right only when the prompt shows a worked example of every label; otherwise always "zero"."""
-    system, user = request.messages[0]["content"], request.messages[-1]["content"]
-    number = int(user.split()[-1])
+    system = request.messages[0]["content"]
     if all(f"Answer: {name}" in system for name in NAMES):
-        return NAMES[number % 4]
+        return NAMES[number_of(request) % 4]
     return "zero"
 
 
@@ -128,14 +132,14 @@ def test_validation_not_the_minibatch_tests_the_cover_set():
     assert row.child_minibatch is None and row.margin is None  # no paired minibatch test was run
     assert row.child_val == 1.0 and row.gained
     with_demos = [r for r in requests if "Answer: one" in r.messages[0]["content"]]
-    assert sorted(int(r.messages[-1]["content"].split()[-1]) for r in with_demos) == sorted(e.inputs["number"] for e in VAL)
+    assert sorted(number_of(r) for r in with_demos) == sorted(e.inputs["number"] for e in VAL)
     # seed on validation, parent on the minibatch, child on validation: nothing else
     assert result.usage["rollouts"] == len(VAL) + 8 + len(VAL)
 
 
 def test_a_cover_set_that_loses_on_validation_is_not_kept():
     def confused_by_examples(request):  # right on even numbers without demos; always "zero" with them
-        number = int(request.messages[-1]["content"].split()[-1])
+        number = number_of(request)
         if "Answer: one" in request.messages[0]["content"] or number % 2:
             return "zero"
         return NAMES[number % 4]
