@@ -26,6 +26,10 @@ SEEDS = {
     "banking77_13b": None,  # already names its thirteen intents
     "hover": None,  # already states the two labels
     "arize_support_queries": None,  # already names its thirty categories and the answer format
+    # The policy's best-known parts, as its owner would brief someone; the other rules are learnt from references.
+    "arize_biznorm": "Rewrite the customer message under our data policy: replace email addresses with [EMAIL] and "
+                     "phone numbers with [PHONE], keep the rest of the message as written, and end it with the footer "
+                     "-- Company Confidential --. Answer with only the rewritten message.",
     "bbh_logical_deduction_three_objects":
         "Read the clues about the order of the three objects and deduce which option is true. " + LETTER,
     "bbh_temporal_sequences":

@@ -161,12 +161,28 @@ def arize_json_webpage() -> dict:
             "metric": "../metrics.py:json_webpage"}
 
 
+def arize_biznorm() -> dict:
+    """Arize's BizNorm-100 (Elastic License 2.0: benchmarks only, never in the package): rewrite a customer
+    message under a 19-rule normalization and redaction policy ([EMAIL], [PHONE], USD amounts, ISO dates, a
+    compliance footer, ...). The references are the policy's output, so the rules are content to learn from
+    them; scored by exact match (case, whitespace and outer punctuation ignored). Five of the 100 references
+    only add the footer; 16 also turn curly apostrophes straight, which no rule states."""
+    return {"name": "arize_biznorm", "kind": "rewrite",
+            "description": "rewrite a customer message under a normalization and redaction policy",
+            "data": {"path": f"{SHARED}/arize_biznorm100/BizNorm-100.csv", "inputs": "query",
+                     "reference": "ground_truth"},
+            "split": {"train": 30, "val": 20, "test": 50, "stratify": False},
+            "agent": {"user_template": "Message: {{ query }}\nRewritten:", "max_tokens": 160, "parse": "whole"},
+            "seed_prompt": "Rewrite the message."}
+
+
 def main() -> None:
     HERE.mkdir(exist_ok=True)
     tasks = {f"bbh_{t}": bbh(t) for t in BBH}
     tasks.update({name: {"name": name, **spec} for name, spec in OTHERS.items()})
     tasks["arize_json_webpage"] = arize_json_webpage()
     tasks["arize_support_queries"] = arize_support_queries()
+    tasks["arize_biznorm"] = arize_biznorm()
     for name, spec in tasks.items():
         (HERE / f"{name}.yaml").write_text(yaml.safe_dump(spec, sort_keys=False, width=120))
     print(f"wrote {len(tasks)} tasks to {HERE}")

@@ -85,3 +85,22 @@ def test_a_tiny_suite_with_seed_promptlearn_and_gepa(tmp_path, capsys):
     capsys.readouterr()
     assert main(["bench", "compare", str(warm), str(results)]) == 0
     assert "new vs old: 0 wins, 2 ties, 0 losses" in capsys.readouterr().out
+
+
+def test_the_good_seed_suite_runs_a_tiny_budget(request, tmp_path, capsys):
+    """Issue 26's suite file, as a user runs it: one of its tasks by name, the seed and promptlearn at a tiny
+    budget on the real models (60 rollouts: the seed on 40 validation examples and one round). The seed states
+    the answer format (True or False), so the 0.5B follows it."""
+    suite = Path(request.config.rootpath) / "benchmarks" / "suites" / "good_seed.yaml"
+    if not (Path(request.config.rootpath).parent / "shared" / "data").exists():
+        pytest.skip("../shared/data is not beside this checkout")
+    results = tmp_path / "results.jsonl"
+    code = main(["bench", str(suite), "--tasks", "good_bbh_boolean_expressions", "--methods", "seed,promptlearn",
+                 "--seeds", "0", "--budget", "60", "--results", str(results), "--quiet"])
+    assert code == 0, capsys.readouterr().out
+    frame = load_results(results).set_index("method")
+    assert set(frame.index) == {"seed", "promptlearn"} and set(frame.status) == {"ok"}, list(frame.error)
+    seed, tuned = frame.loc["seed"], frame.loc["promptlearn"]
+    assert seed.sizes == {"train": 40, "val": 40, "test": 120} and len(seed.test_scores) == 120
+    assert "True or False" in seed.seed_prompt and seed.test > 0.3  # a coin would score 0.5; a broken format 0.0
+    assert 40 <= tuned.rollouts <= 60 + 16 + tuned.sizes["val"] and tuned.seed_test == pytest.approx(seed.test)

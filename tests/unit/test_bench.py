@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -102,6 +103,28 @@ def test_the_shipped_suites_load(request):
     core = load_suite([root / "core.yaml"])
     assert len(core) == 8 and len({t.kind for t in core}) >= 5
     assert len(load_suite([root / "tasks"])) >= 28
+
+
+def test_the_good_seed_suite_is_its_twins_with_a_seed_that_states_the_format(request):
+    """Issue 26: each good-seed task is its tasks/ twin with only the name and the seed changed (same data, split,
+    agent, metric and judges, so the two tables compare), and every seed says what the answer looks like."""
+    shared = Path(request.config.rootpath).parent / "shared" / "data"
+    if not shared.exists():
+        pytest.skip("../shared/data is not beside this checkout")
+    root = Path(request.config.rootpath) / "benchmarks" / "suites"
+    good = load_suite([root / "good_seed.yaml"])
+    assert len(good) >= 19 and all(t.name.startswith("good_") for t in good)
+    for task in good:
+        twin = load_task(root / "tasks" / f"{task.name.removeprefix('good_')}.yaml")
+        same = ("data", "split", "agent", "metric", "judges", "kind")
+        assert {k: getattr(task, k) for k in same} == {k: getattr(twin, k) for k in same}, task.name
+        seed, references = task.seed_prompt.lower(), {str(e.reference).lower() for e in task.examples()}
+        if all(re.fullmatch(r"\([a-z]\)", r) for r in references):
+            assert "letter" in seed and "(a)" in seed, task.name
+        elif len(references) <= 30:  # a label set: the seed names every label
+            assert all(r in seed for r in references), (task.name, [r for r in references if r not in seed])
+        else:
+            assert "answer" in seed, task.name
 
 
 def test_weight_methods_are_known_and_need_one_scoring_engine(tmp_path):
