@@ -50,7 +50,7 @@ def draw_set(first: list[Example], second: list[Example], size: int, rng: random
     return picked
 
 
-def draw_per_label(pool: list[Example], per_label: int, rng: random.Random) -> list[Example] | None:
+def draw_per_label(pool: list[Example], per_label: int, rng: random.Random) -> list[Example]:
     """``per_label`` examples of every reference in ``pool`` (all of a label's when it has fewer), shuffled."""
     by_label: dict[str, list[Example]] = {}
     for e in pool:
