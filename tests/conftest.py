@@ -17,3 +17,14 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "local" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture
+def suites_dir(request):
+    """benchmarks/suites of this checkout; skips where ../shared/data (the suites' data) is not beside it."""
+    from pathlib import Path
+
+    root = Path(request.config.rootpath)
+    if not (root.parent / "shared" / "data").exists():
+        pytest.skip("../shared/data is not beside this checkout")
+    return root / "benchmarks" / "suites"

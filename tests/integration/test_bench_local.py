@@ -87,13 +87,11 @@ def test_a_tiny_suite_with_seed_promptlearn_and_gepa(tmp_path, capsys):
     assert "new vs old: 0 wins, 2 ties, 0 losses" in capsys.readouterr().out
 
 
-def test_the_good_seed_suite_runs_a_tiny_budget(request, tmp_path, capsys):
+def test_the_good_seed_suite_runs_a_tiny_budget(suites_dir, tmp_path, capsys):
     """Issue 26's suite file, as a user runs it: one of its tasks by name, the seed and promptlearn at a tiny
     budget on the real models (60 rollouts: the seed on 40 validation examples and one round). The seed states
     the answer format (True or False), so the 0.5B follows it."""
-    suite = Path(request.config.rootpath) / "benchmarks" / "suites" / "good_seed.yaml"
-    if not (Path(request.config.rootpath).parent / "shared" / "data").exists():
-        pytest.skip("../shared/data is not beside this checkout")
+    suite = suites_dir / "good_seed.yaml"
     results = tmp_path / "results.jsonl"
     code = main(["bench", str(suite), "--tasks", "good_bbh_boolean_expressions", "--methods", "seed,promptlearn",
                  "--seeds", "0", "--budget", "60", "--results", str(results), "--quiet"])

@@ -95,27 +95,19 @@ def test_suites_from_folders_and_lists(tmp_path):
     assert second.exists()
 
 
-def test_the_shipped_suites_load(request):
-    shared = Path(request.config.rootpath).parent / "shared" / "data"
-    if not shared.exists():
-        pytest.skip("../shared/data is not beside this checkout")
-    root = Path(request.config.rootpath) / "benchmarks" / "suites"
-    core = load_suite([root / "core.yaml"])
+def test_the_shipped_suites_load(suites_dir):
+    core = load_suite([suites_dir / "core.yaml"])
     assert len(core) == 8 and len({t.kind for t in core}) >= 5
-    assert len(load_suite([root / "tasks"])) >= 28
+    assert len(load_suite([suites_dir / "tasks"])) >= 28
 
 
-def test_the_good_seed_suite_is_its_twins_with_a_seed_that_states_the_format(request):
+def test_the_good_seed_suite_is_its_twins_with_a_seed_that_states_the_format(suites_dir):
     """Issue 26: each good-seed task is its tasks/ twin with only the name and the seed changed (same data, split,
     agent, metric and judges, so the two tables compare), and every seed says what the answer looks like."""
-    shared = Path(request.config.rootpath).parent / "shared" / "data"
-    if not shared.exists():
-        pytest.skip("../shared/data is not beside this checkout")
-    root = Path(request.config.rootpath) / "benchmarks" / "suites"
-    good = load_suite([root / "good_seed.yaml"])
+    good = load_suite([suites_dir / "good_seed.yaml"])
     assert len(good) >= 19 and all(t.name.startswith("good_") for t in good)
     for task in good:
-        twin = load_task(root / "tasks" / f"{task.name.removeprefix('good_')}.yaml")
+        twin = load_task(suites_dir / "tasks" / f"{task.name.removeprefix('good_')}.yaml")
         same = ("data", "split", "agent", "metric", "judges", "kind")
         assert {k: getattr(task, k) for k in same} == {k: getattr(twin, k) for k in same}, task.name
         seed, references = task.seed_prompt.lower(), {str(e.reference).lower() for e in task.examples()}
