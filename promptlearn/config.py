@@ -28,7 +28,7 @@ MAX_TASK_DESCRIPTION_CHARS = 10_000
 # Auto mode's proposal strategies, in order of preference (format repair first: it is free and fixes what
 # nothing else can). ``OptimizeConfig.strategies`` picks a subset by these names.
 AUTO_STRATEGIES = ("format", "rules", "merge", "reasoning", "demos", "rewrite", "demo_search", "prune", "retrieval",
-                   "cover")
+                   "cover", "glossary")
 # The portfolio when ``strategies`` is not given. demo_search, prune and retrieval are opt-in until the good-seed
 # suite has measured them against the default portfolio (issue 26; benchmarks/README "Demo-set search",
 # "Retrieval demos"). cover joined after the good-seed SNIPS and banking77-15 cells (benchmarks/README

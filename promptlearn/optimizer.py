@@ -20,6 +20,7 @@ from .data import infer_output_contract
 from .demo_sets import DemoSearchProposer, LabelCoverProposer
 from .edits import DemoProposer, FormatRepairProposer, MergeProposer, PruneProposer, ReasoningProposer
 from .errors import ConfigError
+from .glossary import LabelGlossaryProposer
 from .judges.base import Judge, JudgePanel
 from .judges.llm import LLMExplainer
 from .llm import LLM
@@ -61,7 +62,8 @@ def build_proposers(cfg: OptimizeConfig, llm: LLM, meta_prompt_dir: str | None =
                                  "reasoning": ReasoningProposer(), "demos": DemoProposer(cfg.max_demos),
                                  "rewrite": rewrite, "demo_search": DemoSearchProposer(cfg.demo_sets, cfg.max_demos),
                                  "prune": PruneProposer(cfg.demo_sets), "retrieval": RetrievalProposer(),
-                                 "cover": LabelCoverProposer()}
+                                 "cover": LabelCoverProposer(),
+                                 "glossary": LabelGlossaryProposer(llm, meta_prompt_dir=meta_prompt_dir)}
     assert tuple(auto) == AUTO_STRATEGIES  # one list of names, in one order, for the config and the loop
     chosen = DEFAULT_STRATEGIES if cfg.strategies is None else cfg.strategies
     return {name: proposer for name, proposer in auto.items()

@@ -33,6 +33,7 @@ def builtin_methods() -> dict[str, Method]:
         SeedRetrievalMethod(), PromptlearnMethod("promptlearn+retrieval", retrieved_demos=DEFAULT_RETRIEVED_DEMOS),
         # The default portfolio since cover joined it; the name its good-seed cells were measured under.
         PromptlearnMethod("promptlearn-cover", OptimizeConfig(strategies=DEFAULT_STRATEGIES)),
+        PromptlearnMethod("promptlearn-glossary", OptimizeConfig(strategies=(*DEFAULT_STRATEGIES, "glossary"))),
         PromptlearnMethod("promptlearn-datasummary", OptimizeConfig(data_summary=True)),
         PromptlearnMethod("promptlearn-retrieval", OptimizeConfig(strategies=(*BEFORE_COVER, "retrieval"),
                                                                   screen_on="val")),

@@ -19,7 +19,7 @@ def load_meta_prompt(name: str, directory: str | Path | None = None) -> str:
         folder = Path(directory)
         if not folder.is_dir():
             raise ConfigError(f"meta_prompt_dir {folder} is not a folder (it should hold your <name>.j2 meta-prompts: "
-                              f"ruleset.j2, rewrite.j2, vet.j2)")
+                              f"ruleset.j2, rewrite.j2, vet.j2, glossary.j2)")
         path = folder / f"{name}.j2"
         if path.is_file():
             try:

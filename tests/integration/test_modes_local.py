@@ -149,6 +149,27 @@ def test_cover_shows_the_real_agent_a_worked_example_of_every_label(tmp_path):
     assert result.usage_by_role.get("optimizer", {}).get("calls", 0) == 0
 
 
+def test_glossary_has_the_real_rewriter_describe_each_label(tmp_path):
+    """``strategies=("rules", "glossary")``: glossary goes first; the real 1.5B writes one line for each label of
+    the inferred contract (one call per label), the child is the seed plus that block, it is tested on the
+    validation set (not the minibatch), and the real agent's requests for the child carry the block."""
+    from promptlearn.glossary import GLOSSARY_HEADER
+
+    train, result, row = one_round_without_rewriter(tmp_path, ("rules", "glossary"), n_train=20)
+    assert row["strategy"] == "glossary" and row["child"], row
+    child = result.candidates[row["child"]]
+    labels = sorted({str(e.reference) for e in train})
+    block = child.system_prompt.split(GLOSSARY_HEADER, 1)[1].strip().splitlines()
+    assert child.system_prompt.startswith(WEAK_SEED) and 3 <= len(block) <= len(labels)
+    assert all(line.startswith("- ") and line[2:].split(":", 1)[0] in labels and len(line.split()) > 3
+               for line in block), block
+    assert result.usage_by_role["optimizer"]["calls"] == len(labels)
+    results = child_results(tmp_path, child.id)
+    assert row.get("child_minibatch") is None and row.get("child_val") is not None
+    assert sorted(r["rollout"]["example_id"] for r in results) == sorted(result.val_scores[result.seed.id])
+    assert all(GLOSSARY_HEADER in r["rollout"]["trace"][0]["content"] for r in results)
+
+
 def test_prune_leaves_each_rule_out_on_the_real_agent(tmp_path):
     """``strategies=("prune",)``: one round screens the seed without each of its two rules on the real 0.5B and
     records both rules' measured contributions; no rewriter call is made."""
