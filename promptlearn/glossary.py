@@ -9,7 +9,8 @@ long prompt for the 0.5B). So, like ``cover``, its child skips the minibatch tes
 (``validate_directly``): kept where it helps, dropped where it does not (benchmarks/README "A label glossary").
 
 Each line is checked like a rule (``guards.check_rule``: no template markup, no copied training input, no
-instruction planted in the data); a label whose line fails, or that has no usable training input, is left out.
+instruction planted in the data); a rejected line is asked for again with the reason (``max_attempts`` in all), and
+a label whose line still fails, or that has no usable training input, is left out.
 The rewriter reads up to ``examples_per_label`` training inputs per label (training split only), one call per
 label. Deterministic given the parent: a resumed run replays it from the run's memo of proposals.
 """
@@ -20,16 +21,16 @@ import asyncio
 import random
 import re
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from ._templating import escape_markers, render
-from .config import COVER_MAX_LABELS, COVER_MIN_LABELS
+from .config import COVER_MAX_LABELS, COVER_MIN_LABELS, DEFAULT_PROPOSAL_ATTEMPTS
 from .edits import demo_input, usable_demos
 from .guards import check_rule
 from .llm import LLM
 from .llm.usage import usage_scope
 from .prompts import load_meta_prompt
-from .proposers import Case, ProposalContext
+from .proposers import DEFAULT_RETRY_TEMPERATURE, Case, ProposalContext
 from .records import Candidate, Example, Proposal
 
 GLOSSARY_HEADER = "When each label applies:"
@@ -62,8 +63,11 @@ class LabelGlossaryProposer:
     name = "glossary"
 
     def __init__(self, llm: LLM, *, examples_per_label: int = GLOSSARY_EXAMPLES_PER_LABEL,
-                 max_labels: int = COVER_MAX_LABELS, meta_prompt_dir: str | Path | None = None):
+                 max_labels: int = COVER_MAX_LABELS, max_attempts: int = DEFAULT_PROPOSAL_ATTEMPTS,
+                 retry_temperature: float = DEFAULT_RETRY_TEMPERATURE, meta_prompt_dir: str | Path | None = None):
         self.llm = llm.for_role("optimizer")
+        self.max_attempts = max_attempts
+        self.retry_temperature = retry_temperature
         self.examples_per_label = examples_per_label
         self.max_labels = max_labels
         self.template = load_meta_prompt("glossary", meta_prompt_dir)
@@ -96,10 +100,25 @@ class LabelGlossaryProposer:
     def applicable(self, parent: Candidate, cases: Sequence[Case], context: ProposalContext) -> bool:
         return GLOSSARY_HEADER not in parent.system_prompt and len(self._inputs(context)) >= COVER_MIN_LABELS
 
-    async def _describe(self, label: str, labels: list[str], examples: list[Example], task: str) -> str:
-        prompt = self._meta_prompt(label, labels, [demo_input(e) for e in examples], task)
-        completion = await self.llm.acomplete([{"role": "user", "content": prompt}], max_tokens=GLOSSARY_MAX_TOKENS)
-        return glossary_line(label, completion.text)
+    async def _describe(self, label: str, labels: list[str], examples: list[Example], context: ProposalContext,
+                        parent: Candidate) -> tuple[str, str | None]:
+        """(the label's line, None) or ("", why the last attempt was rejected). A rejected line is asked for again
+        with the reason, sampled: on a SNIPS split the guard dropped the GetWeather line for quoting an input,
+        and GetWeather is the intent the 0.5B misses most."""
+        prompt = self._meta_prompt(label, labels, [demo_input(e) for e in examples], context.task_description)
+        messages = [{"role": "user", "content": prompt}]
+        reason: str | None = None
+        for attempt in range(self.max_attempts):
+            retry: dict[str, Any] = {} if attempt == 0 else {"temperature": self.retry_temperature, "seed": attempt}
+            completion = await self.llm.acomplete(messages, max_tokens=GLOSSARY_MAX_TOKENS, **retry)
+            line = glossary_line(label, completion.text)
+            reason = "empty" if not line else check_rule(line, [], context.train, parent=parent.prompt)
+            if reason is None:
+                return line, None
+            messages = [*messages, {"role": "assistant", "content": completion.text},
+                        {"role": "user", "content": f"That line was rejected ({reason}). Write it again, in your "
+                                                    f"own words. Start with: {label}:"}]
+        return "", reason
 
     async def apropose(self, parent: Candidate, cases: Sequence[Case], context: ProposalContext) -> Proposal:
         by_label = self._inputs(context)
@@ -111,12 +130,11 @@ class LabelGlossaryProposer:
                  for label, examples in by_label.items()}
         labels = list(context.contract.labels) if context.contract else list(by_label)
         with usage_scope() as scope:
-            texts = await asyncio.gather(*(self._describe(label, labels, examples, context.task_description)
-                                           for label, examples in shown.items()))
+            described = await asyncio.gather(*(self._describe(label, labels, examples, context, parent)
+                                               for label, examples in shown.items()))
         lines: list[str] = []
         rejections: list[str] = []
-        for label, line in zip(shown, texts):
-            reason = "empty" if not line else check_rule(line, lines, context.train, parent=parent.prompt)
+        for label, (line, reason) in zip(shown, described):
             if reason:
                 rejections.append(f"{self.name}: the line for {label!r}: {reason}")
             else:

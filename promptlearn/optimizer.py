@@ -63,7 +63,8 @@ def build_proposers(cfg: OptimizeConfig, llm: LLM, meta_prompt_dir: str | None =
                                  "rewrite": rewrite, "demo_search": DemoSearchProposer(cfg.demo_sets, cfg.max_demos),
                                  "prune": PruneProposer(cfg.demo_sets), "retrieval": RetrievalProposer(),
                                  "cover": LabelCoverProposer(),
-                                 "glossary": LabelGlossaryProposer(llm, meta_prompt_dir=meta_prompt_dir)}
+                                 "glossary": LabelGlossaryProposer(llm, max_attempts=cfg.proposal_attempts,
+                                                                   meta_prompt_dir=meta_prompt_dir)}
     assert tuple(auto) == AUTO_STRATEGIES  # one list of names, in one order, for the config and the loop
     chosen = DEFAULT_STRATEGIES if cfg.strategies is None else cfg.strategies
     return {name: proposer for name, proposer in auto.items()

@@ -31,7 +31,7 @@ def context(train=TRAIN, contract=None):
 
 
 def label_asked(request) -> str:
-    return re.search(r'correct label is "([^"]+)"', request.messages[-1]["content"]).group(1)
+    return re.search(r'correct label is "([^"]+)"', request.messages[0]["content"]).group(1)
 
 
 def describer(request) -> str:
@@ -89,6 +89,20 @@ def test_a_line_that_copies_a_training_input_or_says_nothing_is_left_out():
     assert "- one:" not in proposal.child.system_prompt and "- two:" not in proposal.child.system_prompt
     assert any("'one'" in r and "copies training input" in r for r in proposal.rejections)
     assert any("'two'" in r and "empty" in r for r in proposal.rejections)
+
+
+def test_a_rejected_line_is_asked_for_again_with_the_reason():
+    def marks_up_first(request):
+        if label_asked(request) == "one" and len(request.messages) == 1:
+            return "one: {{ secret }} numbers"
+        return describer(request)
+
+    proposal, requests = propose(Candidate.create("Name the remainder."), context(), handler=marks_up_first)
+    assert "- one: numbers that leave one when divided by four." in proposal.child.system_prompt
+    retry = [r for r in requests if len(r.messages) > 1]
+    assert len(retry) == 1 and "template markup" in retry[0].messages[-1]["content"]
+    assert retry[0].params.get("temperature", 0) > 0  # sampled: at temperature 0 the same answer would come back
+    assert not proposal.rejections
 
 
 def test_with_fewer_than_three_usable_lines_there_is_no_child():
