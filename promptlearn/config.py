@@ -34,7 +34,9 @@ AUTO_STRATEGIES = ("format", "rules", "merge", "reasoning", "demos", "rewrite", 
 # "Retrieval demos"). cover joined after the good-seed SNIPS and banking77-15 cells (benchmarks/README
 # "promptlearn and dspy-miprov2 on the good-seed suite"); it applies to label-set contracts only, so runs on
 # other tasks make the same choices as before. Last, so the bench's promptlearn-cover cells (run as the old
-# default plus cover) have this very config.
+# default plus cover) have this very config. glossary stays opt-in: on the good-seed SNIPS cells it won over this
+# default (+3.1 [+0.5, +5.7]) but validation kept it in one of three, and on banking77-15 it was rejected in all
+# three at 63-68 rollouts each (-1.8 [-3.8, +0.4]; benchmarks/README "A label glossary").
 DEFAULT_STRATEGIES = ("format", "rules", "merge", "reasoning", "demos", "rewrite", "cover")
 # The strategies that show worked examples: none applies when max_demos is 0.
 DEMO_STRATEGIES = frozenset({"demos", "demo_search", "cover"})

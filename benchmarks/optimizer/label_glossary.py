@@ -39,6 +39,7 @@ def main() -> None:
     parser.add_argument("task")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--n-dev", type=int, default=100)
+    parser.add_argument("--meta-prompt-dir", help="a folder whose glossary.j2 replaces the packaged one (wording trials)")
     args = parser.parse_args()
     task = load_task(args.task)
     train, val, test = task.splits(args.seed)
@@ -50,7 +51,7 @@ def main() -> None:
     seed = Candidate.create(task.seed_prompt)
     context = ProposalContext(iteration=1, train=train, task_description=task.description, output_contract=None,
                               contract=infer_contract(train))
-    proposal = asyncio.run(LabelGlossaryProposer(rewriter).apropose(seed, [], context))
+    proposal = asyncio.run(LabelGlossaryProposer(rewriter, meta_prompt_dir=args.meta_prompt_dir).apropose(seed, [], context))
     assert proposal.child is not None, proposal.rejections
     glossary = proposal.child.system_prompt[len(seed.system_prompt):]
     print(glossary, *proposal.rejections, sep="\n")
@@ -63,6 +64,7 @@ def main() -> None:
     for name, candidate in variants.items():
         score = optimizer.evaluate(candidate, dev).mean
         append_row(OUT, {"task": task.name, "seed": args.seed, "variant": name, "n_dev": len(dev), "dev": score,
+                         "meta_prompt": args.meta_prompt_dir or "packaged",
                          "glossary": glossary.strip().splitlines()[1:], "commit": at})
         print(f"  {name}: dev {score:.1%}")
 
