@@ -1,12 +1,12 @@
 """Strategy ``glossary``: one line per label saying when it applies, written by the rewriter from training inputs
 of that label and added to the prompt as a block.
 
-Why: a seed that lists the labels tells a small agent *which* answers exist, not *when* each applies. With the
-competent SNIPS seed (7 intents) such a glossary took a 100-example dev set from 57% to 70% and from 61% to 76%
-(two splits), and on top of one worked example per label from 74% to 83%; on banking77-15 it helped the bare seed
-(34% -> 43%) but hurt beside the worked examples (56% -> 44%: fifteen descriptions plus fifteen examples is a
-long prompt for the 0.5B). So, like ``cover``, its child skips the minibatch test and validation decides
-(``validate_directly``): kept where it helps, dropped where it does not (benchmarks/README "A label glossary").
+Why: a seed that lists the labels tells a small agent *which* answers exist, not *when* each applies. On 100-example
+dev sets the shipped lines lift the bare competent SNIPS seed by 5-11 points but add nothing beside one worked
+example per label (-2 to 0), and cost 4-9 points beside them on banking77-15 (a first, unguarded draft whose lines
+quoted inputs added 8-9 points beside the examples on SNIPS). So, like ``cover``, its child skips the minibatch
+test and validation decides (``validate_directly``), and the strategy is opt-in: in the good-seed bench cells
+validation kept it in one SNIPS cell of three and no banking77-15 cell (benchmarks/README "A label glossary").
 
 Each line is checked like a rule (``guards.check_rule``: no template markup, no copied training input, no
 instruction planted in the data); a rejected line is asked for again with the reason (``max_attempts`` in all), and
@@ -117,7 +117,7 @@ class LabelGlossaryProposer:
                 return line, None
             messages = [*messages, {"role": "assistant", "content": completion.text},
                         {"role": "user", "content": f"That line was rejected ({reason}). Write it again, in your "
-                                                    f"own words. Start with: {label}:"}]
+                                                    f"own words. Start with: {escape_markers(label)}:"}]
         return "", reason
 
     async def apropose(self, parent: Candidate, cases: Sequence[Case], context: ProposalContext) -> Proposal:
