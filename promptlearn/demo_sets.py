@@ -40,6 +40,22 @@ def distinct_answers(examples: Sequence[Example], k: int) -> list[Example]:
     return picked
 
 
+def usable_by_label(context: ProposalContext, max_labels: int) -> dict[str, list[Example]]:
+    """Usable training examples (``edits.usable_demos``) by lower-cased label, in training order, when the contract
+    is ``labels`` with ``COVER_MIN_LABELS`` to ``max_labels`` labels; {} otherwise. What ``cover`` shows and what
+    ``glossary`` describes."""
+    contract = context.contract
+    if contract is None or contract.kind != "labels" or not COVER_MIN_LABELS <= len(contract.labels) <= max_labels:
+        return {}
+    labels = {label.lower() for label in contract.labels}
+    found: dict[str, list[Example]] = {}
+    for example in usable_demos(context.train):
+        key = str(example.reference).strip().lower()
+        if key in labels:
+            found.setdefault(key, []).append(example)
+    return found
+
+
 class DemoSearchProposer:
     """``sets`` alternative demo sets for the loop to screen (see the module docstring)."""
 
@@ -105,17 +121,8 @@ class LabelCoverProposer:
 
     def _missing(self, parent: Candidate, context: ProposalContext) -> dict[str, list[Example]]:
         """Usable training examples by label, for the contract's labels the parent's demos do not show."""
-        contract = context.contract
-        if contract is None or contract.kind != "labels" or not COVER_MIN_LABELS <= len(contract.labels) <= self.max_labels:
-            return {}
         shown = {d.answer.strip().lower() for d in parent.demos}
-        labels = {label.lower() for label in contract.labels}
-        missing: dict[str, list[Example]] = {}
-        for example in usable_demos(context.train):
-            key = str(example.reference).strip().lower()
-            if key in labels and key not in shown:
-                missing.setdefault(key, []).append(example)
-        return missing
+        return {key: examples for key, examples in usable_by_label(context, self.max_labels).items() if key not in shown}
 
     def applicable(self, parent: Candidate, cases: Sequence[Case], context: ProposalContext) -> bool:
         return bool(self._missing(parent, context))

@@ -25,7 +25,8 @@ from typing import Any, Sequence
 
 from ._templating import escape_markers, render
 from .config import COVER_MAX_LABELS, COVER_MIN_LABELS, DEFAULT_PROPOSAL_ATTEMPTS
-from .edits import demo_input, usable_demos
+from .demo_sets import usable_by_label
+from .edits import demo_input
 from .guards import check_rule
 from .llm import LLM
 from .llm.usage import usage_scope
@@ -84,18 +85,14 @@ class LabelGlossaryProposer:
             "max_words": GLOSSARY_MAX_WORDS}, what="glossary meta-prompt")
 
     def _inputs(self, context: ProposalContext) -> dict[str, list[Example]]:
-        """Usable training examples by label, in the contract's order and spelling; {} when the strategy does not
-        apply to the contract."""
-        contract = context.contract
-        if contract is None or contract.kind != "labels" or not COVER_MIN_LABELS <= len(contract.labels) <= self.max_labels:
+        """Usable training examples by label, in the contract's order and spelling (of labels that differ only in
+        case, the last); {} when the strategy does not apply to the contract."""
+        found = usable_by_label(context, self.max_labels)
+        if not found or context.contract is None:
             return {}
-        spelled = {label.strip().lower(): label for label in contract.labels}
-        found: dict[str, list[Example]] = {label: [] for label in contract.labels}
-        for example in usable_demos(context.train):
-            label = spelled.get(str(example.reference).strip().lower())
-            if label is not None:
-                found[label].append(example)
-        return {label: examples for label, examples in found.items() if examples}
+        spelled = {label.lower(): label for label in context.contract.labels}
+        return {label: found[label.lower()] for label in context.contract.labels
+                if label.lower() in found and spelled[label.lower()] == label}
 
     def applicable(self, parent: Candidate, cases: Sequence[Case], context: ProposalContext) -> bool:
         return GLOSSARY_HEADER not in parent.system_prompt and len(self._inputs(context)) >= COVER_MIN_LABELS
