@@ -22,7 +22,7 @@ import argparse
 import random
 from pathlib import Path
 
-from probe import append_row, commit, task_optimizer
+from probe import append_row, commit, task_optimizer, train_and_dev
 
 from promptlearn.bench.task import load_task
 from promptlearn.edits import as_demo
@@ -101,10 +101,7 @@ def main() -> None:
     if args.size < 1:
         parser.error("--size must be >= 1")
     task = load_task(args.task)
-    train, val, test = task.splits(args.seed)
-    used = {e.id for e in [*train, *val, *test]}
-    rng = random.Random(args.seed)
-    dev = rng.sample([e for e in task.examples() if e.id not in used], args.n_dev)
+    train, dev = train_and_dev(task, args.seed, args.n_dev)
     optimizer = task_optimizer(task, args.seed)
     assert isinstance(task.seed_prompt, str), "single-prompt tasks only"
     seed = Candidate.create(task.seed_prompt)

@@ -19,7 +19,7 @@ import random
 from pathlib import Path
 
 from demo_choice import draw_per_label
-from probe import append_row, commit, task_optimizer
+from probe import append_row, commit, task_optimizer, train_and_dev
 
 from promptlearn.bench.cell import default_llm_factory
 from promptlearn.bench.task import load_task
@@ -42,9 +42,7 @@ def main() -> None:
     parser.add_argument("--meta-prompt-dir", help="a folder whose glossary.j2 replaces the packaged one (wording trials)")
     args = parser.parse_args()
     task = load_task(args.task)
-    train, val, test = task.splits(args.seed)
-    used = {e.id for e in [*train, *val, *test]}
-    dev = random.Random(args.seed).sample([e for e in task.examples() if e.id not in used], args.n_dev)
+    train, dev = train_and_dev(task, args.seed, args.n_dev)
     optimizer = task_optimizer(task, args.seed)
     rewriter = default_llm_factory()(DEFAULT_REWRITER_MODEL, "optimizer", Usage(), None)
     assert isinstance(task.seed_prompt, str), "single-prompt tasks only"

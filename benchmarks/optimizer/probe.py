@@ -4,6 +4,7 @@ a task on the local 0.5B, and appending a result row stamped with the commit."""
 from __future__ import annotations
 
 import json
+import random
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from promptlearn.bench.cell import default_llm_factory
 from promptlearn.bench.task import TaskSpec
 from promptlearn.config import DEFAULT_AGENT_MODEL
 from promptlearn.llm import Usage
+from promptlearn.records import Example
 from promptlearn.task import task_agent, task_judges
 
 
@@ -23,6 +25,14 @@ def task_optimizer(task: TaskSpec, seed: int) -> PromptOptimizer:
     judges, weights = task_judges(task, llm, usage)
     return PromptOptimizer(task_agent(task, llm), judges, judge_weights=weights, optimizer_llm=llm,
                            config=OptimizeConfig(seed=seed))
+
+
+def train_and_dev(task: TaskSpec, seed: int, n_dev: int) -> tuple[list[Example], list[Example]]:
+    """The cell's training split for ``seed``, and ``n_dev`` examples of the task's data in none of the cell's splits
+    (drawn with ``random.Random(seed)``), so that no test example informs what a probe finds."""
+    train, val, test = task.splits(seed)
+    used = {e.id for e in [*train, *val, *test]}
+    return train, random.Random(seed).sample([e for e in task.examples() if e.id not in used], n_dev)
 
 
 def commit() -> str:
