@@ -111,6 +111,11 @@ class OptimizeConfig(BaseModel):
     sampler: Literal["epoch", "failures"] = Field("failures", description="minibatch sampling policy")
     acceptance: Literal["bootstrap", "improvement", "sign"] = Field(
         "bootstrap", description="paired minibatch test a child must pass before validation")
+    validation: Literal["full", "futility"] = Field(
+        "full", description="how much of the validation set an accepted child runs on: full = all of it; futility = "
+                            "stop at half (or three quarters) when it trails the best there with bootstrap "
+                            "P(gain > 0) below 0.1, so a losing child costs about half a pass (it then joins no "
+                            "pool)")
     acceptance_confidence: float = Field(
         DEFAULT_ACCEPTANCE_CONFIDENCE, gt=0.5, lt=1.0,
         description="bootstrap: required P(mean paired gain > 0) on the minibatch. The minibatch test is a "

@@ -12,7 +12,8 @@ One round (:meth:`Run.round`):
      a proposal marked ``validate_directly``, a one-off wholesale change, skips this test: validation is its test);
      a proposal with alternatives (demo sets, rule ablations) is screened first (:meth:`Run._screen`) and
      its survivor is tested on every example the screen ran it on;
-  7. an accepted child is scored on the validation set and joins the pool.
+  7. an accepted child is scored on the validation set and joins the pool (the validation policy may stop the
+     pass part-way when the child clearly trails the best: it then joins nothing).
 :meth:`Run.execute` validates the seed, runs rounds until the budget, ``patience`` or
 ``max_iterations`` stops it, and returns the result. The steps that call models live in
 ``steps.py`` and are memoised in the run directory, so ``resume=True`` replays them.
@@ -174,11 +175,19 @@ class Run:
     async def _validate(self, row: dict[str, Any], parent: Candidate, child: Candidate, *, simpler: bool) -> RoundRecord:
         """Score an accepted child on the validation set; it joins the pool and becomes the best if it beats it."""
         self._emit(LoopEvent("step", row["iteration"], "validating the child"))
-        try:
-            child_val = await self.steps.evaluate(child, [e.id for e in self.val], "val")
-        except OutOfBudget as stop:
-            raise OutOfBudget(stop.reason, self._last_validation(row)) from None
-        self.val_pool[child.id] = {eid: r.score for eid, r in child_val.items()}
+        policy = self.parts.validation
+        order = policy.order([e.id for e in self.val])
+        stages = policy.stages(len(order))
+        # The policy's own draws: asking it must not move the sampler's or the acceptance test's.
+        rng = random.Random(f"{self.config.seed}/validation/{row['iteration']}")
+        for reached in stages:
+            try:
+                await self.steps.evaluate(child, order[:reached], "val")
+            except OutOfBudget as stop:
+                raise OutOfBudget(stop.reason, self._last_validation(row)) from None
+            if reached < len(order) and (stopped := self._give_up(row, child, order[:reached], rng)) is not None:
+                return stopped
+        self.val_pool[child.id] = {e.id: self.steps.results[(child.id, e.id)].score for e in self.val}
         row["child_val"] = self.val_mean(child.id)
         if row["child_val"] > self.best_val:
             self.best_id = child.id
@@ -188,6 +197,18 @@ class Run:
             dropped = len(parent.rules) - len(child.rules)
             return self._record(row, f"{NEW_BEST} (as good on validation with {dropped} rule(s) fewer)")
         return self._record(row, "accepted, no validation gain")
+
+    def _give_up(self, row: dict[str, Any], child: Candidate, reached: list[str], rng: random.Random) -> RoundRecord | None:
+        """Ask the validation policy whether the child, part-way through its pass, trails the best too far to go on."""
+        best = self.val_pool[self.best_id]
+        paired = [eid for eid in reached if eid in best]
+        child_scores = [self.steps.results[(child.id, eid)].score for eid in paired]
+        stop = self.parts.validation.give_up([best[eid] for eid in paired], child_scores, rng)
+        if not stop.stop:
+            return None
+        row.update(child_val=mean(child_scores), val_reached=len(reached))
+        return self._record(row, f"stopped after {len(reached)} of {len(self.val)} validation examples: trails the "
+                                 f"best by {-stop.margin:.3f} there (P(gain>0) = {stop.evidence:.2f})")
 
     async def _screen(self, alternatives: list[Candidate], batch: list[str], *, pool: list[str] | None = None,
                       split: str = "train") -> tuple[Candidate, list[str]]:

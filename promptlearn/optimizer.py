@@ -37,12 +37,14 @@ from .strategies import (
     COMPONENT_SELECTORS,
     SAMPLERS,
     SELECTORS,
+    VALIDATIONS,
     Acceptance,
     BootstrapAcceptance,
     CandidateSelector,
     ComponentSelector,
     MinibatchSampler,
     StrategyChooser,
+    ValidationPolicy,
 )
 from .vetting import RuleVetter
 
@@ -77,8 +79,8 @@ class PromptOptimizer:
     ``agent``: an Agent (e.g. ``ChatAgent``) or a callable ``(candidate, example) -> output``.
     ``judges``: judges whose weighted score (higher is better) the loop maximises.
     ``optimizer_llm``: the rewriter; also the failure explainer unless ``explainer`` is given.
-    ``selector``, ``sampler``, ``acceptance``, ``component_selector``: policy objects overriding the
-    config's named ones.
+    ``selector``, ``sampler``, ``acceptance``, ``component_selector``, ``validation``: policy objects overriding
+    the config's named ones.
     The seed may be a prompt string, a mapping of named prompts (``{"plan": ..., "answer": ...}``)
     for an agent with several (see ``PipelineAgent``), or a Candidate.
     """
@@ -88,7 +90,8 @@ class PromptOptimizer:
                  proposer: Proposer | None = None, explainer: LLMExplainer | None = None,
                  callbacks: Sequence[Callback] = (), meta_prompt_dir: str | None = None,
                  selector: CandidateSelector | None = None, sampler: MinibatchSampler | None = None,
-                 acceptance: Acceptance | None = None, component_selector: ComponentSelector | None = None):
+                 acceptance: Acceptance | None = None, component_selector: ComponentSelector | None = None,
+                 validation: ValidationPolicy | None = None):
         if config is not None and not isinstance(config, OptimizeConfig):
             raise ConfigError(f"config must be an OptimizeConfig, got {type(config).__name__}"
                               + (": use OptimizeConfig(**your_dict)" if isinstance(config, Mapping) else ""))
@@ -117,12 +120,13 @@ class PromptOptimizer:
         self.component_selector: ComponentSelector = component_selector or COMPONENT_SELECTORS[cfg.component_selection]()
         self.acceptance: Acceptance = acceptance or (
             BootstrapAcceptance(cfg.acceptance_confidence) if cfg.acceptance == "bootstrap" else ACCEPTANCES[cfg.acceptance]())
+        self.validation: ValidationPolicy = validation or VALIDATIONS[cfg.validation]()
 
     def parts(self) -> LoopParts:
         return LoopParts(agent=self.agent, panel=self.panel, proposers=self.proposers, explainer=self.explainer,
                          selector=self.selector, sampler=self.sampler, acceptance=self.acceptance,
                          chooser=self.chooser, component_selector=self.component_selector,
-                         config=self.config, callbacks=tuple(self.callbacks))
+                         validation=self.validation, config=self.config, callbacks=tuple(self.callbacks))
 
     def optimize(self, seed_prompt: str | Mapping[str, str] | Candidate, train: Sequence[Example],
                  val: Sequence[Example], *,
@@ -201,7 +205,8 @@ def optimize(agent: Agent | Any, seed_prompt: str | Mapping[str, str] | Candidat
              explainer: LLMExplainer | None = None, callbacks: Sequence[Callback] = (),
              meta_prompt_dir: str | None = None, selector: CandidateSelector | None = None,
              sampler: MinibatchSampler | None = None, acceptance: Acceptance | None = None,
-             component_selector: ComponentSelector | None = None) -> OptimizationResult:
+             component_selector: ComponentSelector | None = None,
+             validation: ValidationPolicy | None = None) -> OptimizationResult:
     """One call: optimise ``seed_prompt`` for ``agent`` on ``train``, keeping what wins on ``val``.
 
     Sync; from async code use ``PromptOptimizer(...).aoptimize``. The keywords after ``progress``
@@ -211,5 +216,5 @@ def optimize(agent: Agent | Any, seed_prompt: str | Mapping[str, str] | Candidat
                                 proposer=proposer, explainer=explainer,
                                 callbacks=[*callbacks, *([ProgressBar()] if progress else [])],
                                 meta_prompt_dir=meta_prompt_dir, selector=selector, sampler=sampler,
-                                acceptance=acceptance, component_selector=component_selector)
+                                acceptance=acceptance, component_selector=component_selector, validation=validation)
     return optimizer.optimize(seed_prompt, train, val, run_dir=run_dir, resume=resume)

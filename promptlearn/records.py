@@ -321,7 +321,8 @@ class RoundRecord(Record):
     rule_contributions: dict[str, float] | None = None
     margin: float | None = None
     evidence: float | None = None
-    child_val: float | None = None
+    child_val: float | None = None  # on the validation examples reached (all, unless val_reached says fewer)
+    val_reached: int | None = None  # validation examples the child ran on when the policy stopped its pass
     outcome: str = ""
     best_val: float = 0.0
     best: str = ""

@@ -31,6 +31,7 @@ from .records import Candidate, Cost, Critique, Example, ExampleResult, RoundRec
 from .store import RunStore
 from .strategies import Acceptance, CandidateSelector, ComponentSelector, MinibatchSampler, StrategyChooser
 from .strategies.components import RoundRobinComponents
+from .strategies.validation import FullPass, ValidationPolicy
 
 log = logging.getLogger("promptlearn")
 MIN_REASONING_TOKENS = 64  # fewer and there is no room to work anything out before the answer line
@@ -53,6 +54,7 @@ class LoopParts:
     config: OptimizeConfig
     callbacks: tuple[Callback, ...] = ()
     component_selector: ComponentSelector = RoundRobinComponents()  # copied per run; only multi-component runs
+    validation: ValidationPolicy = FullPass()
 
     async def score(self, candidate: Candidate, example: Example) -> ExampleResult:
         """One rollout of ``candidate`` on ``example``, judged by the panel."""
@@ -64,7 +66,7 @@ class LoopParts:
         """The policies actually used: a policy passed as an object is recorded by its own name."""
         names = {role: str(getattr(obj, "name", type(obj).__name__)) for role, obj in (
             ("selector", self.selector), ("sampler", self.sampler), ("acceptance", self.acceptance),
-            ("chooser", self.chooser), ("components", self.component_selector))}
+            ("chooser", self.chooser), ("components", self.component_selector), ("validation", self.validation))}
         return {**names, "proposers": ",".join(f"{n}:{type(p).__name__}" for n, p in self.proposers.items())}
 
     def reasoning_room(self) -> bool:

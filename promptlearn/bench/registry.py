@@ -34,6 +34,7 @@ def builtin_methods() -> dict[str, Method]:
         # The default portfolio since cover joined it; the name its good-seed cells were measured under.
         PromptlearnMethod("promptlearn-cover", OptimizeConfig(strategies=DEFAULT_STRATEGIES)),
         PromptlearnMethod("promptlearn-glossary", OptimizeConfig(strategies=(*DEFAULT_STRATEGIES, "glossary"))),
+        PromptlearnMethod("promptlearn-futility", OptimizeConfig(strategies=DEFAULT_STRATEGIES, validation="futility")),
         PromptlearnMethod("promptlearn-datasummary", OptimizeConfig(data_summary=True)),
         PromptlearnMethod("promptlearn-retrieval", OptimizeConfig(strategies=(*BEFORE_COVER, "retrieval"),
                                                                   screen_on="val")),
