@@ -355,3 +355,45 @@ def test_the_data_summary_reaches_the_real_rewriter(tmp_path):
     for proposal in proposals:
         assert "What its training data looks like: 14 training examples." in proposal["meta_prompt"]
         assert proposal["child"] is not None or proposal["rejections"]
+
+
+class _OneWordChild:
+    """Offers a child that answers every request with one word, tested on validation directly (as cover is)."""
+
+    name = "one_word"
+
+    async def apropose(self, parent, cases, context):
+        from promptlearn.records import Candidate, Proposal
+
+        child = Candidate.create("Whatever the request, reply with exactly this one word: banana", parent_ids=(parent.id,))
+        return Proposal(child=child, strategy=self.name, validate_directly=True)
+
+
+def test_the_futility_policy_stops_a_losing_childs_validation_pass_on_the_real_agent(tmp_path):
+    """``validation="futility"``: a child the real 0.5B answers "banana" with trails the competent seed on the first
+    half of a 16-example validation set, so its pass stops there (8 rollouts, not 16); it joins no pool and the
+    seed stays the best. The full pass runs the same child on all 16."""
+    from promptlearn import ExactMatch, PromptOptimizer
+    from promptlearn.app.quickstart import SNIPS_SEED_PROMPT
+    from promptlearn.strategies import FutilityStop
+
+    train, val, _ = snips_task(n_train=14, n_val=16, n_test=7, seed=2)
+    reached = {}
+    for policy in ("futility", "full"):
+        config = OptimizeConfig(minibatch_size=5, max_iterations=1, explain_failures=0, validation=policy,
+                                budget=Budget(max_rollouts=60))
+        agent = make_optimizer(AGENT, AGENT, config=config, cache=tmp_path / "cache.sqlite").agent
+        optimizer = PromptOptimizer(agent, [ExactMatch()], proposer=_OneWordChild(), config=config)
+        result = optimizer.optimize(SNIPS_SEED_PROMPT, train, val, run_dir=tmp_path / policy)
+        (row,) = result.history
+        if row["outcome"] == "parent perfect on minibatch":
+            pytest.skip("the seed solved the whole minibatch; no round to test")
+        assert result.seed_val >= 0.3, "the competent seed should beat a one-word answer by a wide margin"
+        ran = [e["result"]["rollout"]["example_id"] for e in read_events(tmp_path / policy)
+               if e["type"] == "result" and e["key"].startswith(f"result/{row['child']}/")]
+        reached[policy] = ran
+        stopped = row["outcome"].startswith("stopped after 8 of 16 validation examples")
+        assert stopped == (policy == "futility") and (row["child"] in result.val_scores) == (policy == "full"), row
+        assert result.best.id == result.seed.id and result.usage["rollouts"] == 16 + 5 + len(ran)
+    assert reached["futility"] and sorted(reached["futility"]) == sorted(FutilityStop().order([e.id for e in val])[:8])
+    assert len(reached["full"]) == 16
