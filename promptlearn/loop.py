@@ -173,7 +173,8 @@ class Run:
         return await self._validate(row, parent, child, simpler=simpler)
 
     async def _validate(self, row: dict[str, Any], parent: Candidate, child: Candidate, *, simpler: bool) -> RoundRecord:
-        """Score an accepted child on the validation set; it joins the pool and becomes the best if it beats it."""
+        """Score an accepted child on the validation set; it joins the pool and becomes the best if it beats it.
+        The validation policy may stop the pass part-way (``strategies/validation.py``): the child then joins nothing."""
         self._emit(LoopEvent("step", row["iteration"], "validating the child"))
         policy = self.parts.validation
         order = policy.order([e.id for e in self.val])

@@ -69,10 +69,14 @@ SUITE_COMMENT = """# The good-seed suite (issue 26): every task's seed states th
 #     breaks the option-letter format its seed states; format repair + demos + rules fix part of it; tracking:
 #     seed 6.1%, promptlearn 9.4%, MIPROv2 1.4%, gepa 6.1%, three seeds);
 #   measure the model, not the optimiser (no method tried moved them): hover, gsm8k, boolean_expressions,
-#     hyperbaton, snarks, formal_fallacies, sports_understanding;
-#   not yet known: the rest (navigate and causal_judgement score 50% with the seed; no optimiser has run on them;
-#     arize_biznorm, a rewrite under a 19-rule policy scored by exact match: the seed scores 0.0% (seed 0), and
-#     a cell costs about an hour on 2 cores (outputs of ~50 tokens), so no optimiser has run on it yet).
+#     hyperbaton, snarks, formal_fallacies, sports_understanding, disambiguation_qa (under the seed the 0.5B
+#     answered "(B) <option text>" to 12 of 12 training questions; the promptlearn and MIPROv2 cells of seed 0:
+#     3.3%, 5.8%);
+#   one answer to everything under the seed, no optimiser run: navigate, causal_judgement, web_of_lies (the 0.5B
+#     answered "No" to all 16 of seed 0's first training questions on each, 2026-12-05);
+#   not yet known: multistep_arithmetic_two (seed 1.1%; no method moved its broken-seed twin), arize_biznorm (a
+#     rewrite under a 19-rule policy scored by exact match: the seed scores 0.0% (seed 0), and a cell costs about
+#     an hour on 2 cores (outputs of ~50 tokens), so no optimiser has run on it yet).
 """
 
 
