@@ -35,6 +35,8 @@ def builtin_methods() -> dict[str, Method]:
         PromptlearnMethod("promptlearn-cover", OptimizeConfig(strategies=DEFAULT_STRATEGIES)),
         PromptlearnMethod("promptlearn-glossary", OptimizeConfig(strategies=(*DEFAULT_STRATEGIES, "glossary"))),
         PromptlearnMethod("promptlearn-futility", OptimizeConfig(strategies=DEFAULT_STRATEGIES, validation="futility")),
+        PromptlearnMethod("promptlearn-glossary-futility", OptimizeConfig(strategies=(*DEFAULT_STRATEGIES, "glossary"),
+                                                                          validation="futility")),
         PromptlearnMethod("promptlearn-datasummary", OptimizeConfig(data_summary=True)),
         PromptlearnMethod("promptlearn-retrieval", OptimizeConfig(strategies=(*BEFORE_COVER, "retrieval"),
                                                                   screen_on="val")),
