@@ -137,8 +137,8 @@ def write_report(result: "OptimizationResult", path: str | Path) -> Path:
     if not frame.empty:
         cols = [c for c in ["iteration", "strategy", "component", "parent", "child", "parent_minibatch", "child_minibatch",
                             "format_failures", "accepted", "format_repaired",
-                            "margin", "child_val", "best_val", "outcome", "rollouts", "llm_calls"]
-                if c in frame and (c != "component" or frame[c].notna().any())]
+                            "margin", "child_val", "val_reached", "best_val", "outcome", "rollouts", "llm_calls"]
+                if c in frame and (c not in ("component", "val_reached") or frame[c].notna().any())]
         parts.append("<h2>Rounds</h2>" + frame[cols].to_html(index=False, na_rep="",
                                                                         float_format=lambda x: f"{x:.3f}"))
     if result.usage_by_role:

@@ -48,7 +48,7 @@ def run(validation: str, when: str = OVERFIT_WHEN, then: str = OVERFIT_THEN):
     return result, child_val_calls
 
 
-def test_a_child_that_trails_on_the_first_half_is_stopped_there():
+def test_a_child_that_trails_on_the_first_half_is_stopped_there(tmp_path):
     result, child_val_calls = run("futility")
     (record,) = result.history
     assert record["accepted"] and record["child_minibatch"] == 1.0  # it won the minibatch test
@@ -57,6 +57,8 @@ def test_a_child_that_trails_on_the_first_half_is_stopped_there():
     assert len(child_val_calls) == 10  # half a pass, not a whole one
     assert record["child"] not in result.val_scores  # it joins no pool
     assert result.best.id == result.seed.id
+    page = result.report(tmp_path / "report.html").read_text()
+    assert "<th>val_reached</th>" in page and "stopped after 10 of 20" in page
 
 
 def test_the_full_pass_runs_the_same_child_on_every_validation_example():
@@ -111,6 +113,9 @@ def test_giving_up_needs_the_child_behind_with_confidence():
 def test_config_names_the_policies_and_the_bench_method_uses_futility():
     assert set(VALIDATIONS) == {"full", "futility"}
     assert OptimizeConfig().validation == "full"
-    method = builtin_methods()["promptlearn-futility"]
-    assert method.config.validation == "futility" and method.config.strategies == builtin_methods()[
-        "promptlearn-cover"].config.strategies
+    methods = builtin_methods()
+    for name, twin in (("promptlearn-futility", "promptlearn-cover"), ("promptlearn-glossary-futility",
+                                                                       "promptlearn-glossary")):
+        config = methods[name].config
+        assert config.validation == "futility" and config.strategies == methods[twin].config.strategies
+        assert config.model_copy(update={"validation": "full"}) == methods[twin].config  # nothing else differs
