@@ -112,7 +112,8 @@ class OptimizeConfig(BaseModel):
     acceptance: Literal["bootstrap", "improvement", "sign"] = Field(
         "bootstrap", description="paired minibatch test a child must pass before validation")
     # futility is opt-in: on 15 good-seed cells it stopped nine passes and saved 9-36 rollouts a cell, and every
-    # test score equalled the full pass's (benchmarks/README "Stopping a losing child's validation pass").
+    # test score but one (a run-to-run difference, not the policy) equalled the full pass's (benchmarks/README
+    # "Stopping a losing child's validation pass").
     validation: Literal["full", "futility"] = Field(
         "full", description="how much of the validation set an accepted child runs on: full = all of it; futility = "
                             "stop at half (or three quarters) when it trails the best there with bootstrap "
