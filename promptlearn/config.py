@@ -19,6 +19,10 @@ DEFAULT_EXPLAIN_FAILURES = 3
 DEFAULT_CONCURRENCY = 8
 # 0.8 rejected every child in a SNIPS run (one net win in ten scored 0.72): benchmarks/README.md.
 DEFAULT_ACCEPTANCE_CONFIDENCE = 0.7
+# validation="futility": a child whose bootstrap P(gain over the best > 0) falls below this on the validation
+# examples reached is stopped. A one-sided 10% test, so about one in ten children that would only have tied the
+# best is stopped as well (a tie never replaces the best; it would only have joined the pool).
+DEFAULT_FUTILITY_ALPHA = 0.1
 DEFAULT_MAX_NEW_RULES = 3
 DEFAULT_MAX_RULES = 12
 DEFAULT_PROPOSAL_ATTEMPTS = 3
@@ -117,8 +121,8 @@ class OptimizeConfig(BaseModel):
     validation: Literal["full", "futility"] = Field(
         "full", description="how much of the validation set an accepted child runs on: full = all of it; futility = "
                             "stop at half (or three quarters) when it trails the best there with bootstrap "
-                            "P(gain > 0) below 0.1, so a losing child costs about half a pass (it then joins no "
-                            "pool)")
+                            f"P(gain > 0) below {DEFAULT_FUTILITY_ALPHA}, so a losing child costs about half a pass "
+                            "(it then joins no pool)")
     acceptance_confidence: float = Field(
         DEFAULT_ACCEPTANCE_CONFIDENCE, gt=0.5, lt=1.0,
         description="bootstrap: required P(mean paired gain > 0) on the minibatch. The minibatch test is a "

@@ -35,7 +35,8 @@ class Acceptance(Protocol):
     def decide(self, parent: Sequence[float], child: Sequence[float], rng: random.Random) -> Decision: ...
 
 
-def _diffs(parent: Sequence[float], child: Sequence[float]) -> list[float]:
+def paired_diffs(parent: Sequence[float], child: Sequence[float]) -> list[float]:
+    """child - parent per example; ValueError unless the two lists pair up."""
     if len(parent) != len(child):
         raise ValueError(f"paired scores needed: parent has {len(parent)}, child {len(child)}")
     return [c - p for p, c in zip(parent, child)]
@@ -47,7 +48,7 @@ class StrictImprovement:
     name = "improvement"
 
     def decide(self, parent: Sequence[float], child: Sequence[float], rng: random.Random) -> Decision:
-        diffs = _diffs(parent, child)
+        diffs = paired_diffs(parent, child)
         margin = mean(diffs)
         return Decision(margin > 0, margin, margin, "sum(child) > sum(parent)")
 
@@ -61,7 +62,7 @@ class BootstrapAcceptance:
         self.confidence = confidence
 
     def decide(self, parent: Sequence[float], child: Sequence[float], rng: random.Random) -> Decision:
-        diffs = _diffs(parent, child)
+        diffs = paired_diffs(parent, child)
         margin = mean(diffs)
         p = prob_positive(diffs, rng=rng) if margin > 0 else 0.0
         return Decision(margin > 0 and p >= self.confidence, margin, p, f"P(gain>0) >= {self.confidence}")
@@ -76,7 +77,7 @@ class SignTestAcceptance:
         self.alpha = alpha
 
     def decide(self, parent: Sequence[float], child: Sequence[float], rng: random.Random) -> Decision:
-        diffs = _diffs(parent, child)
+        diffs = paired_diffs(parent, child)
         wins, losses = sum(d > 0 for d in diffs), sum(d < 0 for d in diffs)
         p = sign_test_p(wins, losses)
         margin = mean(diffs)

@@ -20,12 +20,10 @@ import random
 from dataclasses import dataclass
 from typing import Protocol, Sequence
 
+from ..config import DEFAULT_FUTILITY_ALPHA
 from ..stats import mean, prob_positive
+from .acceptance import paired_diffs
 
-# A child whose bootstrap P(gain over the best > 0) falls below this on the examples reached is stopped: a
-# one-sided 10% test, so about one in ten children that would only have tied the best is stopped as well (a tie
-# never replaces the best; it would only have joined the pool).
-DEFAULT_FUTILITY_ALPHA = 0.1
 # Below this many validation examples a half pass says too little to stop on.
 MIN_STAGE_EXAMPLES = 8
 
@@ -59,7 +57,7 @@ class FullPass:
         return [n]
 
     def give_up(self, best: Sequence[float], child: Sequence[float], rng: random.Random) -> Stop:
-        return Stop(False, mean(c - b for b, c in zip(best, child)), 1.0)
+        return Stop(False, mean(paired_diffs(best, child)), 1.0)
 
 
 class FutilityStop:
@@ -86,9 +84,7 @@ class FutilityStop:
         return sorted(set(looks)) + [n]
 
     def give_up(self, best: Sequence[float], child: Sequence[float], rng: random.Random) -> Stop:
-        if len(best) != len(child):
-            raise ValueError(f"paired scores needed: best has {len(best)}, child {len(child)}")
-        diffs = [c - b for b, c in zip(best, child)]
+        diffs = paired_diffs(best, child)
         margin = mean(diffs)
         if margin >= 0:
             return Stop(False, margin, 1.0)
