@@ -239,25 +239,28 @@ def _extract_reference(example: Example, pattern: str, task: str) -> Example:
     return example.model_copy(update={"reference": match.group(1).strip()})
 
 
-def _code_metric(spec: str, base: Path) -> Callable[[Example, str], Any]:
+def code_function(spec: str, base: Path, *, field: str = "metric") -> Callable[[Example, str], Any]:
+    """The function ``spec`` names (``'path/to/file.py:name'``, a relative path taken from ``base``); ``field``
+    names the YAML field in the errors."""
     path_text, _, name = spec.rpartition(":")
     path = Path(os.path.expandvars(path_text))
     path = path if path.is_absolute() else base / path
     if not path_text or not name or path.suffix != ".py":
-        raise ConfigError(f"metric {spec!r}: use one of {BUILTIN_METRICS} or 'path/to/file.py:function'")
+        choices = f"one of {BUILTIN_METRICS} or " if field == "metric" else ""
+        raise ConfigError(f"{field} {spec!r}: use {choices}'path/to/file.py:function'")
     if not path.exists():
-        raise ConfigError(f"metric {spec!r}: {path} does not exist")
+        raise ConfigError(f"{field} {spec!r}: {path} does not exist")
     module_spec = importlib.util.spec_from_file_location(f"promptlearn_metric_{path.stem}", path)
     if module_spec is None or module_spec.loader is None:
-        raise ConfigError(f"metric {spec!r}: cannot import {path}")
+        raise ConfigError(f"{field} {spec!r}: cannot import {path}")
     module = importlib.util.module_from_spec(module_spec)
     try:
         module_spec.loader.exec_module(module)
     except Exception as exc:  # noqa: BLE001 - the user's module: any error it raises is theirs to fix
-        raise ConfigError(f"metric {spec!r}: importing {path} failed: {type(exc).__name__}: {exc}") from None
+        raise ConfigError(f"{field} {spec!r}: importing {path} failed: {type(exc).__name__}: {exc}") from None
     fn = getattr(module, name, None)
     if not callable(fn):
-        raise ConfigError(f"metric {spec!r}: {path} has no function {name!r}")
+        raise ConfigError(f"{field} {spec!r}: {path} has no function {name!r}")
     return fn  # type: ignore[no-any-return]
 
 
@@ -276,7 +279,7 @@ def metric_judge(task: TaskSpec) -> Any:
             return float(str(example.reference).strip().lower() in output.lower())
         return FunctionJudge(contains, name="metric")
     base = Path(task.source).parent if task.source else Path.cwd()
-    return FunctionJudge(_code_metric(task.metric, base), name="metric")
+    return FunctionJudge(code_function(task.metric, base), name="metric")
 
 
 def task_agent(task: TaskSpec, llm: LLM) -> Agent:
@@ -348,10 +351,15 @@ def task_from_mapping(raw: dict[str, Any], path: Path) -> TaskSpec:
 
 
 def _beside(entry: Any, base: Path) -> Any:
-    """Library judges given as a .yaml path are read from beside the task file."""
+    """Library judges given as a .yaml path, and function judges' .py files, are read from beside the task file."""
     if isinstance(entry, dict) and str(entry.get("judge", "")).endswith((".yaml", ".yml")):
         judge = Path(entry["judge"])
         return {**entry, "judge": str(judge if judge.is_absolute() else (base / judge).resolve())}
+    if isinstance(entry, dict) and entry.get("type") == "function" and isinstance(entry.get("function"), str):
+        path_text, sep, name = entry["function"].rpartition(":")
+        path = Path(os.path.expandvars(path_text))
+        if sep and path_text and not path.is_absolute():
+            return {**entry, "function": f"{(base / path).resolve()}:{name}"}
     return entry
 
 
@@ -366,3 +374,5 @@ def _check_judge_entries(task: TaskSpec, path: Path) -> None:
         except ValidationError as exc:
             problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
             raise ConfigError(f"{path}: judges[{i}] is not a valid judge entry ({problems})") from None
+        if entry.get("type") == "function":  # a missing file or name fails here, before any rollout
+            code_function(str(entry.get("function") or ""), path.parent, field=f"judges[{i}].function")

@@ -26,6 +26,7 @@ SEEDS = {
     "banking77_13b": None,  # already names its thirteen intents
     "hover": None,  # already states the two labels
     "arize_support_queries": None,  # already names its thirty categories and the answer format
+    "snips_weather_slots": None,  # already names the nine slots and the one-line JSON answer, with an example
     # The policy's best-known parts, as its owner would brief someone; the other rules are learnt from references.
     "arize_biznorm": "Rewrite the customer message under our data policy: replace email addresses with [EMAIL] and "
                      "phone numbers with [PHONE], keep the rest of the message as written, and end it with the footer "

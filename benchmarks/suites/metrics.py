@@ -55,3 +55,35 @@ def json_webpage(example: Any, output: str) -> float:
         return 0.0
     urls = re.findall(r"\b[a-z]+://[^\s\"']+", json.dumps(page))
     return float(all(u.startswith("https://") for u in urls))
+
+
+def _slot_value(value: Any) -> str:
+    import re
+
+    return re.sub(r"\s+", " ", str(value)).strip().strip(".,;:!?\"'").lower()
+
+
+def slot_f1(example: Any, output: str) -> tuple[float, str]:
+    """F1 of the answer's (slot, value) pairs against the reference JSON object; values compare case- and
+    whitespace-blind. The answer is the first {...} in the output; no JSON object there scores 0. The
+    explanation names the missing, wrong and extra slots, so as a judge it gives the rewriter something to read."""
+    import json
+    import re
+
+    gold = {k: _slot_value(v) for k, v in json.loads(example.reference).items()}
+    found = re.search(r"\{.*\}", output, flags=re.S)
+    try:
+        answer = json.loads(found.group(0)) if found else None
+    except json.JSONDecodeError:
+        answer = None
+    if not isinstance(answer, dict):
+        return 0.0, f"The answer is not a JSON object of slots; expected {example.reference}."
+    pred = {str(k): _slot_value(v) for k, v in answer.items() if v not in (None, "", [])}
+    if not gold and not pred:
+        return 1.0, "No slots, as expected."
+    hits = sum(1 for k, v in pred.items() if gold.get(k) == v)
+    score = 2 * hits / (len(pred) + len(gold))
+    notes = [f"missing {k}={v!r}" for k, v in gold.items() if k not in pred]
+    notes += [f"{k}={pred[k]!r} should be {v!r}" for k, v in gold.items() if k in pred and pred[k] != v]
+    notes += [f"extra {k}={v!r}" for k, v in pred.items() if k not in gold]
+    return score, ("; ".join(notes) or "All slots right.") + f" Expected {example.reference}."

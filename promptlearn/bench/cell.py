@@ -42,7 +42,7 @@ log = logging.getLogger("promptlearn")
 DEFAULT_BENCH_BUDGET = 200
 DEFAULT_BENCH_SEEDS = (0, 1, 2)
 #: Judge types scored by code; any other optimization judge gets its agreement with the truth reported.
-CODE_JUDGES = ("exact_match", "regex", "numeric", "json_schema")
+CODE_JUDGES = ("exact_match", "regex", "numeric", "json_schema", "function")
 
 #: ``(model, role, usage, cache_path) -> LLM``; tests pass one that builds FakeLLMs.
 LLMFactory = Callable[[str, str, Usage, Path | None], LLM]

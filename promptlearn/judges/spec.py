@@ -6,6 +6,7 @@ Read through ``promptlearn/task.py`` (``task_judges``), the task schema ``prompt
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 class JudgeSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    type: Literal["exact_match", "regex", "numeric", "json_schema", "llm", "library"]
+    type: Literal["exact_match", "regex", "numeric", "json_schema", "llm", "library", "function"]
     weight: float = 1.0
     name: str | None = None
     pattern: str | None = None           # regex
@@ -30,13 +31,15 @@ class JudgeSpec(BaseModel):
     model: str | None = None             # llm, library: defaults to the optimizer model
     judge: str | None = None             # library: a judges/ name or a .yaml path (relative to the config)
     params: dict[str, Any] = {}          # library: the fields it needs (criteria, rules, ...)
+    function: str | None = None          # function: 'path/to/file.py:name', fn(example, output) -> score,
+    #                                      (score, explanation) or Critique; the path relative to the task file
 
 
 def build_judges(specs: list[JudgeSpec], *, default_llm: LLM, usage: Any = None, deadline_s: float | None = None
                  ) -> tuple[list[Judge], list[float]]:
     """The judges and weights that ``judges:`` entries describe; LLM judges default to ``default_llm``."""
     from ..llm import LLM
-    from .code import ExactMatch, JSONSchemaJudge, NumericTolerance, RegexMatch
+    from .code import ExactMatch, FunctionJudge, JSONSchemaJudge, NumericTolerance, RegexMatch
     from .llm import LLMJudge
 
     def judge_llm(j: JudgeSpec) -> LLM:
@@ -61,6 +64,13 @@ def build_judges(specs: list[JudgeSpec], *, default_llm: LLM, usage: Any = None,
             judge = JSONSchemaJudge(j.schema_, name=j.name or "json_schema")
         elif j.type == "library":
             judge = _library_judge(j, judge_llm(j))
+        elif j.type == "function":
+            if not j.function:
+                raise ConfigError("a function judge needs function: 'path/to/file.py:name'")
+            from ..task import code_function
+
+            fn = code_function(j.function, Path.cwd(), field="function")
+            judge = FunctionJudge(fn, name=j.name or j.function.rpartition(":")[2])
         else:
             if not j.rubric:
                 raise ConfigError("an llm judge needs rubric")
