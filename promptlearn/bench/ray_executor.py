@@ -8,7 +8,9 @@ folder (a shared filesystem on a cluster): each cell writes its model-call cache
 
 Ray reuses a worker process for the next task, and the embedded models are loaded once per process
 (``llm.backends.load_llama``), so a worker keeps its models: about 0.7 GB for the 0.5B and 2 GB for the
-1.5B, ~3 GB a worker with both; a 16 GB machine holds four or five workers.
+1.5B, ~3 GB a worker with both; a 16 GB machine holds four or five workers. Ray sets a task's
+``OMP_NUM_THREADS`` to its ``num_cpus``, and the embedded models take their thread count from it
+(``llm.backends.llama_threads``), so workers on one machine do not oversubscribe its CPUs.
 """
 
 from __future__ import annotations

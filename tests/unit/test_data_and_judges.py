@@ -134,3 +134,23 @@ def test_public_api():
 
     check = "import sys, promptlearn; assert not {'dspy', 'torch', 'litellm'} & set(sys.modules), sys.modules.keys()"
     subprocess.run([sys.executable, "-c", check], check=True)  # DSPy only through promptlearn.dspy
+
+
+def test_llama_threads_follow_the_environment_then_the_cpus_this_process_may_use(monkeypatch):
+    """Two bench processes with a thread per machine CPU each spin against each other on llama.cpp, so the count
+    comes from $PROMPTLEARN_LLAMA_THREADS, then $OMP_NUM_THREADS, then this process's CPU affinity."""
+    import os
+
+    from promptlearn.llm.backends import THREADS_ENV, llama_threads
+
+    monkeypatch.delenv(THREADS_ENV, raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert llama_threads() == len(os.sched_getaffinity(0))
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert llama_threads() == 3
+    monkeypatch.setenv(THREADS_ENV, "1")
+    assert llama_threads() == 1
+    for bad in ("0", "two", "-1"):
+        monkeypatch.setenv(THREADS_ENV, bad)
+        with pytest.raises(ConfigError, match="PROMPTLEARN_LLAMA_THREADS must be a whole number"):
+            llama_threads()

@@ -65,6 +65,26 @@ class FineMethod(SeedMethod):
         return MethodOutcome(best_prompt=setup.seed_prompt)
 
 
+class ThreadsMethod(SeedMethod):
+    """Reports the llama.cpp thread count a worker's embedded models would load with."""
+
+    name = "threads"
+
+    def run(self, setup):
+        from promptlearn.llm.backends import llama_threads
+
+        return MethodOutcome(best_prompt=f"threads={llama_threads()}")
+
+
+def test_a_workers_embedded_models_get_the_cpus_its_cell_asked_for(local_ray, tmp_path, monkeypatch):
+    # Ray sets a task's OMP_NUM_THREADS to its num_cpus; llama_threads reads it (not the machine's 2 CPUs)
+    monkeypatch.delenv("PROMPTLEARN_LLAMA_THREADS", raising=False)
+    task = load_task(write_parity_task(tmp_path / "t"))
+    (record,) = run_bench([task], [ThreadsMethod()], results=tmp_path / "r.jsonl",
+                          config=_config(executor="ray", seeds=(0,)), make_llm=bench_llm_factory())
+    assert record["status"] == "ok" and record["best_prompt"] == "threads=1", record.get("error")
+
+
 def test_a_worker_that_dies_fails_its_cell_as_a_record(local_ray, tmp_path):
     task = load_task(write_parity_task(tmp_path / "t"))
     records = run_bench([task], [DyingMethod(), FineMethod()], results=tmp_path / "r.jsonl",
