@@ -102,3 +102,23 @@ def test_the_good_seed_suite_runs_a_tiny_budget(suites_dir, tmp_path, capsys):
     assert seed.sizes == {"train": 40, "val": 40, "test": 120} and len(seed.test_scores) == 120
     assert "True or False" in seed.seed_prompt and seed.test > 0.3  # a coin would score 0.5; a broken format 0.0
     assert 40 <= tuned.rollouts <= 60 + 16 + tuned.sizes["val"] and tuned.seed_test == pytest.approx(seed.test)
+
+
+def test_the_slot_filling_task_runs_on_the_real_models_with_its_function_judge(suites_dir, tmp_path, capsys):
+    """The good-seed suite's extraction task (slot F1 as metric and as the optimizer's judge, a JSON contract, no
+    label set): the seed and one promptlearn round on the real models. The 0.5B's one-line JSON parses, so the
+    seed scores above zero, and the round's critiques are slot F1's explanations."""
+    from promptlearn.store import read_events
+
+    results = tmp_path / "results.jsonl"
+    code = main(["bench", str(suites_dir / "good_seed.yaml"), "--tasks", "good_snips_weather_slots", "--methods",
+                 "seed,promptlearn", "--seeds", "0", "--budget", "60", "--results", str(results), "--quiet"])
+    assert code == 0, capsys.readouterr().out
+    frame = load_results(results).set_index("method")
+    assert set(frame.status) == {"ok"}, list(frame.error)
+    seed, tuned = frame.loc["seed"], frame.loc["promptlearn"]
+    assert len(seed.test_scores) == 120 and 0.05 < seed.test < 0.6  # 21.5% measured; 0 would mean nothing parsed
+    assert tuned.judge_agreement is None and tuned.seed_test == pytest.approx(seed.test)
+    run = next(results.parent.glob("results_cells/good_snips_weather_slots/promptlearn/seed0-*/run"))
+    critiques = [e["critique"]["explanation"] for e in read_events(run) if e.get("type") == "explanation"]
+    assert critiques and any("missing " in c or "should be" in c or "extra " in c for c in critiques)
