@@ -11,7 +11,6 @@ ConfigError naming the file and the field; nothing here calls a model.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import os
 import re
@@ -239,34 +238,10 @@ def _extract_reference(example: Example, pattern: str, task: str) -> Example:
     return example.model_copy(update={"reference": match.group(1).strip()})
 
 
-def code_function(spec: str, base: Path, *, field: str = "metric") -> Callable[[Example, str], Any]:
-    """The function ``spec`` names (``'path/to/file.py:name'``, a relative path taken from ``base``); ``field``
-    names the YAML field in the errors."""
-    path_text, _, name = spec.rpartition(":")
-    path = Path(os.path.expandvars(path_text))
-    path = path if path.is_absolute() else base / path
-    if not path_text or not name or path.suffix != ".py":
-        choices = f"one of {BUILTIN_METRICS} or " if field == "metric" else ""
-        raise ConfigError(f"{field} {spec!r}: use {choices}'path/to/file.py:function'")
-    if not path.exists():
-        raise ConfigError(f"{field} {spec!r}: {path} does not exist")
-    module_spec = importlib.util.spec_from_file_location(f"promptlearn_metric_{path.stem}", path)
-    if module_spec is None or module_spec.loader is None:
-        raise ConfigError(f"{field} {spec!r}: cannot import {path}")
-    module = importlib.util.module_from_spec(module_spec)
-    try:
-        module_spec.loader.exec_module(module)
-    except Exception as exc:  # noqa: BLE001 - the user's module: any error it raises is theirs to fix
-        raise ConfigError(f"{field} {spec!r}: importing {path} failed: {type(exc).__name__}: {exc}") from None
-    fn = getattr(module, name, None)
-    if not callable(fn):
-        raise ConfigError(f"{field} {spec!r}: {path} has no function {name!r}")
-    return fn  # type: ignore[no-any-return]
-
-
 def metric_judge(task: TaskSpec) -> Any:
     """The ground-truth scorer of ``task`` as a Judge (its name is ``metric``)."""
     from .judges import ExactMatch, FunctionJudge, NumericTolerance
+    from .judges.code import code_function
 
     if task.metric is None:
         raise ConfigError(f"task {task.name!r} has no metric: (the test set is scored by it)")
@@ -279,7 +254,7 @@ def metric_judge(task: TaskSpec) -> Any:
             return float(str(example.reference).strip().lower() in output.lower())
         return FunctionJudge(contains, name="metric")
     base = Path(task.source).parent if task.source else Path.cwd()
-    return FunctionJudge(code_function(task.metric, base), name="metric")
+    return FunctionJudge(code_function(task.metric, base, choices=f"one of {BUILTIN_METRICS} or "), name="metric")
 
 
 def task_agent(task: TaskSpec, llm: LLM) -> Agent:
@@ -375,4 +350,6 @@ def _check_judge_entries(task: TaskSpec, path: Path) -> None:
             problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
             raise ConfigError(f"{path}: judges[{i}] is not a valid judge entry ({problems})") from None
         if entry.get("type") == "function":  # a missing file or name fails here, before any rollout
+            from .judges.code import code_function
+
             code_function(str(entry.get("function") or ""), path.parent, field=f"judges[{i}].function")

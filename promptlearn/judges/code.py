@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
+import os
 import re
 import string
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from ..data import parse_number
@@ -200,3 +203,28 @@ class FunctionJudge:
             raise JudgeError(f"judge {self.name!r} returned score {score}; scores must be in [0, 1]")
         return Critique(judge=self.name, score=score, label="pass" if score >= 0.5 else "fail",
                         explanation=explanation or f"{self.name} scored {score:g}.")
+
+
+def code_function(spec: str, base: Path, *, field: str = "metric", choices: str = "") -> Callable[[Example, str], Any]:
+    """The function ``spec`` names (``'path/to/file.py:name'``, a relative path taken from ``base``): a task's
+    code metric or a function judge. ``field`` names the YAML field in the errors, ``choices`` the other values
+    it may take."""
+    path_text, _, name = spec.rpartition(":")
+    path = Path(os.path.expandvars(path_text))
+    path = path if path.is_absolute() else base / path
+    if not path_text or not name or path.suffix != ".py":
+        raise ConfigError(f"{field} {spec!r}: use {choices}'path/to/file.py:function'")
+    if not path.exists():
+        raise ConfigError(f"{field} {spec!r}: {path} does not exist")
+    module_spec = importlib.util.spec_from_file_location(f"promptlearn_metric_{path.stem}", path)
+    if module_spec is None or module_spec.loader is None:
+        raise ConfigError(f"{field} {spec!r}: cannot import {path}")
+    module = importlib.util.module_from_spec(module_spec)
+    try:
+        module_spec.loader.exec_module(module)
+    except Exception as exc:  # noqa: BLE001 - the user's module: any error it raises is theirs to fix
+        raise ConfigError(f"{field} {spec!r}: importing {path} failed: {type(exc).__name__}: {exc}") from None
+    fn = getattr(module, name, None)
+    if not callable(fn):
+        raise ConfigError(f"{field} {spec!r}: {path} has no function {name!r}")
+    return fn  # type: ignore[no-any-return]

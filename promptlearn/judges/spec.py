@@ -39,7 +39,7 @@ def build_judges(specs: list[JudgeSpec], *, default_llm: LLM, usage: Any = None,
                  ) -> tuple[list[Judge], list[float]]:
     """The judges and weights that ``judges:`` entries describe; LLM judges default to ``default_llm``."""
     from ..llm import LLM
-    from .code import ExactMatch, FunctionJudge, JSONSchemaJudge, NumericTolerance, RegexMatch
+    from .code import ExactMatch, FunctionJudge, JSONSchemaJudge, NumericTolerance, RegexMatch, code_function
     from .llm import LLMJudge
 
     def judge_llm(j: JudgeSpec) -> LLM:
@@ -67,8 +67,6 @@ def build_judges(specs: list[JudgeSpec], *, default_llm: LLM, usage: Any = None,
         elif j.type == "function":
             if not j.function:
                 raise ConfigError("a function judge needs function: 'path/to/file.py:name'")
-            from ..task import code_function
-
             fn = code_function(j.function, Path.cwd(), field="function")
             judge = FunctionJudge(fn, name=j.name or j.function.rpartition(":")[2])
         else:
