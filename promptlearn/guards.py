@@ -196,6 +196,22 @@ def injected_instruction(text: str, examples: Iterable[Example], *, parent: str 
     return None
 
 
+_BRACKETS = (("{", "}"), ("[", "]"), ("(", ")"))
+
+
+def cut_off(parent: str, child: str) -> str | None:
+    """A rewrite that opens a bracket more often than it closes it where the parent does not. The rewriter returns
+    the prompt as a JSON string, and a small one writes a quote inside it unescaped, which ends the string: a seed
+    that shows an answer like {"city": "Paris"} came back as '... like {' from the 1.5B (the slot-filling task,
+    issue 26), and the 0.5B scored 0 of 8 with it."""
+    for opening, closing in _BRACKETS:
+        balanced = parent.count(opening) == parent.count(closing)
+        if balanced and child.count(opening) > child.count(closing):
+            return (f"the new prompt looks cut off: it opens {opening!r} more often than it closes it (a double "
+                    f"quote inside the new prompt must be written as \\\" in the JSON, or it ends the string)")
+    return None
+
+
 def new_markup(parent: str, child: str) -> str | None:
     """Template markup the child has and the parent had not: a proposal must not add code to render."""
     added = markup_segments(child) - markup_segments(parent)
@@ -212,7 +228,8 @@ def check_prompt(parent: str, child: str, train: Sequence[Example], *, critiques
     missing = missing_template_variables(parent, child)
     if missing:
         return "the new prompt drops template variable(s) " + ", ".join("{{ %s }}" % v for v in sorted(missing))
-    return (new_markup(parent, child) or meta_task_language(child) or training_leak(child, train)
+    return (cut_off(parent, child) or new_markup(parent, child) or meta_task_language(child)
+            or training_leak(child, train)
             or injected_instruction(child, train, parent=parent, critiques=critiques))
 
 

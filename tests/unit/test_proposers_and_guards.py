@@ -48,6 +48,25 @@ def test_rewrite_that_drops_a_variable_is_rejected_and_retried():
     assert "rejected" in llm.requests[1].messages[-1]["content"]
 
 
+def test_a_rewrite_cut_off_at_an_unescaped_quote_is_rejected_and_retried():
+    """The 1.5B returned a seed showing {"city": "Paris"} as '... like {' (the quote ended its JSON string): the
+    guard rejects it, the retry is told to escape quotes, and the whole rewrite is kept."""
+    import asyncio
+
+    parent = 'Extract the slots as JSON, like {"city": "Paris", "timeRange": "tomorrow"}.'
+    replies = iter([json.dumps({"analysis": "a", "new_prompt": "Extract only the slots named. Answer like {"}),
+                    json.dumps({"analysis": "a", "new_prompt": parent.replace("Extract", "Extract only")})])
+    llm = FakeLLM(lambda r: next(replies))
+    result = asyncio.run(RewriteProposer(llm).apropose(Candidate.create(parent), [case()], ctx()))
+    assert result.child is not None and result.child.system_prompt.endswith('"tomorrow"}.')
+    assert len(result.rejections) == 1 and "looks cut off" in result.rejections[0]
+    assert '\\"' in llm.requests[1].messages[-1]["content"]
+    assert check_prompt("Pick (A) or (B).", "Pick (A) or (B", TRAIN).startswith("the new prompt looks cut off")
+    # a parent that was unbalanced already is not the guard's business
+    assert check_prompt("Reply kindly, never with a sad face :-( please.", "Reply kindly, never sad :-( at all.",
+                        TRAIN) is None
+
+
 def test_all_attempts_rejected_is_data_not_error():
     import asyncio
 
