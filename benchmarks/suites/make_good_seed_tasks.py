@@ -66,6 +66,7 @@ SUITE_COMMENT = """# The good-seed suite (issue 26): every task's seed states th
 # Which tasks discriminate (benchmarks/README "promptlearn and dspy-miprov2 on the good-seed suite"; 0.5B agent):
 #   move for some method: snips, banking77_15, banking77_13b (every optimiser; retrieval most),
 #     arize_support_queries (30 categories; promptlearn +9.7 pts, MIPROv2 +3.7, gepa +0.0),
+#     snips_weather_slots (slot filling, slot F1; seed 21.6%, promptlearn +14.8 pts, MIPROv2 +11.7: worked examples),
 #     logical_deduction_three_objects, temporal_sequences and tracking_shuffled_objects_three_objects (the 0.5B
 #     breaks the option-letter format its seed states; format repair + demos + rules fix part of it; tracking:
 #     seed 6.1%, promptlearn 9.4%, MIPROv2 1.4%, gepa 6.1%, three seeds);
