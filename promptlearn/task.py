@@ -331,10 +331,11 @@ def _beside(entry: Any, base: Path) -> Any:
         judge = Path(entry["judge"])
         return {**entry, "judge": str(judge if judge.is_absolute() else (base / judge).resolve())}
     if isinstance(entry, dict) and entry.get("type") == "function" and isinstance(entry.get("function"), str):
-        path_text, sep, name = entry["function"].rpartition(":")
-        path = Path(os.path.expandvars(path_text))
-        if sep and path_text and not path.is_absolute():
-            return {**entry, "function": f"{(base / path).resolve()}:{name}"}
+        from .judges.code import function_path
+
+        found = function_path(entry["function"], base)
+        if found is not None:  # a malformed spec stays as written, for _check_judge_entries to report
+            return {**entry, "function": f"{found[0].resolve()}:{found[1]}"}
     return entry
 
 

@@ -205,25 +205,44 @@ class FunctionJudge:
                         explanation=explanation or f"{self.name} scored {score:g}.")
 
 
+def function_path(spec: str, base: Path) -> tuple[Path, str] | None:
+    """``'path/to/file.py:name'`` as (the file, a relative path taken from ``base``; the name), or None when
+    ``spec`` has no ``path:name`` shape. One parser for code metrics, function judges and the task loader."""
+    path_text, _, name = spec.rpartition(":")
+    if not path_text or not name:
+        return None
+    path = Path(os.path.expandvars(path_text))
+    return (path if path.is_absolute() else base / path), name
+
+
+# A task's function judge is checked when the task loads and built again when the run starts: executing the
+# user's module once per file version keeps its import-time side effects to one (the mtime key picks up an
+# edit made in the same notebook session).
+_MODULES: dict[tuple[str, int], Any] = {}
+
+
 def code_function(spec: str, base: Path, *, field: str = "metric", choices: str = "") -> Callable[[Example, str], Any]:
     """The function ``spec`` names (``'path/to/file.py:name'``, a relative path taken from ``base``): a task's
     code metric or a function judge. ``field`` names the YAML field in the errors, ``choices`` the other values
     it may take."""
-    path_text, _, name = spec.rpartition(":")
-    path = Path(os.path.expandvars(path_text))
-    path = path if path.is_absolute() else base / path
-    if not path_text or not name or path.suffix != ".py":
+    found = function_path(spec, base)
+    if found is None or found[0].suffix != ".py":
         raise ConfigError(f"{field} {spec!r}: use {choices}'path/to/file.py:function'")
+    path, name = found
     if not path.exists():
         raise ConfigError(f"{field} {spec!r}: {path} does not exist")
-    module_spec = importlib.util.spec_from_file_location(f"promptlearn_metric_{path.stem}", path)
-    if module_spec is None or module_spec.loader is None:
-        raise ConfigError(f"{field} {spec!r}: cannot import {path}")
-    module = importlib.util.module_from_spec(module_spec)
-    try:
-        module_spec.loader.exec_module(module)
-    except Exception as exc:  # noqa: BLE001 - the user's module: any error it raises is theirs to fix
-        raise ConfigError(f"{field} {spec!r}: importing {path} failed: {type(exc).__name__}: {exc}") from None
+    key = (str(path.resolve()), path.stat().st_mtime_ns)
+    module = _MODULES.get(key)
+    if module is None:
+        module_spec = importlib.util.spec_from_file_location(f"promptlearn_metric_{path.stem}", path)
+        if module_spec is None or module_spec.loader is None:
+            raise ConfigError(f"{field} {spec!r}: cannot import {path}")
+        module = importlib.util.module_from_spec(module_spec)
+        try:
+            module_spec.loader.exec_module(module)
+        except Exception as exc:  # noqa: BLE001 - the user's module: any error it raises is theirs to fix
+            raise ConfigError(f"{field} {spec!r}: importing {path} failed: {type(exc).__name__}: {exc}") from None
+        _MODULES[key] = module
     fn = getattr(module, name, None)
     if not callable(fn):
         raise ConfigError(f"{field} {spec!r}: {path} has no function {name!r}")

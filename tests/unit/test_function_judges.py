@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,21 @@ def test_a_function_judge_is_read_beside_the_task_and_its_explanation_is_the_cri
     wrong, right = _critique(judge, example, "even"), _critique(judge, example, "odd")
     assert (wrong.score, wrong.label, wrong.explanation) == (0.0, "fail", "said 'even', the number is odd")
     assert (right.score, right.label) == (1.0, "pass")
+
+
+def test_the_users_module_runs_once_per_version_though_load_checks_it_and_the_run_builds_it(tmp_path):
+    (tmp_path / "t").mkdir()
+    log = tmp_path / "imports.txt"
+    module = tmp_path / "t" / "s.py"
+    module.write_text(f"open({str(log)!r}, 'a').write('x')\n" + SCORER)
+    task = load_task(write_parity_task(tmp_path / "t", judges=[{"type": "function", "function": "s.py:parity"}]))
+    task_judges(task, FakeLLM(lambda r: "unused"))
+    task_judges(task, FakeLLM(lambda r: "unused"))
+    assert log.read_text() == "x"
+    module.write_text(f"open({str(log)!r}, 'a').write('y')\n" + SCORER)  # an edit is picked up
+    os.utime(module, ns=(module.stat().st_atime_ns, module.stat().st_mtime_ns + 10**9))
+    task_judges(task, FakeLLM(lambda r: "unused"))
+    assert log.read_text() == "xy"
 
 
 @pytest.mark.parametrize("function, message", [
