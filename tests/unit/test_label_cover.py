@@ -1,5 +1,4 @@
-"""The ``cover`` strategy: a worked example for every label of a classification contract; and the demos
-strategy's swap once such a set is full."""
+"""The ``cover`` strategy: a worked example for every label of a classification contract."""
 
 import asyncio
 
@@ -10,10 +9,10 @@ from promptlearn.bench.registry import builtin_methods
 from promptlearn.config import DEFAULT_STRATEGIES
 from promptlearn.contracts import AnswerContract, infer_contract
 from promptlearn.demo_sets import LabelCoverProposer
-from promptlearn.edits import DemoProposer, MergeProposer, as_demo, swap_demos
+from promptlearn.edits import MergeProposer, as_demo
 from promptlearn.optimizer import build_proposers
-from promptlearn.proposers import Case, ProposalContext
-from promptlearn.records import Candidate, Example, Rollout
+from promptlearn.proposers import ProposalContext
+from promptlearn.records import Candidate, Example
 
 NAMES = ("zero", "one", "two", "three")
 
@@ -181,33 +180,3 @@ def test_on_a_task_without_a_label_set_the_default_makes_the_choices_it_made_bef
 
     assert decisions(None) == decisions(BEFORE_COVER)
     assert decisions(None)[0]  # the runs did rounds
-
-
-def failed(example):
-    return Case(example=example, rollout=Rollout(example_id=example.id, candidate_id="c", output="wrong"),
-                critiques=(), score=0.0)
-
-
-def test_a_full_demo_set_swaps_a_failure_in_for_the_shown_example_with_its_answer():
-    cover = Candidate.create("Name the remainder.", demos=tuple(as_demo(e) for e in TRAIN[:4]))  # r0..r3, all labels
-    proposer = DemoProposer(max_demos=2, per_round=2)
-    miss = [failed(TRAIN[9]), failed(TRAIN[6])]  # "one" and "two", not shown
-    assert proposer.applicable(cover, miss, context())
-    child = asyncio.run(proposer.apropose(cover, miss, context())).child
-    assert [d.example_id for d in child.demos] == ["r0", "r9", "r6", "r3"]  # same size, each label kept in place
-    assert [d.answer for d in child.demos] == [d.answer for d in cover.demos]
-    assert not DemoProposer(max_demos=0).applicable(cover, miss, context())
-
-
-def test_a_swap_without_a_shown_answer_replaces_the_oldest_example():
-    shown = (as_demo(TRAIN[1], iteration=2), as_demo(TRAIN[0], iteration=1))  # "one" (newer), "zero" (older)
-    assert [d.example_id for d in swap_demos(shown, [as_demo(TRAIN[2], 3)])] == ["r1", "r2"]
-    assert [d.example_id for d in swap_demos(shown, [as_demo(TRAIN[5], 3)])] == ["r5", "r0"]  # "one" -> its slot
-    # Two new ones never land in one slot: the second takes the next oldest.
-    assert [d.example_id for d in swap_demos(shown, [as_demo(TRAIN[2], 3), as_demo(TRAIN[3], 3)])] == ["r3", "r2"]
-
-
-def test_below_the_cap_demos_are_added_not_swapped():
-    parent = Candidate.create("Name the remainder.", demos=(as_demo(TRAIN[0]),))
-    child = asyncio.run(DemoProposer(max_demos=4, per_round=2).apropose(parent, [failed(TRAIN[5])], context())).child
-    assert [d.example_id for d in child.demos] == ["r0", "r5"]
