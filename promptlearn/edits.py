@@ -161,13 +161,7 @@ class DemoProposer:
     failures or successes (benchmarks/README "Which demos"). So a rejected
     demo child is worth another try with other examples: failures no candidate of the run has shown
     yet come first, and a retry on an overlapping minibatch tries new ones instead of repeating (or
-    re-deriving) a set already tested.
-
-    A parent that already shows ``max_demos`` examples (or more: ``cover``'s one per label) gets a *swap*
-    instead: each picked failure replaces the shown example with the same answer, or else the oldest, so the
-    set keeps its size and its labels. Before, demos stopped applying once the set was full, and on the
-    competent-seed label tasks the rounds after ``cover`` went to rules: 75 rules rounds made 9 new bests,
-    where demos and merge rounds made one in every two (benchmarks/README "Swapping worked examples")."""
+    re-deriving) a set already tested."""
 
     name = "demos"
 
@@ -180,7 +174,7 @@ class DemoProposer:
 
     def applicable(self, parent: Candidate, cases: Sequence[Case], context: ProposalContext) -> bool:
         train_ids = {e.id for e in context.train}
-        return self.max_demos > 0 and any(self._usable(c, parent, train_ids) for c in cases)
+        return len(parent.demos) < self.max_demos and any(self._usable(c, parent, train_ids) for c in cases)
 
     async def apropose(self, parent: Candidate, cases: Sequence[Case], context: ProposalContext) -> Proposal:
         train_ids = {e.id for e in context.train}
@@ -195,28 +189,9 @@ class DemoProposer:
                 picked.append(case)
         picked = picked or wrong[:1]
         new = tuple(as_demo(c.example, context.iteration) for c in picked)
-        if len(parent.demos) < self.max_demos:
-            demos = (*parent.demos, *new)[-self.max_demos:]
-            return _child(parent, context, self.name, demos=demos,
-                          rationale=f"show {len(new)} worked example(s) the parent got wrong")
-        return _child(parent, context, self.name, demos=swap_demos(parent.demos, new),
-                      rationale=f"swap in {len(new)} worked example(s) the parent got wrong, each for the shown "
-                                f"example with its answer (or the oldest)")
-
-
-def swap_demos(shown: Sequence[Demo], new: Sequence[Demo]) -> tuple[Demo, ...]:
-    """``shown`` with each of ``new`` in the place of the shown demo with the same answer (case-insensitive), or
-    else of the oldest one not yet replaced; the size and order of the set stay as they were."""
-    demos = list(shown)
-    replaced: set[int] = set()
-    for demo in new:
-        same = [i for i, d in enumerate(demos) if i not in replaced and d.answer.strip().lower() == demo.answer.strip().lower()]
-        older = sorted((i for i in range(len(demos)) if i not in replaced), key=lambda i: (demos[i].iteration, i))
-        slot = (same or older or [None])[0]
-        if slot is not None:
-            demos[slot] = demo
-            replaced.add(slot)
-    return tuple(demos)
+        demos = (*parent.demos, *new)[-self.max_demos:]
+        return _child(parent, context, self.name, demos=demos,
+                      rationale=f"show {len(new)} worked example(s) the parent got wrong")
 
 
 def is_simplification(parent: Candidate, child: Candidate) -> bool:
