@@ -30,7 +30,8 @@ def outcome_kind(outcome: str) -> str:
 def tally(paths: list[str], by_task: bool) -> dict[str, dict[str, Counter]]:
     tables: dict[str, dict[str, Counter]] = defaultdict(lambda: defaultdict(Counter))
     for path in paths:
-        task = path.split("/results_cells/")[1].split("/")[0] if "/results_cells/" in path else path
+        parts = path.split("/")  # a cell's run log: <results file stem>_cells/<task>/<method>/<cell>/run/events.jsonl
+        task = next((parts[i + 1] for i in range(len(parts) - 1) if parts[i].endswith("_cells")), path)
         group = task if by_task else "all"
         before = best = None
         with open(path) as lines:
