@@ -32,7 +32,7 @@ MAX_TASK_DESCRIPTION_CHARS = 10_000
 # Auto mode's proposal strategies, in order of preference (format repair first: it is free and fixes what
 # nothing else can). ``OptimizeConfig.strategies`` picks a subset by these names.
 AUTO_STRATEGIES = ("format", "rules", "merge", "reasoning", "demos", "rewrite", "demo_search", "prune", "retrieval",
-                   "cover", "glossary")
+                   "cover", "glossary", "hard_cases")
 # The portfolio when ``strategies`` is not given. demo_search, prune and retrieval are opt-in until the good-seed
 # suite has measured them against the default portfolio (issue 26; benchmarks/README "Demo-set search",
 # "Retrieval demos"). cover joined after the good-seed SNIPS and banking77-15 cells (benchmarks/README
@@ -43,7 +43,7 @@ AUTO_STRATEGIES = ("format", "rules", "merge", "reasoning", "demos", "rewrite", 
 # three at 63-68 rollouts each (-1.8 [-3.8, +0.4]; benchmarks/README "A label glossary").
 DEFAULT_STRATEGIES = ("format", "rules", "merge", "reasoning", "demos", "rewrite", "cover")
 # The strategies that show worked examples: none applies when max_demos is 0.
-DEMO_STRATEGIES = frozenset({"demos", "demo_search", "cover"})
+DEMO_STRATEGIES = frozenset({"demos", "demo_search", "cover", "hard_cases"})
 DEFAULT_DEMO_SETS = 4  # alternatives one demo_search (or prune) round screens
 # cover: label sets it shows one worked example of each for. Two labels are the demos strategy's pair; twenty
 # short examples still fit the 0.5B's context with room for the input.

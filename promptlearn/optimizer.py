@@ -17,7 +17,7 @@ from .agents import Agent, Preflight, as_agent
 from .callbacks import Callback, ProgressBar
 from .config import AUTO_STRATEGIES, DEFAULT_STRATEGIES, DEMO_STRATEGIES, OptimizeConfig
 from .data import infer_output_contract
-from .demo_sets import DemoSearchProposer, LabelCoverProposer
+from .demo_sets import DemoSearchProposer, HardCasesProposer, LabelCoverProposer
 from .edits import DemoProposer, FormatRepairProposer, MergeProposer, PruneProposer, ReasoningProposer
 from .errors import ConfigError
 from .glossary import LabelGlossaryProposer
@@ -66,7 +66,8 @@ def build_proposers(cfg: OptimizeConfig, llm: LLM, meta_prompt_dir: str | None =
                                  "prune": PruneProposer(cfg.demo_sets), "retrieval": RetrievalProposer(),
                                  "cover": LabelCoverProposer(),
                                  "glossary": LabelGlossaryProposer(llm, max_attempts=cfg.proposal_attempts,
-                                                                   meta_prompt_dir=meta_prompt_dir)}
+                                                                   meta_prompt_dir=meta_prompt_dir),
+                                 "hard_cases": HardCasesProposer(cfg.max_demos)}
     assert tuple(auto) == AUTO_STRATEGIES  # one list of names, in one order, for the config and the loop
     chosen = DEFAULT_STRATEGIES if cfg.strategies is None else cfg.strategies
     return {name: proposer for name, proposer in auto.items()

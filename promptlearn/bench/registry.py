@@ -34,6 +34,7 @@ def builtin_methods() -> dict[str, Method]:
         # The default portfolio since cover joined it; the name its good-seed cells were measured under.
         PromptlearnMethod("promptlearn-cover", OptimizeConfig(strategies=DEFAULT_STRATEGIES)),
         PromptlearnMethod("promptlearn-glossary", OptimizeConfig(strategies=(*DEFAULT_STRATEGIES, "glossary"))),
+        PromptlearnMethod("promptlearn-hardcases", OptimizeConfig(strategies=(*DEFAULT_STRATEGIES, "hard_cases"))),
         PromptlearnMethod("promptlearn-futility", OptimizeConfig(strategies=DEFAULT_STRATEGIES, validation="futility")),
         PromptlearnMethod("promptlearn-glossary-futility", OptimizeConfig(strategies=(*DEFAULT_STRATEGIES, "glossary"),
                                                                           validation="futility")),

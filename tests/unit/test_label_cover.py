@@ -1,4 +1,5 @@
-"""The ``cover`` strategy: a worked example for every label of a classification contract."""
+"""The ``cover`` strategy: a worked example for every label of a classification contract; and ``hard_cases``,
+the parent's failures added on top of such a set."""
 
 import asyncio
 
@@ -8,11 +9,11 @@ from promptlearn import ChatAgent, ExactMatch, FakeLLM, OptimizeConfig, optimize
 from promptlearn.bench.registry import builtin_methods
 from promptlearn.config import DEFAULT_STRATEGIES
 from promptlearn.contracts import AnswerContract, infer_contract
-from promptlearn.demo_sets import LabelCoverProposer
+from promptlearn.demo_sets import HardCasesProposer, LabelCoverProposer
 from promptlearn.edits import MergeProposer, as_demo
 from promptlearn.optimizer import build_proposers
-from promptlearn.proposers import ProposalContext
-from promptlearn.records import Candidate, Example
+from promptlearn.proposers import Case, ProposalContext
+from promptlearn.records import Candidate, Example, Rollout
 
 NAMES = ("zero", "one", "two", "three")
 
@@ -180,3 +181,43 @@ def test_on_a_task_without_a_label_set_the_default_makes_the_choices_it_made_bef
 
     assert decisions(None) == decisions(BEFORE_COVER)
     assert decisions(None)[0]  # the runs did rounds
+
+
+def _failed(example):
+    return Case(example=example, rollout=Rollout(example_id=example.id, candidate_id="c", output="wrong"),
+                critiques=(), score=0.0)
+
+
+def test_hard_cases_adds_failures_on_top_of_a_set_that_shows_every_label():
+    cover = Candidate.create("Name the remainder.", demos=tuple(as_demo(e) for e in TRAIN[:4]))  # r0..r3
+    proposer = HardCasesProposer(max_demos=3)
+    misses = [_failed(TRAIN[9]), _failed(TRAIN[13]), _failed(TRAIN[6])]  # "one", "one", "two"
+    child = asyncio.run(proposer.apropose(cover, misses, context())).child
+    assert child.demos[:4] == cover.demos  # every label keeps its example
+    assert [d.example_id for d in child.demos[4:]] == ["r9", "r6"]  # two per round, different answers
+    assert child.strategy == "hard_cases" and {d.example_id for d in child.demos} <= {e.id for e in TRAIN}
+    # One more fits under max_demos=3 extra; then the strategy stands aside.
+    grandchild = asyncio.run(proposer.apropose(child, [_failed(TRAIN[13])], context(iteration=2))).child
+    assert [d.example_id for d in grandchild.demos[4:]] == ["r9", "r6", "r13"]
+    assert not proposer.applicable(grandchild, [_failed(TRAIN[17])], context(iteration=3))
+
+
+def test_hard_cases_stands_aside_until_every_label_is_shown_and_on_other_contracts():
+    proposer = HardCasesProposer(max_demos=4)
+    partial = Candidate.create("x", demos=tuple(as_demo(e) for e in TRAIN[:3]))  # no "three" yet
+    assert not proposer.applicable(partial, [_failed(TRAIN[9])], context())
+    full = Candidate.create("x", demos=tuple(as_demo(e) for e in TRAIN[:4]))
+    assert proposer.applicable(full, [_failed(TRAIN[9])], context())
+    assert not proposer.applicable(full, [_failed(TRAIN[9])], context(contract=None))
+    assert not proposer.applicable(full, [_failed(TRAIN[1])], context())  # its only failure is already shown
+    assert "hard_cases" not in DEFAULT_STRATEGIES  # opt-in until measured
+
+
+def test_hard_cases_joins_the_portfolio_only_when_named():
+    rewriter = FakeLLM(lambda r: "unused")
+    assert "hard_cases" not in build_proposers(OptimizeConfig(), rewriter)
+    named = build_proposers(OptimizeConfig(strategies=(*DEFAULT_STRATEGIES, "hard_cases")), rewriter)
+    assert isinstance(named["hard_cases"], HardCasesProposer)
+    assert "hard_cases" not in build_proposers(OptimizeConfig(strategies=(*DEFAULT_STRATEGIES, "hard_cases"),
+                                                              max_demos=0), rewriter)
+    assert builtin_methods()["promptlearn-hardcases"].config.strategies == (*DEFAULT_STRATEGIES, "hard_cases")
