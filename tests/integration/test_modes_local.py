@@ -149,6 +149,36 @@ def test_cover_shows_the_real_agent_a_worked_example_of_every_label(tmp_path):
     assert result.usage_by_role.get("optimizer", {}).get("calls", 0) == 0
 
 
+def test_hard_cases_adds_the_real_agents_failures_on_top_of_a_full_label_set(tmp_path):
+    """``strategies=("hard_cases",)``: from a seed that already shows one training example of every label, the
+    round's child keeps them all and adds training inputs the real 0.5B got wrong, with their references; no
+    rewriter call is made."""
+    from promptlearn.edits import as_demo
+    from promptlearn.records import Candidate
+
+    train, val, _ = snips_task(n_train=20, n_val=7, n_test=7, seed=2)
+    first = {}
+    for e in train:
+        first.setdefault(str(e.reference), e)
+    seed = Candidate.create(WEAK_SEED, demos=tuple(as_demo(e) for e in first.values()))
+    config = OptimizeConfig(strategies=("hard_cases",), minibatch_size=5, max_iterations=1, explain_failures=0,
+                            task_description=SNIPS_TASK, budget=Budget(max_rollouts=40))
+    optimizer = make_optimizer(AGENT, "local/qwen2.5-coder-1.5b", config=config, cache=tmp_path / "cache.sqlite")
+    result = optimizer.optimize(seed, train, val, run_dir=tmp_path / "run")
+    row = result.history[0]
+    if row["outcome"] == "parent perfect on minibatch":
+        pytest.skip("the seed solved the whole minibatch; no failure to show")
+    assert row["strategy"] == "hard_cases" and row["child"], row
+    child = result.candidates[row["child"]]
+    by_id = {e.id: e for e in train}
+    assert child.demos[:len(seed.demos)] == seed.demos and len(child.demos) > len(seed.demos)
+    added = child.demos[len(seed.demos):]
+    assert all(d.example_id in row["batch"] and d.answer == by_id[d.example_id].reference for d in added)
+    assert all(f"Answer: {added[-1].answer}" in r["rollout"]["trace"][0]["content"]
+               for r in child_results(tmp_path, child.id))
+    assert result.usage_by_role.get("optimizer", {}).get("calls", 0) == 0
+
+
 def test_glossary_has_the_real_rewriter_describe_each_label(tmp_path):
     """``strategies=("rules", "glossary")``: glossary goes first; the real 1.5B writes one line for each label of
     the inferred contract (one call per label), the child is the seed plus that block, it is tested on the
