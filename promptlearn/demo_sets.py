@@ -151,7 +151,8 @@ class LabelCoverProposer:
 class HardCasesProposer(DemoProposer):
     """Strategy ``hard_cases`` (no LLM; opt-in): once the parent's demos show every label of a ``cover``-sized
     label set, up to ``per_round`` training inputs the parent got wrong, added on top of the set (different
-    answers, failures no candidate has shown first), until ``max_demos`` such extra examples are shown.
+    answers where the failures have them, ``distinct_answers``; failures no candidate has shown first), until
+    ``max_demos`` such extra examples are shown.
 
     Why: a cover set is past ``max_demos``, so ``demos`` stops applying to it and its descendants, and on SNIPS
     and banking77-15 the rounds after it went to rules, which bought a third of the validation gain per rollout
@@ -174,19 +175,15 @@ class HardCasesProposer(DemoProposer):
     def applicable(self, parent: Candidate, cases: Sequence[Case], context: ProposalContext) -> bool:
         extra = self._extra(parent, context)
         train_ids = {e.id for e in context.train}
-        return (extra is not None and extra < self.max_demos
-                and any(self._usable(c, parent, train_ids) for c in cases))
+        return extra is not None and extra < self.max_demos and any(self._usable(c, parent, train_ids) for c in cases)
 
     async def apropose(self, parent: Candidate, cases: Sequence[Case], context: ProposalContext) -> Proposal:
         extra = self._extra(parent, context)
-        if extra is None or not self.applicable(parent, cases, context):
-            return Proposal(child=None, rejections=(f"{self.name}: the demos do not show every label, or show "
-                                                    f"{self.max_demos} extra already",), strategy=self.name)
-        room = min(self.per_round, self.max_demos - extra)
-        train_ids = {e.id for e in context.train}
-        tried = {d.example_id for c in context.candidates.values() for d in c.demos}
-        wrong = sorted((c for c in cases if self._usable(c, parent, train_ids)), key=lambda c: c.example.id in tried)
-        picked = distinct_answers([c.example for c in wrong], room)
+        wrong = self._failures(parent, cases, context)
+        if extra is None or extra >= self.max_demos or not wrong:
+            why = f"{self.name}: the demos miss a label, show {self.max_demos} extra already, or no failure is new"
+            return Proposal(child=None, rejections=(why,), strategy=self.name)
+        picked = distinct_answers([c.example for c in wrong], min(self.per_round, self.max_demos - extra))
         demos = (*parent.demos, *(as_demo(e, context.iteration) for e in picked))
         child = Candidate.create(parent.system_prompt, parent.rules, demos, parent_ids=(parent.id,),
                                  iteration=context.iteration, strategy=self.name,

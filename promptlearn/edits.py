@@ -176,11 +176,15 @@ class DemoProposer:
         train_ids = {e.id for e in context.train}
         return len(parent.demos) < self.max_demos and any(self._usable(c, parent, train_ids) for c in cases)
 
-    async def apropose(self, parent: Candidate, cases: Sequence[Case], context: ProposalContext) -> Proposal:
+    def _failures(self, parent: Candidate, cases: Sequence[Case], context: ProposalContext) -> list[Case]:
+        """The cases usable as new worked examples, those no candidate of the run has shown first (stable: worst
+        first within each group)."""
         train_ids = {e.id for e in context.train}
         tried = {d.example_id for c in context.candidates.values() for d in c.demos}
-        wrong = [c for c in cases if self._usable(c, parent, train_ids)]
-        wrong.sort(key=lambda c: c.example.id in tried)  # stable: untried first, worst first within each
+        return sorted((c for c in cases if self._usable(c, parent, train_ids)), key=lambda c: c.example.id in tried)
+
+    async def apropose(self, parent: Candidate, cases: Sequence[Case], context: ProposalContext) -> Proposal:
+        wrong = self._failures(parent, cases, context)
         # A different answer than the first pick, so a small model does not copy one label everywhere.
         picked: list[Case] = []
         for case in wrong:
