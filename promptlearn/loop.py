@@ -13,7 +13,8 @@ One round (:meth:`Run.round`):
      a proposal with alternatives (demo sets, rule ablations) is screened first (:meth:`Run._screen`) and
      its survivor is tested on every example the screen ran it on;
   7. an accepted child is scored on the validation set and joins the pool (the validation policy may stop the
-     pass part-way when the child clearly trails the best: it then joins nothing).
+     pass part-way when the child clearly trails the best: it then joins nothing); it becomes the best when it
+     beats it, or ties it with fewer rules or with fewer answers off the output contract.
 :meth:`Run.execute` validates the seed, runs rounds until the budget, ``patience`` or
 ``max_iterations`` stops it, and returns the result. The steps that call models live in
 ``steps.py`` and are memoised in the run directory, so ``resume=True`` replays them.
@@ -197,7 +198,22 @@ class Run:
             self.best_id = child.id
             dropped = len(parent.rules) - len(child.rules)
             return self._record(row, f"{NEW_BEST} (as good on validation with {dropped} rule(s) fewer)")
+        if row["child_val"] == self.best_val and (fewer := self._fewer_off_contract(child.id)):
+            self.best_id = child.id
+            return self._record(row, f"{NEW_BEST} (as good on validation with {fewer} fewer answer(s) off the contract)")
         return self._record(row, "accepted, no validation gain")
+
+    def _fewer_off_contract(self, child_id: str) -> int:
+        """How many fewer of its validation answers than the best's break the answer contract (0: not fewer).
+
+        A tie on validation is broken towards the answer format: where the agent is weak at the content, a
+        format repair can tie its broken seed at zero (core_head2 bbh_temporal_sequences seed 1: the contract rule
+        turned 40 explanations into 34 "(B) 9am to 4" and 6 bare letters, 0 of 40 right either way). Kept as "no
+        gain", the run went on from the seed, repeated the repair as a duplicate and stopped on patience at 0%;
+        as the best, the next rounds build on it (its worked examples are what taught the agent to stop)."""
+        ids = [e.id for e in self.val]
+        child, best = self.steps.format_failures(child_id, ids), self.steps.format_failures(self.best_id, ids)
+        return 0 if child is None or best is None else max(best - child, 0)
 
     def _give_up(self, row: dict[str, Any], child: Candidate, reached: list[str], rng: random.Random) -> RoundRecord | None:
         """Ask the validation policy whether the child, part-way through its pass, trails the best too far to go on."""

@@ -13,7 +13,7 @@ import asyncio
 import logging
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from ._meter import Meter
 from ._redaction import redact
@@ -198,6 +198,13 @@ class Steps:
             return None
         return self.contract.verdict(res.rollout.output, self.by_id[res.rollout.example_id].reference,
                                      score=res.score, error=res.rollout.error)
+
+    def format_failures(self, candidate_id: str, example_ids: Iterable[str]) -> int | None:
+        """How many of the candidate's answers on these (already run) examples break the answer contract; None
+        without a contract."""
+        if self.contract is None:
+            return None
+        return sum(self.failure_kind(self.results[(candidate_id, eid)]) in FORMAT_FAILURES for eid in example_ids)
 
     def format_repaired(self, parent: Mapping[str, ExampleResult], child: Mapping[str, ExampleResult]) -> bool:
         """Whether the child fixes the parent's broken answer format on the minibatch (``edits.repairs_format``)."""

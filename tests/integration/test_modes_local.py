@@ -61,7 +61,7 @@ def test_one_real_round(tmp_path, mode, rewriter, selector, sampler, acceptance)
     result = optimizer.optimize(WEAK_SEED, train, val, run_dir=tmp_path / "run")
     assert len(result.history) == 1
     row = result.history[0]
-    assert row["outcome"] in {"new best", "accepted, no validation gain", "rejected on minibatch",
+    assert row["outcome"].split(" (")[0] in {"new best", "accepted, no validation gain", "rejected on minibatch",
                               "no valid proposal", "parent perfect on minibatch"}
     events = list(read_events(tmp_path / "run"))
     if row["outcome"] != "parent perfect on minibatch":

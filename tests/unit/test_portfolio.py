@@ -161,6 +161,44 @@ def test_a_format_repair_that_ties_on_the_minibatch_goes_to_validation():
     assert result.best_val == 1.0 and result.best.rules[-1].text == LABELS_RULE
 
 
+def hopeless_agent(request):
+    """Explains unless told the answer format; in format, a bare label that is always wrong: fixing the
+    format gains nothing anywhere, so the repair ties the seed at zero on the minibatch and on validation."""
+    system, number = request.messages[0]["content"], int(request.messages[-1]["content"].split()[-1])
+    if "exactly one of these labels" not in system:
+        return f"Let me think about {number}: the answer depends on its last digit."
+    return "odd" if number % 2 == 0 else "even"
+
+
+def test_a_validation_tie_goes_to_the_candidate_with_fewer_answers_off_the_contract():
+    agent = ChatAgent(FakeLLM(hopeless_agent, role="agent"), "Is this number even or odd? {{ number }}")
+    result = optimize(agent, "Answer the question.", TRAIN, VAL, judges=ExactMatch(),
+                      optimizer_llm=FakeLLM(silent_rewriter), config=OptimizeConfig(max_iterations=1, minibatch_size=6),
+                      progress=False)
+    row = result.history[0]
+    assert row["format_repaired"] and row["child_val"] == result.seed_val == 0.0
+    assert row["outcome"] == f"new best (as good on validation with {len(VAL)} fewer answer(s) off the contract)"
+    assert row.gained and result.best.rules[-1].text == LABELS_RULE
+
+
+def overfit_agent(request):
+    """Always a bare label; right on training numbers (< 100) once given a rule, wrong on validation always."""
+    system, number = request.messages[0]["content"], int(request.messages[-1]["content"].split()[-1])
+    right = "even" if number % 2 == 0 else "odd"
+    return right if "Rules:" in system and number < 100 else {"even": "odd", "odd": "even"}[right]
+
+
+def test_a_validation_tie_without_a_format_difference_keeps_the_best():
+    agent = ChatAgent(FakeLLM(overfit_agent, role="agent"), "Is this number even or odd? {{ number }}")
+    rule = {"group": 1, "when": "the number is given", "then": "read its last digit"}
+    rewriter = FakeLLM(lambda r: json.dumps({"analysis": "a", "new_rules": [rule], "delete": []}))
+    result = optimize(agent, "Answer the question.", TRAIN, VAL, judges=ExactMatch(), optimizer_llm=rewriter,
+                      config=OptimizeConfig(mode="rules", max_iterations=1, minibatch_size=6), progress=False)
+    row = result.history[0]
+    assert row["accepted"] and row["child_val"] == result.seed_val == 0.0
+    assert row["outcome"] == "accepted, no validation gain" and result.best.id == result.seed.id
+
+
 def test_repairs_format_needs_most_answers_broken_fewer_after_and_no_lower_score():
     broken, zero, one = [(0.0, True)] * 4, [(0.0, False)] * 4, [(1.0, False)] + [(0.0, False)] * 3
     assert repairs_format(broken, zero) and repairs_format(broken, one)
