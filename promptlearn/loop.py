@@ -1,7 +1,8 @@
 """The prompt-learning loop, in one file.
 
 One round (:meth:`Run.round`):
-  1. the selector picks a parent from the validation pool (Pareto or best);
+  1. the selector picks a parent from the validation pool (Pareto or best; a candidate that scores exactly as
+     the best on every example stands aside);
   2. the sampler draws a training minibatch;
   3. the agent runs the parent on it and the judges score each rollout;
   4. an LLM explainer critiques the worst failures (code judges already said *what* is wrong);
@@ -104,7 +105,7 @@ class Run:
 
     async def round(self, iteration: int) -> RoundRecord:
         row: dict[str, Any] = {"iteration": iteration}
-        parent = self.candidates[self.parts.selector.select(self.val_pool, self.rng)]
+        parent = self.candidates[self.parts.selector.select(self._selection_pool(), self.rng)]
         batch = self.parts.sampler.sample([e.id for e in self.train], self.config.minibatch_size, self.rng,
                                           self.steps.known_scores(parent.id))
         row.update(parent=parent.id, batch=tuple(batch))
@@ -214,6 +215,16 @@ class Run:
         ids = [e.id for e in self.val]
         child, best = self.steps.format_failures(child_id, ids), self.steps.format_failures(self.best_id, ids)
         return 0 if child is None or best is None else max(best - child, 0)
+
+    def _selection_pool(self) -> dict[str, dict[str, float]]:
+        """The validation pool less the candidates that score exactly as the best does on every example.
+
+        They add nothing the best does not: the best got there by a tie-break (fewer rules, fewer answers off
+        the contract) or came first. Left in, a Pareto draw picks them as often as the best
+        (core_head3 bbh_temporal_sequences seed 1: the format repair tied its 0% seed on all 40 examples, won the
+        tie, and 4 of the 6 rounds after it still started from the seed)."""
+        best = self.val_pool[self.best_id]
+        return {cid: scores for cid, scores in self.val_pool.items() if cid == self.best_id or scores != best}
 
     def _give_up(self, row: dict[str, Any], child: Candidate, reached: list[str], rng: random.Random) -> RoundRecord | None:
         """Ask the validation policy whether the child, part-way through its pass, trails the best too far to go on."""

@@ -181,6 +181,18 @@ def test_a_validation_tie_goes_to_the_candidate_with_fewer_answers_off_the_contr
     assert row.gained and result.best.rules[-1].text == LABELS_RULE
 
 
+def test_rounds_start_from_the_tie_winner_not_from_the_candidate_it_tied():
+    agent = ChatAgent(FakeLLM(hopeless_agent, role="agent"), "Is this number even or odd? {{ number }}")
+    rule = {"group": 1, "when": "the number is given", "then": "read its last digit"}
+    rewriter = FakeLLM(lambda r: json.dumps({"analysis": "a", "new_rules": [rule], "delete": []}))
+    result = optimize(agent, "Answer the question.", TRAIN, VAL, judges=ExactMatch(), optimizer_llm=rewriter,
+                      config=OptimizeConfig(mode="auto", max_iterations=5, minibatch_size=6, patience=9),
+                      progress=False)
+    repaired = result.history[0]["child"]
+    assert result.history[0].gained and len(result.history) == 5
+    assert [r["parent"] for r in result.history[1:]] == [repaired] * 4  # the seed tied it everywhere: it stands aside
+
+
 def overfit_agent(request):
     """Always a bare label; right on training numbers (< 100) once given a rule, wrong on validation always."""
     system, number = request.messages[0]["content"], int(request.messages[-1]["content"].split()[-1])
