@@ -427,27 +427,3 @@ def test_the_futility_policy_stops_a_losing_childs_validation_pass_on_the_real_a
         assert result.best.id == result.seed.id and result.usage["rollouts"] == 16 + 5 + len(ran)
     assert reached["futility"] and sorted(reached["futility"]) == sorted(FutilityStop().order([e.id for e in val])[:8])
     assert len(reached["full"]) == 16
-
-
-def test_zero_tie_extensions_run_the_real_agent_on_fresh_examples(tmp_path):
-    """``zero_tie_extensions``: with a judge no answer can satisfy (it wants what the task never asks for), the
-    real 0.5B's parent and child both score zero on the minibatch, so both run on fresh training examples
-    before the test decides; every extra rollout is charged."""
-    from promptlearn import LLM, ChatAgent, FunctionJudge, PromptOptimizer
-    from promptlearn.app.quickstart import SNIPS_USER_TEMPLATE
-
-    train, val, _ = snips_task(n_train=16, n_val=4, n_test=4, seed=2)
-    config = OptimizeConfig(strategies=("demos",), minibatch_size=3, max_iterations=1, explain_failures=0,
-                            zero_tie_extensions=1, task_description=SNIPS_TASK, budget=Budget(max_rollouts=40))
-    agent = ChatAgent(LLM(AGENT, role="agent", cache=tmp_path / "cache.sqlite"), SNIPS_USER_TEMPLATE, max_tokens=16)
-    never = FunctionJudge(lambda example, output: (0.0, "the answer must also name the user's mood"), name="never")
-    rewriter = LLM("local/qwen2.5-coder-1.5b", role="optimizer", cache=tmp_path / "cache.sqlite")  # demos: never called
-    result = PromptOptimizer(agent, [never], optimizer_llm=rewriter, config=config).optimize(
-        WEAK_SEED, train, val, run_dir=tmp_path / "run")
-    row = result.history[0]
-    assert row["strategy"] == "demos" and row["parent_minibatch"] == row["child_minibatch"] == 0.0, row
-    assert row.extended == 1 and len(row["batch"]) == len(set(row["batch"])) == 6
-    assert row["outcome"] == "rejected on minibatch"
-    assert result.usage["rollouts"] == len(val) + 2 * 6  # the seed on validation, parent and child on six each
-    assert all(r["rollout"]["output"] for r in child_results(tmp_path, row["child"]))  # the real agent answered
-    assert result.usage_by_role.get("optimizer", {}).get("calls", 0) == 0
