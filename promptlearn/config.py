@@ -27,8 +27,6 @@ DEFAULT_MAX_NEW_RULES = 3
 DEFAULT_MAX_RULES = 12
 DEFAULT_PROPOSAL_ATTEMPTS = 3
 DEFAULT_MAX_DEMOS = 4
-# Fresh minibatches a child and its parent run on when both scored zero on every example (see zero_tie_extensions).
-DEFAULT_ZERO_TIE_EXTENSIONS = 0
 # Shown in every meta-prompt and explainer call; a 1 MB description failed only after 10 model calls.
 MAX_TASK_DESCRIPTION_CHARS = 10_000
 # Auto mode's proposal strategies, in order of preference (format repair first: it is free and fixes what
@@ -113,11 +111,6 @@ class OptimizeConfig(BaseModel):
                                    "turn, or the one the failing rollouts' traces blame most)")
     minibatch_size: int = Field(DEFAULT_MINIBATCH_SIZE, ge=1, description="training examples per iteration")
     max_iterations: int = Field(DEFAULT_MAX_ITERATIONS, ge=0, description="proposal rounds at most")
-    zero_tie_extensions: int = Field(
-        DEFAULT_ZERO_TIE_EXTENSIONS, ge=0,
-        description="when a child and its parent both score zero on every minibatch example (the test has nothing "
-                    "to compare: a weak agent on a hard task), run both on up to this many fresh training minibatches "
-                    "before the paired test decides; each costs two minibatches of rollouts")
     patience: int = Field(DEFAULT_PATIENCE, ge=1,
                           description="stop after this many rounds without a validation gain")
     selector: Literal["pareto", "best"] = Field("pareto", description="parent selection policy")

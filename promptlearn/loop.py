@@ -35,7 +35,7 @@ from .contracts import infer_contract
 from .edits import dropped_rule, is_simplification
 from .errors import RunError
 from .portfolio import Portfolio
-from .records import NEW_BEST, Candidate, Example, ExampleResult, RoundRecord
+from .records import NEW_BEST, Candidate, Example, RoundRecord
 from .result import OptimizationResult
 from .stats import mean
 from .steps import LoopParts, OutOfBudget, Steps
@@ -159,7 +159,6 @@ class Run:
             return await self._validate(row, parent, child, simpler=is_simplification(parent, child))
         self._emit(LoopEvent("step", iteration, "running the child"))
         child_res = await self.steps.evaluate(child, batch, "train")
-        batch, parent_res, child_res = await self._extend_zero_tie(row, parent, child, batch, parent_res, child_res)
         decision = self.parts.acceptance.decide([parent_res[e].score for e in batch],
                                                 [child_res[e].score for e in batch], self.rng)
         repaired = not decision.accepted and self.steps.format_repaired(parent_res, child_res)  # validation decides
@@ -174,31 +173,6 @@ class Run:
         if not accepted:
             return self._record(row, "rejected on minibatch")
         return await self._validate(row, parent, child, simpler=simpler)
-
-    async def _extend_zero_tie(self, row: dict[str, Any], parent: Candidate, child: Candidate, batch: list[str],
-                               parent_res: dict[str, ExampleResult], child_res: dict[str, ExampleResult]
-                               ) -> tuple[list[str], dict[str, ExampleResult], dict[str, ExampleResult]]:
-        """While parent and child both score zero on every example, run both on a fresh training minibatch, up to
-        ``zero_tie_extensions`` times; the paired test then decides on every example they ran on.
-
-        Eight zeros against eight zeros say nothing either way, yet the test rejects the child: with a good seed the
-        0.5B answers about 5% of temporal-sequence questions right, so most minibatches hold no right answer for
-        any candidate (good_seed_options3 good_bbh_temporal_sequences seed 2: six rounds, each child 0 of 8 against
-        a parent at 0 of 8, all rejected, stopped on patience at 111 rollouts with the seed's 0.8%)."""
-        added = 0
-        while added < self.config.zero_tie_extensions and \
-                not any(parent_res[e].score or child_res[e].score for e in batch):
-            unseen = [e.id for e in self.train if e.id not in batch]
-            if not unseen:
-                break
-            fresh = self.rng.sample(unseen, min(self.config.minibatch_size, len(unseen)))
-            self._emit(LoopEvent("step", row["iteration"], "both scored zero: a fresh minibatch for both"))
-            parent_res = {**parent_res, **await self.steps.evaluate(parent, fresh, "train")}
-            child_res = {**child_res, **await self.steps.evaluate(child, fresh, "train")}
-            batch, added = batch + fresh, added + 1
-        if added:
-            row.update(batch=tuple(batch), extended=added)
-        return batch, parent_res, child_res
 
     async def _validate(self, row: dict[str, Any], parent: Candidate, child: Candidate, *, simpler: bool) -> RoundRecord:
         """Score an accepted child on the validation set; it joins the pool and becomes the best if it beats it.

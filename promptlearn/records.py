@@ -314,7 +314,6 @@ class RoundRecord(Record):
     child: str | None = None
     screened: int | None = None  # alternatives screened before the child was tested (demo_search)
     child_minibatch: float | None = None  # on the minibatch, or every example the screening ran it on
-    extended: int | None = None  # fresh minibatches added because parent and child both scored zero everywhere
     accepted: bool | None = None
     format_repaired: bool | None = None  # accepted because it fixed the answer format, tying on score
     simplified: bool | None = None  # accepted because it drops rules at no cost on the minibatch (prune)

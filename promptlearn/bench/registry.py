@@ -39,7 +39,6 @@ def builtin_methods() -> dict[str, Method]:
         PromptlearnMethod("promptlearn-glossary-futility", OptimizeConfig(strategies=(*DEFAULT_STRATEGIES, "glossary"),
                                                                           validation="futility")),
         PromptlearnMethod("promptlearn-datasummary", OptimizeConfig(data_summary=True)),
-        PromptlearnMethod("promptlearn-zerotie", OptimizeConfig(strategies=DEFAULT_STRATEGIES, zero_tie_extensions=2)),
         PromptlearnMethod("promptlearn-retrieval", OptimizeConfig(strategies=(*BEFORE_COVER, "retrieval"),
                                                                   screen_on="val")),
         GepaMethod(), DspyGepaMethod(), DspyMiproMethod(), SFTMethod(), GRPOMethod(), PromptlearnSFTMethod())}
