@@ -199,16 +199,20 @@ class Steps:
         return self.contract.verdict(res.rollout.output, self.by_id[res.rollout.example_id].reference,
                                      score=res.score, error=res.rollout.error)
 
+    def broke_format(self, res: ExampleResult) -> bool:
+        """Whether the rollout's answer breaks the answer contract (False without a contract)."""
+        return self.failure_kind(res) in FORMAT_FAILURES
+
     def format_failures(self, candidate_id: str, example_ids: Iterable[str]) -> int | None:
         """How many of the candidate's answers on these (already run) examples break the answer contract; None
         without a contract."""
         if self.contract is None:
             return None
-        return sum(self.failure_kind(self.results[(candidate_id, eid)]) in FORMAT_FAILURES for eid in example_ids)
+        return sum(self.broke_format(self.results[(candidate_id, eid)]) for eid in example_ids)
 
     def format_repaired(self, parent: Mapping[str, ExampleResult], child: Mapping[str, ExampleResult]) -> bool:
         """Whether the child fixes the parent's broken answer format on the minibatch (``edits.repairs_format``)."""
         def marked(results: Mapping[str, ExampleResult]) -> list[tuple[float, bool]]:
-            return [(r.score, self.failure_kind(r) in FORMAT_FAILURES) for r in results.values()]
+            return [(r.score, self.broke_format(r)) for r in results.values()]
 
         return self.contract is not None and repairs_format(marked(parent), marked(child))

@@ -181,11 +181,15 @@ def test_a_validation_tie_goes_to_the_candidate_with_fewer_answers_off_the_contr
     assert row.gained and result.best.rules[-1].text == LABELS_RULE
 
 
+def one_rule_rewriter():
+    """A rules rewriter that always proposes the same (useless) rule."""
+    rule = {"group": 1, "when": "the number is given", "then": "read its last digit"}
+    return FakeLLM(lambda r: json.dumps({"analysis": "a", "new_rules": [rule], "delete": []}))
+
+
 def test_rounds_start_from_the_tie_winner_not_from_the_candidate_it_tied():
     agent = ChatAgent(FakeLLM(hopeless_agent, role="agent"), "Is this number even or odd? {{ number }}")
-    rule = {"group": 1, "when": "the number is given", "then": "read its last digit"}
-    rewriter = FakeLLM(lambda r: json.dumps({"analysis": "a", "new_rules": [rule], "delete": []}))
-    result = optimize(agent, "Answer the question.", TRAIN, VAL, judges=ExactMatch(), optimizer_llm=rewriter,
+    result = optimize(agent, "Answer the question.", TRAIN, VAL, judges=ExactMatch(), optimizer_llm=one_rule_rewriter(),
                       config=OptimizeConfig(mode="auto", max_iterations=5, minibatch_size=6, patience=9),
                       progress=False)
     repaired = result.history[0]["child"]
@@ -202,9 +206,7 @@ def overfit_agent(request):
 
 def test_a_validation_tie_without_a_format_difference_keeps_the_best():
     agent = ChatAgent(FakeLLM(overfit_agent, role="agent"), "Is this number even or odd? {{ number }}")
-    rule = {"group": 1, "when": "the number is given", "then": "read its last digit"}
-    rewriter = FakeLLM(lambda r: json.dumps({"analysis": "a", "new_rules": [rule], "delete": []}))
-    result = optimize(agent, "Answer the question.", TRAIN, VAL, judges=ExactMatch(), optimizer_llm=rewriter,
+    result = optimize(agent, "Answer the question.", TRAIN, VAL, judges=ExactMatch(), optimizer_llm=one_rule_rewriter(),
                       config=OptimizeConfig(mode="rules", max_iterations=1, minibatch_size=6), progress=False)
     row = result.history[0]
     assert row["accepted"] and row["child_val"] == result.seed_val == 0.0
