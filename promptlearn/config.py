@@ -41,7 +41,7 @@ AUTO_STRATEGIES = ("format", "rules", "merge", "reasoning", "demos", "rewrite", 
 # default plus cover) have this very config. glossary stays opt-in: on the good-seed SNIPS cells it won over this
 # default (+3.1 [+0.5, +5.7]) but validation kept it in one of three, and on banking77-15 it was rejected in all
 # three at 63-68 rollouts each (-1.8 [-3.8, +0.4]; benchmarks/README "A label glossary"). hard_cases stays opt-in:
-# +7.1 on the SNIPS weights split (a tie pooled with a second split), ties on the three-seed SNIPS and banking77-15
+# +7.1 on the SNIPS weights split (a tie over three splits, +2.9), ties on the three-seed SNIPS and banking77-15
 # cells (benchmarks/README "Failures on top of the cover set").
 DEFAULT_STRATEGIES = ("format", "rules", "merge", "reasoning", "demos", "rewrite", "cover")
 # The strategies that show worked examples: none applies when max_demos is 0.
