@@ -87,3 +87,30 @@ def slot_f1(example: Any, output: str) -> tuple[float, str]:
     notes += [f"{k}={pred[k]!r} should be {v!r}" for k, v in gold.items() if k in pred and pred[k] != v]
     notes += [f"extra {k}={v!r}" for k, v in pred.items() if k not in gold]
     return score, ("; ".join(notes) or "All slots right.") + f" Expected {example.reference}."
+
+
+def _answer_tokens(text: str) -> list[str]:
+    """SQuAD's answer normalisation: lower case, no punctuation, no articles, single spaces."""
+    import re
+    import string
+
+    text = "".join(ch for ch in str(text).lower() if ch not in set(string.punctuation))
+    return re.sub(r"\b(a|an|the)\b", " ", text).split()
+
+
+def answer_f1(example: Any, output: str) -> tuple[float, str]:
+    """Token F1 of a short answer against the reference, after SQuAD's normalisation (so "The Guards." matches
+    "guards"); as a judge the explanation says whether the answer missed the gold words, added others, or both."""
+    gold, pred = _answer_tokens(example.reference), _answer_tokens(output)
+    common = sum(min(gold.count(t), pred.count(t)) for t in set(gold))
+    if not pred:
+        return 0.0, f"The answer is empty; expected {example.reference!r}."
+    if common == 0:
+        return 0.0, f"Wrong answer {output.strip()!r}; expected {example.reference!r}."
+    score = 2 * common / (len(gold) + len(pred))
+    if score == 1.0:
+        return 1.0, "Right answer."
+    extra = len(pred) - common
+    missing = len(gold) - common
+    notes = [*([f"{extra} word(s) beyond the answer"] if extra else []), *([f"{missing} of its words missing"] if missing else [])]
+    return score, f"Partly right ({', '.join(notes)}): {output.strip()!r}; expected {example.reference!r}."

@@ -125,3 +125,45 @@ def test_the_slot_task_runs_a_tiny_budget_and_its_critiques_reach_the_rewriter(t
     assert any("should be" in text or "missing " in text for text in seen)  # slot_f1's explanations, not a bare score
     assert yaml.safe_load((suites_dir / "good_seed.yaml").read_text())["tasks"].count(
         "good_seed/snips_weather_slots.yaml") == 1
+
+
+def _metrics(suites_dir):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("suite_metrics", suites_dir / "metrics.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_answer_f1_normalises_like_squad_and_says_what_is_extra_or_missing(suites_dir):
+    answer_f1 = _metrics(suites_dir).answer_f1
+    example = Example(id="q", inputs={"question": "?"}, reference="the Guards Division")
+    assert answer_f1(example, "Guards division.") == (1.0, "Right answer.")
+    score, why = answer_f1(example, "It was the Guards Division")
+    assert score == pytest.approx(2 * 2 / (2 + 4)) and "2 word(s) beyond the answer" in why
+    score, why = answer_f1(example, "Guards")
+    assert score == pytest.approx(2 / 3) and "1 of its words missing" in why
+    assert answer_f1(example, "Navy")[0] == 0.0 and answer_f1(example, " ")[0] == 0.0
+
+
+def test_the_hotpot_task_shows_a_passage_holding_every_answer_and_splits_without_overlap(suites_dir, tmp_path):
+    import sys
+
+    sys.path.insert(0, str(suites_dir))
+    try:
+        import make_hotpot_task
+    finally:
+        sys.path.remove(str(suites_dir))
+    rows = make_hotpot_task.rows_of()
+    assert len(rows) == 98 and len({r["id"] for r in rows}) == 98
+    assert all(r["answer"].lower() in r["passages"].lower() and r["answer"].lower() not in {"yes", "no"} for r in rows)
+    spec = yaml.safe_load((suites_dir / "good_seed" / "hotpotqa_short.yaml").read_text())
+    (tmp_path / "data").mkdir()
+    make_hotpot_task.main(tmp_path / "data" / "hotpotqa_short.jsonl")
+    (tmp_path / "good_seed").mkdir()
+    spec["judges"][0]["function"] = spec["metric"] = str(suites_dir / "metrics.py") + ":answer_f1"
+    (tmp_path / "good_seed" / "t.yaml").write_text(yaml.safe_dump(spec))
+    train, val, test = load_task(tmp_path / "good_seed" / "t.yaml").splits(0)
+    assert (len(train), len(val), len(test)) == (30, 24, 44)
+    assert not {e.id for e in train} & {e.id for e in val + test}
