@@ -112,5 +112,6 @@ def answer_f1(example: Any, output: str) -> tuple[float, str]:
         return 1.0, "Right answer."
     extra = len(pred) - common
     missing = len(gold) - common
-    notes = [*([f"{extra} word(s) beyond the answer"] if extra else []), *([f"{missing} of its words missing"] if missing else [])]
+    notes = [f"{extra} word(s) beyond the answer"] if extra else []
+    notes += [f"{missing} of its words missing"] if missing else []
     return score, f"Partly right ({', '.join(notes)}): {output.strip()!r}; expected {example.reference!r}."
