@@ -23,6 +23,8 @@ BOILERPLATE_SHARE = 0.5
 MAX_GROWTH_FACTOR = 4.0
 MIN_PROMPT_CHARS = 10
 MAX_RULE_CHARS = 400
+# A split needs this many examples before its references can read as free-form answers rather than labels.
+FREE_FORM_MIN_EXAMPLES = 8
 
 _META_TASK = re.compile(r"\b(system prompt|the prompt|critique|the judge|rewriter|case number|case \d|cases? \d|"
                         r"<case|assistant_output|this editing)\b", re.IGNORECASE)
@@ -88,29 +90,53 @@ def boilerplate(examples: Sequence[Example], ngram: int = LEAK_NGRAM_WORDS) -> s
     return _shared_spans(_input_spans(examples, ngram))
 
 
-def training_leak(text: str, examples: Iterable[Example], *, ngram: int = LEAK_NGRAM_WORDS) -> str | None:
-    """A training input span (``ngram`` words) or a long reference answer found verbatim in ``text``.
+def _free_form(references: Counter[str]) -> bool:
+    """Whether a training split's references are answers rather than labels: most examples' reference is their
+    own (short-answer QA, arithmetic), where a label set's repeat. Too few examples to tell: not free-form."""
+    examples = sum(references.values())
+    unique = sum(n for n in references.values() if n == 1)
+    return examples >= FREE_FORM_MIN_EXAMPLES and unique > 0.5 * examples
+
+
+def _names_something(words: str) -> bool:
+    """A short answer worth calling a leak: some word of it is neither common nor a bare one- or two-character
+    token ("Colette Mann", "1936"; not "no", "(B)" or "18")."""
+    return any(len(w) >= 3 and w not in _COMMON for w in words.split())
+
+
+def training_leak(text: str, examples: Iterable[Example], *, ngram: int = LEAK_NGRAM_WORDS,
+                  allowed: str = "") -> str | None:
+    """A training input span (``ngram`` words) or a reference answer found verbatim in ``text``.
 
     Short references (labels like "PlayMusic" or "(B)") and references several training examples share (a
     label set's "Terms of Service Question") are allowed: naming the label set is legitimate instruction,
-    copying one example's answer is not. Spans most training inputs share (:func:`boilerplate`) are the
-    task's framing, not a leak.
+    copying one example's answer is not. Where the references are free-form (most examples have their own,
+    as in short-answer QA), a short one counts too: the 1.5B wrote "replace 'Caroline Gillmer' with 'Colette
+    Mann'" into a HotpotQA prompt, one training question's answer, which validation kept and test paid for
+    (benchmarks/README "A ninth discriminating task"). Spans most training inputs share (:func:`boilerplate`)
+    are the task's framing, not a leak; words already in ``allowed`` (the parent prompt) are not new leaks.
     """
     examples = list(examples)
-    shared = {ref for ref, n in Counter(str(e.reference) for e in examples if e.reference is not None).items() if n > 1}
+    references = Counter(str(e.reference) for e in examples if e.reference is not None)
+    shared = {ref for ref, n in references.items() if n > 1}
+    free_form = _free_form(references)
     spans = _input_spans(examples, ngram)  # once: both the framing and the leak check read them
     grams = _ngrams(text, ngram) - _shared_spans(spans)
-    lowered = " ".join(_WORD.findall(text.lower()))
+    lowered = f" {' '.join(_WORD.findall(text.lower()))} "
+    already = f" {' '.join(_WORD.findall(allowed.lower()))} "
     for example, fields in zip(examples, spans):
         for field in fields:
             hit = grams & field
             if hit:
                 return "copies training input text: '" + " ".join(sorted(hit)[0]) + "'"
         ref = example.reference
-        if ref is not None and len(_WORD.findall(str(ref))) > LABEL_MAX_WORDS and str(ref) not in shared:
-            ref_norm = " ".join(_WORD.findall(str(ref).lower()))
-            if ref_norm and ref_norm in lowered:
-                return f"copies a training answer: {str(ref)[:80]!r}"
+        if ref is None or str(ref) in shared:
+            continue
+        ref_norm = " ".join(_WORD.findall(str(ref).lower()))
+        long_answer = len(ref_norm.split()) > LABEL_MAX_WORDS
+        if ref_norm and (long_answer or (free_form and _names_something(ref_norm))) \
+                and f" {ref_norm} " in lowered and f" {ref_norm} " not in already:
+            return f"copies a training answer: {str(ref)[:80]!r}"
     return None
 
 
@@ -229,7 +255,7 @@ def check_prompt(parent: str, child: str, train: Sequence[Example], *, critiques
     if missing:
         return "the new prompt drops template variable(s) " + ", ".join("{{ %s }}" % v for v in sorted(missing))
     return (cut_off(parent, child) or new_markup(parent, child) or meta_task_language(child)
-            or training_leak(child, train)
+            or training_leak(child, train, allowed=parent)
             or injected_instruction(child, train, parent=parent, critiques=critiques))
 
 
@@ -244,5 +270,5 @@ def check_rule(rule: str, existing: Sequence[str], train: Sequence[Example], *, 
         return "the rule repeats an existing rule"
     if has_markup(rule):
         return "the rule contains template markup"
-    return meta_task_language(rule) or training_leak(rule, train) or \
+    return meta_task_language(rule) or training_leak(rule, train, allowed=parent) or \
         injected_instruction(rule, train, parent=parent, critiques=critiques)

@@ -89,6 +89,21 @@ def test_training_leak_guard():
     assert "copies a training answer" in training_leak("Answer: Terms of Service Question.", tickets[1:])
 
 
+def test_a_short_answer_of_one_training_question_is_a_leak_where_answers_are_free_form():
+    answers = ["Colette Mann", "1936", "Saint Boniface", "cocktail", "no", "18", "Mauritius", "Jeanne DuPrau"]
+    qa = [Example(id=str(i), inputs={"question": f"question {i}"}, reference=a) for i, a in enumerate(answers)]
+    rule = "Look for the actress's name and replace Caroline Gillmer with Colette Mann."
+    assert training_leak(rule, qa) == "copies a training answer: 'Colette Mann'"
+    assert "1936" in check_rule("If the film came out in 1936, give the year.", [], qa)
+    # common words and one- or two-character answers name no example; an answer the parent shows is not new
+    assert training_leak("Answer no more than a few words; never 18 words.", qa) is None
+    assert training_leak(rule, qa, allowed="Answer like: Colette Mann.") is None
+    assert check_prompt("Answer briefly, like Mauritius.", "Answer with a short phrase, like Mauritius.", qa) is None
+    # the same names as labels several examples share, or on a split too small to tell, stay instruction
+    labels = [Example(id=str(i), inputs={"q": f"ticket {i}"}, reference=answers[i % 2]) for i in range(8)]
+    assert training_leak(rule, labels) is None and training_leak(rule, qa[:4]) is None
+
+
 def test_the_tasks_own_framing_is_not_a_leak():
     framing = "The following paragraphs each describe a set of three objects arranged in a fixed order."
     puzzles = [Example(id=str(i), inputs={"input": f"{framing} On a shelf, item {i} sits left of item {i + 1}."},
