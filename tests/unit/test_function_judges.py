@@ -16,6 +16,7 @@ from promptlearn import ConfigError, FakeLLM
 from promptlearn.bench import resolve_methods, run_bench
 from promptlearn.bench.cell import BenchConfig
 from promptlearn.bench.task import load_suite, load_task, metric_judge
+from promptlearn.judges.code import code_function
 from promptlearn.records import Example, Rollout
 from promptlearn.task import task_judges
 
@@ -127,17 +128,8 @@ def test_the_slot_task_runs_a_tiny_budget_and_its_critiques_reach_the_rewriter(t
         "good_seed/snips_weather_slots.yaml") == 1
 
 
-def _metrics(suites_dir):
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("suite_metrics", suites_dir / "metrics.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_answer_f1_normalises_like_squad_and_says_what_is_extra_or_missing(suites_dir):
-    answer_f1 = _metrics(suites_dir).answer_f1
+    answer_f1 = code_function("metrics.py:answer_f1", suites_dir)  # loaded as a task's function judge is
     example = Example(id="q", inputs={"question": "?"}, reference="the Guards Division")
     assert answer_f1(example, "Guards division.") == (1.0, "Right answer.")
     score, why = answer_f1(example, "It was the Guards Division")
