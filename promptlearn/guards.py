@@ -113,7 +113,7 @@ def training_leak(text: str, examples: Iterable[Example], *, ngram: int = LEAK_N
     copying one example's answer is not. Where the references are free-form (most examples have their own,
     as in short-answer QA), a short one counts too: the 1.5B wrote "replace 'Caroline Gillmer' with 'Colette
     Mann'" into a HotpotQA prompt, one training question's answer, which validation kept and test paid for
-    (benchmarks/README "A ninth discriminating task"). Spans most training inputs share (:func:`boilerplate`)
+    (benchmarks/README "Short-answer QA"). Spans most training inputs share (:func:`boilerplate`)
     are the task's framing, not a leak; words already in ``allowed`` (the parent prompt) are not new leaks.
     """
     examples = list(examples)
