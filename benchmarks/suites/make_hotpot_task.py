@@ -39,12 +39,13 @@ def rows_of(source: Path = SOURCE) -> list[dict[str, str]]:
     out = []
     for row in rows:
         gold = row["gold_answer"].strip()
-        first, second = passages(row["passages_1"]), passages(row["passages_2"])
-        with_answer = [p for p in first + second if gold.lower() in clip(p["content"]).lower()]
+        first = passages(row["passages_1"])
+        retrieved = first + passages(row["passages_2"])
+        with_answer = [p for p in retrieved if gold.lower() in clip(p["content"]).lower()]
         if gold.lower() in {"yes", "no"} or not with_answer:
             continue
-        other = [p for p in first if p is not with_answer[0] and p["title"] != with_answer[0]["title"]]
-        shown = sorted([with_answer[0], *other[:1]], key=lambda p: (first + second).index(p))
+        other = [p for p in first if p["title"] != with_answer[0]["title"]]
+        shown = sorted([with_answer[0], *other[:1]], key=retrieved.index)
         text = "\n\n".join(f"{p['title']}: {clip(p['content'])}" for p in shown)
         out.append({"id": row["question_id"], "question": row["question"], "passages": text, "answer": gold})
     return out
