@@ -48,7 +48,7 @@ from .records import (
                      RoundRecord,
                      Rule,
 )
-from .result import OptimizationResult
+from .result import OptimizationResult, PairedGain
 from .retrieval import RetrievalAgent
 from .tracking import MLflowCallback
 
@@ -65,7 +65,7 @@ __all__ = [
     "Judge", "JudgePanel", "ExactMatch", "RegexMatch", "NumericTolerance", "JSONSchemaJudge", "FunctionJudge",
     "LLMJudge", "LLMExplainer",
     # the loop
-    "optimize", "PromptOptimizer", "OptimizeConfig", "Budget", "OptimizationResult",
+    "optimize", "PromptOptimizer", "OptimizeConfig", "Budget", "OptimizationResult", "PairedGain",
     "Callback", "ProgressBar", "EventLog", "LoopEvent", "RunView", "MLflowCallback",
     # errors
     "PromptlearnError", "ConfigError", "RunError", "ModelNotFoundError", "ChecksumError", "LLMCallError",

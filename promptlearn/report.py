@@ -64,6 +64,26 @@ def _diff(old: str, new: str) -> str:
     return "<pre>" + "\n".join(lines) + "</pre>"
 
 
+def _evidence(result: "OptimizationResult") -> str:
+    """Each change of the best prompt against the one it replaced, then the seed against the final best."""
+    trail = result.gain_trail()
+    if not trail:
+        return ""
+    overall = result.val_gain()
+    rows = [(f"{g.iteration}", g.strategy or "", g) for g in trail]
+    if overall is not None and len(trail) > 1:
+        rows.append(("all", "seed \u2192 best", overall))
+    body = "".join(f"<tr><td>{it}</td><td>{_e(name)}</td>"
+                   f"<td>{g.gain * 100:+.1f} pts</td><td>[{g.ci95[0] * 100:+.1f}, {g.ci95[1] * 100:+.1f}]</td>"
+                   f"<td>{g.better} / {g.worse} of {g.n}</td><td>{'yes' if g.within_noise else 'no'}</td></tr>"
+                   for it, name, g in rows)
+    return ("<h2>How sure each new best was</h2><p>Each change of the best prompt against the one it replaced, "
+            "paired on the validation examples both ran on, with a 95% bootstrap interval. Where the interval "
+            "reaches zero the step may be luck of the validation draw: check the prompt on a test set.</p>"
+            "<table><tr><th>round</th><th>strategy</th><th>gain</th><th>95% CI</th><th>better / worse</th>"
+            f"<th>within noise</th></tr>{body}</table>")
+
+
 def write_report(result: "OptimizationResult", path: str | Path) -> Path:
     path = Path(path)
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>promptlearn report</title>"
@@ -71,6 +91,7 @@ def write_report(result: "OptimizationResult", path: str | Path) -> Path:
              f"<p>{_e(result.summary())}</p>",
              _chart(result)]
 
+    parts.append(_evidence(result))
     parts.append("<h2>Best prompt</h2><pre>" + _e(result.best_prompt) + "</pre>")
     parts.append("<h2>Seed prompt</h2><pre>" + _e(result.seed.prompt) + "</pre>")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,42 @@ from ._extras import require
 from .config import OptimizeConfig
 from .errors import ConfigError
 from .records import Candidate, ExampleResult, RoundRecord, Rule
-from .stats import mean
+from .stats import bootstrap_ci, mean, prob_positive
+
+# The report's bootstrap draws come from their own fixed seed, so a result says the same thing each time it is read.
+EVIDENCE_SEED = 0
+
+
+@dataclass(frozen=True)
+class PairedGain:
+    """How sure a validation gain is: ``after`` minus ``before`` on the validation examples both were scored on.
+
+    Scores are in [0, 1], higher is better. ``ci95`` is a percentile bootstrap over those examples, so it speaks of
+    which examples the validation set happens to hold, not of the judge's own noise on each (for which the loop's
+    minibatch acceptance asks). ``iteration`` and ``strategy`` name the round that made ``after`` the best (None
+    for the seed-to-best comparison).
+    """
+
+    before: str
+    after: str
+    n: int
+    gain: float
+    ci95: tuple[float, float]
+    better: int
+    worse: int
+    prob_positive: float
+    iteration: int | None = None
+    strategy: str | None = None
+
+    @property
+    def within_noise(self) -> bool:
+        """The 95% interval reaches zero: on this validation set the gain may be luck."""
+        return self.ci95[0] <= 0.0
+
+    def describe(self) -> str:
+        noise = "; within validation noise" if self.within_noise else ""
+        return (f"{self.gain:+.3f} [{self.ci95[0]:+.3f}, {self.ci95[1]:+.3f}] paired over {self.n} examples, "
+                f"{self.better} better / {self.worse} worse{noise}")
 
 
 @dataclass
@@ -73,6 +109,34 @@ class OptimizationResult:
             found.update(row.rule_contributions or {})
         return found
 
+    def val_gain(self, before: str | None = None, after: str | None = None) -> PairedGain | None:
+        """``after`` (default: the best) minus ``before`` (default: the seed), paired on the validation examples
+        both were scored on, with a 95% bootstrap interval; None when either was not validated or they share no
+        example."""
+        before, after = before or self.seed.id, after or self.best.id
+        a, b = self.val_scores.get(before, {}), self.val_scores.get(after, {})
+        common = [eid for eid in a if eid in b]
+        if not common:
+            return None
+        diffs = [b[eid] - a[eid] for eid in common]
+        rng = random.Random(EVIDENCE_SEED)
+        return PairedGain(before=before, after=after, n=len(diffs), gain=mean(diffs),
+                          ci95=bootstrap_ci(diffs, rng=rng), better=sum(d > 0 for d in diffs),
+                          worse=sum(d < 0 for d in diffs), prob_positive=prob_positive(diffs, rng=rng))
+
+    def gain_trail(self) -> list[PairedGain]:
+        """Each change of the best candidate, in round order, against the best it replaced: how much evidence each
+        step of the path to the final prompt rested on."""
+        trail, best = [], self.seed.id
+        for row in self.history:
+            if row.best and row.best != best:
+                step = self.val_gain(best, row.best)
+                if step is not None:
+                    trail.append(PairedGain(**{**step.__dict__, "iteration": row.iteration,
+                                               "strategy": row.strategy}))
+                best = row.best
+        return trail
+
     def summary(self) -> str:
         if self.seed.id not in self.val_scores:
             return (f"stopped ({self.stop_reason}) before the seed prompt was scored on every validation example: "
@@ -81,7 +145,9 @@ class OptimizationResult:
         partly = f" on the {reached} of {total} validation examples the budget reached" if reached < total else ""
         shown = (f"; the best prompt also shows the {self.best.retrieve} training examples nearest each input "
                  f"(ship it with RetrievalAgent(agent, train, k={self.best.retrieve}))") if self.best.retrieve else ""
-        return (f"validation score {self.seed_val:.3f} -> {self.best_val:.3f}{partly} "
+        gain = self.val_gain() if self.best.id != self.seed.id else None
+        evidence = f"; gain {gain.describe()}" if gain else ""
+        return (f"validation score {self.seed_val:.3f} -> {self.best_val:.3f}{partly}{evidence} "
                 f"({len(self.history)} rounds, {len(self.candidates)} candidates, {self.usage.get('rollouts', 0)} "
                 f"rollouts, {self.usage.get('llm_calls', 0)} LLM calls; stopped: {self.stop_reason}){shown}")
 

@@ -25,6 +25,7 @@ from ..judges.base import Judge
 from ..llm import LLM
 from ..optimizer import PromptOptimizer
 from ..records import Candidate, Example, Rollout
+from ..result import PairedGain
 from ..retrieval import DEFAULT_RETRIEVED_DEMOS, RetrievalAgent
 from .task import TaskSpec
 
@@ -141,6 +142,14 @@ class SeedRetrievalMethod:
         return MethodOutcome(best_prompt=setup.seed_prompt, retrieved_demos=self.k)
 
 
+def _gain_row(gain: PairedGain | None) -> dict[str, Any] | None:
+    """The best prompt's validation gain over the seed, as a record stores it (how thin a cell's choice was)."""
+    if gain is None:
+        return None
+    return {"gain": round(gain.gain, 4), "ci95": [round(gain.ci95[0], 4), round(gain.ci95[1], 4)],
+            "better": gain.better, "worse": gain.worse, "n": gain.n}
+
+
 class PromptlearnMethod:
     """``PromptOptimizer`` with ``config`` (default: the shipped defaults) and the cell's budget.
 
@@ -179,4 +188,5 @@ class PromptlearnMethod:
             "stop_reason": result.stop_reason, "rounds": len(result.history),
             "strategies": [r.strategy for r in result.history],
             "gained": [r.strategy for r in result.history if r.gained],  # the strategies that made a new best
-            "accepted": sum(1 for r in result.history if r.accepted)})
+            "accepted": sum(1 for r in result.history if r.accepted),
+            "val_gain": _gain_row(result.val_gain()) if result.best.id != result.seed.id else None})

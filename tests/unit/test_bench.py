@@ -163,6 +163,8 @@ def test_every_method_runs_on_the_same_splits_and_is_charged_per_agent_call(tmp_
         assert by_method[name]["test"] == 1.0, name  # every optimizer finds the parity rule with these fakes
         assert by_method[name]["gain"] == pytest.approx(0.5, abs=0.2)
     assert by_method["dspy-gepa"]["own_adapter_test"] == 1.0  # the DSPy program through DSPy's own adapter
+    val_gain = by_method["promptlearn"]["details"]["val_gain"]  # how sure the cell's choice was on validation
+    assert val_gain["n"] == 10 and val_gain["better"] > val_gain["worse"] and val_gain["ci95"][0] > 0
 
 
 def test_a_failed_cell_is_recorded_and_the_suite_goes_on(tmp_path):

@@ -121,7 +121,7 @@ def test_public_api():
                 "FunctionAgent", "Example", "Candidate", "Rollout", "Critique", "Evaluation", "ExactMatch", "LLMJudge",
                 "OptimizationResult", "load_examples", "split_examples", "RunError", "RoundRecord", "LoopEvent",
                 "RunView", "Cost", "TransientError", "JudgeError", "Component", "PipelineAgent", "Step", "record_step",
-                "RetrievalAgent",
+                "RetrievalAgent", "PairedGain",
                 "MLflowCallback"}
     assert expected <= set(promptlearn.__all__)
     assert "BudgetExceeded" not in promptlearn.__all__  # never raised: removed
