@@ -237,6 +237,9 @@ def test_auto_mode_repairs_a_format_broken_seed_with_the_real_agent(tmp_path):
     assert row["accepted"] and result.best_val > result.seed_val
     assert "letter of the correct option, in parentheses" in result.best_prompt
     assert result.usage_by_role.get("optimizer", {}).get("calls", 0) == 0  # no rewriter call was needed
+    gain = result.val_gain()  # the repair's evidence, paired over the 10 validation examples the real agent ran
+    assert gain.n == len(val) and gain.better > gain.worse and gain.gain == pytest.approx(result.best_val - result.seed_val)
+    assert f"{gain.better} better / {gain.worse} worse" in result.summary()
 
 
 def three_number_sums():
