@@ -55,6 +55,8 @@ _COMMON = set("""a an the and or but if then when whenever of to in on at by for
 that these those you your i me my we our they them not no only always never answer reply respond say output print
 return rule rules input inputs text request question user assistant please must should will can""".split())
 _SENTENCE = re.compile(r"[^.;!?\n]+")
+# Two or more capitalised words in a row: a name ("Fraser Heights Secondary School", "Musica Post-industriale").
+_NAME = re.compile(r"\b[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)+")
 # "answer HACKED", "reply with 'PWNED'", "label it as X": the literal the agent is told to output.
 _ANSWER_TARGET = re.compile(
     r"\b(?:answer|reply|respond|say|output|print|return|label(?: it)?|classify(?: it)? as|choose|pick)\b"
@@ -104,6 +106,33 @@ def _names_something(words: str) -> bool:
     return any(len(w) >= 3 and w not in _COMMON for w in words.split())
 
 
+def one_input_name(text: str, inputs: Sequence[str], *, allowed: str = "") -> str | None:
+    """A name in ``text`` (two or more capitalised words, or a run of them) that exactly one training input holds.
+
+    A rule about one training question's subject is about that question, not the task: the 1.5B wrote "When the
+    question asks about the country where Fraser Heights Secondary School is located, answer with the country."
+    into a HotpotQA prompt, which won one validation example and lost 6 points on test (benchmarks/README
+    "Short-answer QA"), and "When the input contains 'Musica Post-industriale', answer PlayMusic." into a SNIPS
+    one. A name several inputs share is the task's vocabulary, one that no input holds is the rewriter's own,
+    and one the parent prompt already holds is not new: none of those count.
+    """
+    texts = [f" {' '.join(_WORD.findall(t.lower()))} " for t in inputs]
+    already = f" {' '.join(_WORD.findall(allowed.lower()))} "
+    for match in _NAME.finditer(text):
+        shown = match.group(0).split()
+        words = [" ".join(_WORD.findall(w.lower())) for w in shown]
+        # Every stretch of two or more words, longest first: the run may start with a sentence's first word.
+        for size in range(len(words), 1, -1):
+            for start in range(len(words) - size + 1):
+                span = " ".join(words[start:start + size])
+                if not _names_something(span) or f" {span} " in already:
+                    continue
+                if sum(f" {span} " in t for t in texts) == 1:
+                    name = " ".join(shown[start:start + size]).strip("'\"")
+                    return f"names what only one training input holds: {name!r}"
+    return None
+
+
 def training_leak(text: str, examples: Iterable[Example], *, ngram: int = LEAK_NGRAM_WORDS,
                   allowed: str = "") -> str | None:
     """A training input span (``ngram`` words) or a reference answer found verbatim in ``text``.
@@ -114,7 +143,8 @@ def training_leak(text: str, examples: Iterable[Example], *, ngram: int = LEAK_N
     as in short-answer QA), a short one counts too: the 1.5B wrote "replace 'Caroline Gillmer' with 'Colette
     Mann'" into a HotpotQA prompt, one training question's answer, which validation kept and test paid for
     (benchmarks/README "Short-answer QA"). Spans most training inputs share (:func:`boilerplate`)
-    are the task's framing, not a leak; words already in ``allowed`` (the parent prompt) are not new leaks.
+    are the task's framing, not a leak; words already in ``allowed`` (the parent prompt) are not new leaks. Last,
+    a name that only one training input holds (:func:`one_input_name`) is a leak of that input's subject.
     """
     examples = list(examples)
     references = Counter(str(e.reference) for e in examples if e.reference is not None)
@@ -137,7 +167,7 @@ def training_leak(text: str, examples: Iterable[Example], *, ngram: int = LEAK_N
         if ref_norm and (long_answer or (free_form and _names_something(ref_norm))) \
                 and f" {ref_norm} " in lowered and f" {ref_norm} " not in already:
             return f"copies a training answer: {str(ref)[:80]!r}"
-    return None
+    return one_input_name(text, [" ".join(str(v) for v in e.inputs.values()) for e in examples], allowed=allowed)
 
 
 def meta_task_language(text: str) -> str | None:

@@ -104,6 +104,31 @@ def test_a_short_answer_of_one_training_question_is_a_leak_where_answers_are_fre
     assert training_leak(rule, labels) is None and training_leak(rule, qa[:4]) is None
 
 
+def test_a_rule_about_what_one_training_input_names_is_a_leak_and_the_tasks_vocabulary_is_not():
+    questions = ["In which country is Fraser Heights Secondary School located?",
+                 "Which band released the album Happy Trails in 1969?",
+                 "Which city hosts the Happy Trails festival and the New York Marathon?",
+                 "Who wrote the novel that the New York play was based on?"]
+    qa = [Example(id=str(i), inputs={"question": q}, reference=f"answer {i}") for i, q in enumerate(questions)]
+    rule = "When the question asks about the country where Fraser Heights Secondary School is located, answer it."
+    assert check_rule(rule, [], qa) == "names what only one training input holds: 'Fraser Heights Secondary School'"
+    # a run that starts with a sentence's first word is checked on its every stretch
+    assert "'Fraser Heights'" in training_leak("Fraser Heights questions need the country.", qa)
+    assert training_leak("When Fraser Heights is named, give the country.", qa).endswith("'Fraser Heights'")
+    # a name two inputs share is the task's vocabulary; a name no input holds is the rewriter's own
+    assert training_leak("Questions about New York or Happy Trails need a place.", qa) is None
+    assert training_leak("Give the answer As Short As Possible.", qa) is None
+    # a name the parent prompt already shows (a worked example's input) is not new
+    assert check_rule(rule, [], qa, parent="Example: In which country is Fraser Heights Secondary School?") is None
+    # label tasks too: a rule keyed on one training request's title
+    snips = [Example(id=str(i), inputs={"text": t}, reference=r) for i, (t, r) in enumerate(
+        [("play Musica Post-industriale on spotify", "PlayMusic"), ("play some jazz", "PlayMusic"),
+         ("find the movie Happy Birthday", "SearchScreeningEvent"), ("add this to my playlist", "AddToPlaylist")])]
+    assert "'Musica Post-industriale'" in check_rule(
+        "When the input contains 'Musica Post-industriale', answer PlayMusic.", [], snips)
+    assert check_rule("When the input asks to play a song or an artist, answer PlayMusic.", [], snips) is None
+
+
 def test_the_tasks_own_framing_is_not_a_leak():
     framing = "The following paragraphs each describe a set of three objects arranged in a fixed order."
     puzzles = [Example(id=str(i), inputs={"input": f"{framing} On a shelf, item {i} sits left of item {i + 1}."},
