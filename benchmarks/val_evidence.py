@@ -8,7 +8,8 @@ bootstrap interval over the validation examples) beside the record's test gain o
 it: how many such steps a stricter validation gate (the interval clear of zero) would have refused.
 
 Run folders are not committed, so this reads the cells on this machine. A record's cell is
-``<results stem>_cells/<task>/<method>/seed<seed>-budget<budget>/run``; the latest record of a cell wins, and a
+``<results stem>_cells/<task>/<method>/seed<seed>-budget<budget>/run``; the latest record of a cell whose
+validation score is the run's wins (a row appended from a rerun's file names the folder too), and a
 cell counts once however many results files name it, and cells of one task, seed and budget that ended on the same
 prompt count once (warm replays of a cell are run folders of their own). Cells that kept the seed prompt are
 counted apart: they claim no gain.
@@ -27,7 +28,7 @@ from promptlearn.stats import mean
 
 
 def cells(pattern: str) -> list[dict]:
-    found: dict[Path, dict] = {}
+    found: dict[Path, list[dict]] = {}
     for path in sorted(glob.glob(pattern)):
         results = Path(path)
         for line in results.read_text().splitlines():
@@ -37,14 +38,20 @@ def cells(pattern: str) -> list[dict]:
             run = (results.parent / f"{results.stem}_cells" / record["task"] / record["method"]
                    / f"seed{record['seed']}-budget{record['budget']}" / "run")
             if (run / "result.json").exists():
-                found[run.resolve()] = {**record, "run": run}
+                found.setdefault(run.resolve(), []).append({**record, "run": run})
     rows, seen = [], set()
-    for run, record in found.items():
+    for run, records in found.items():
         try:
             result = OptimizationResult.load(run)
         except ConfigError as exc:  # written by a version whose config this one no longer reads
             print(f"skipped: {exc}".splitlines()[0][:200])
             continue
+        # A row appended from another results file (a rerun's, so that its file reads it) names this folder
+        # too: the run's own record is the last one whose validation score is the run's.
+        mine = [r for r in records if abs(r.get("val", -1) - result.best_val) < 1e-9]
+        if not mine:
+            continue
+        record = mine[-1]
         replay = (record["task"], record["seed"], record["budget"], result.best.id)
         if replay in seen:
             continue
