@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -132,8 +132,7 @@ class OptimizationResult:
             if row.best and row.best != best:
                 step = self.val_gain(best, row.best)
                 if step is not None:
-                    trail.append(PairedGain(**{**step.__dict__, "iteration": row.iteration,
-                                               "strategy": row.strategy}))
+                    trail.append(replace(step, iteration=row.iteration, strategy=row.strategy))
                 best = row.best
         return trail
 
