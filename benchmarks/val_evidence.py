@@ -56,7 +56,7 @@ def cells(pattern: str) -> list[dict]:
         if replay in seen:
             continue
         seen.add(replay)
-        gain = result.val_gain() if result.best.id != result.seed.id else None
+        gain = result.val_gain()
         rows.append({"cell": str(record["run"]), "task": record["task"], "method": record["method"],
                      "seed": record["seed"], "val_gain": gain, "test_gain": record["gain"],
                      "trail": result.gain_trail()})

@@ -111,9 +111,11 @@ class OptimizationResult:
 
     def val_gain(self, before: str | None = None, after: str | None = None) -> PairedGain | None:
         """``after`` (default: the best) minus ``before`` (default: the seed), paired on the validation examples
-        both were scored on, with a 95% bootstrap interval; None when either was not validated or they share no
-        example."""
+        both were scored on, with a 95% bootstrap interval; None when the two are one candidate (the seed was
+        kept: no gain to weigh), when either was not validated, or when they share no example."""
         before, after = before or self.seed.id, after or self.best.id
+        if before == after:
+            return None
         a, b = self.val_scores.get(before, {}), self.val_scores.get(after, {})
         common = [eid for eid in a if eid in b]
         if not common:
@@ -144,7 +146,7 @@ class OptimizationResult:
         partly = f" on the {reached} of {total} validation examples the budget reached" if reached < total else ""
         shown = (f"; the best prompt also shows the {self.best.retrieve} training examples nearest each input "
                  f"(ship it with RetrievalAgent(agent, train, k={self.best.retrieve}))") if self.best.retrieve else ""
-        gain = self.val_gain() if self.best.id != self.seed.id else None
+        gain = self.val_gain()
         evidence = f"; gain {gain.describe()}" if gain else ""
         return (f"validation score {self.seed_val:.3f} -> {self.best_val:.3f}{partly}{evidence} "
                 f"({len(self.history)} rounds, {len(self.candidates)} candidates, {self.usage.get('rollouts', 0)} "

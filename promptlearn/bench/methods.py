@@ -189,4 +189,4 @@ class PromptlearnMethod:
             "strategies": [r.strategy for r in result.history],
             "gained": [r.strategy for r in result.history if r.gained],  # the strategies that made a new best
             "accepted": sum(1 for r in result.history if r.accepted),
-            "val_gain": _gain_row(result.val_gain()) if result.best.id != result.seed.id else None})
+            "val_gain": _gain_row(result.val_gain())})

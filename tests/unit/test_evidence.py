@@ -50,7 +50,7 @@ def test_losses_count_against_wins_on_the_paired_examples_only():
 
 def test_no_gain_is_claimed_when_the_seed_is_kept_or_nothing_pairs():
     kept = hand_made(scores("0101"), [])
-    assert kept.gain_trail() == [] and "better /" not in kept.summary()
+    assert kept.val_gain() is None and kept.gain_trail() == [] and "better /" not in kept.summary()
     apart = hand_made(scores("01"), [("rules", {"other": 1.0})])
     assert apart.val_gain() is None and apart.gain_trail() == []
     assert "better /" not in apart.summary()
