@@ -12,6 +12,7 @@ from typing import Sequence
 
 from ._templating import has_markup
 from .config import DEFAULT_DEMO_SETS, DEFAULT_MAX_DEMOS, DEFAULT_MAX_RULES
+from .contracts import AnswerContract
 from .guards import instruction_in_data
 from .proposers import Case, ProposalContext
 from .records import Candidate, Demo, Example, Proposal, Provenance, Rule
@@ -83,6 +84,11 @@ def repairs_format(parent: Sequence[tuple[float, bool]], child: Sequence[tuple[f
             and sum(score for score, _ in child) >= sum(score for score, _ in parent))
 
 
+def states_contract(candidate: Candidate, contract: AnswerContract) -> bool:
+    """Whether one of the candidate's rules states ``contract`` (what format repair and ``cover`` add)."""
+    return any(contract.instruction.lower() in r.text.lower() for r in candidate.rules)
+
+
 class FormatRepairProposer:
     """When most failures break the answer contract, the child states the contract as a rule.
 
@@ -98,7 +104,7 @@ class FormatRepairProposer:
 
     def applicable(self, parent: Candidate, cases: Sequence[Case], context: ProposalContext) -> bool:
         contract = context.contract
-        if contract is None or not cases or any(contract.instruction.lower() in r.text.lower() for r in parent.rules):
+        if contract is None or not cases or states_contract(parent, contract):
             return False
         return sum(c.is_format_failure for c in cases) >= FORMAT_SHARE * len(cases)
 

@@ -14,7 +14,7 @@ from collections import Counter
 from typing import Iterable, Sequence
 
 from ._templating import has_markup, markup_segments, placeholders
-from .contracts import LABEL_MAX_WORDS
+from .contracts import LABEL_MAX_WORDS, infer_contract
 from .records import Example
 
 LEAK_NGRAM_WORDS = 6
@@ -276,6 +276,54 @@ def new_markup(parent: str, child: str) -> str | None:
     return None
 
 
+# A quoted cue in a rule ("When the input contains 'weather', ..."): the quote opens and closes outside a word,
+# so the apostrophes of "landlord's" or "hasn't" do not open one.
+_QUOTED = re.compile(r"(?<!\w)[\"'\u2018\u201c`]([^\"'\u2019\u201d`]{2,60}?)[\"'\u2019\u201d`](?!\w)")
+
+
+def contradicted_by_data(rule: str, train: Sequence[Example]) -> str | None:
+    """A keyword rule the training split answers otherwise: "When the input contains 'playing', answer PlayMusic."
+    where the training inputs holding "playing" are mostly SearchScreeningEvent ("is Bolt playing at the cinema").
+
+    Applies where the references are a label set (``infer_contract`` kind ``labels``) and the rule quotes its cue(s)
+    before naming exactly one label after them; inputs hold the cues when they hold all of them (any of them where
+    the rule joins them with "or"), as whole words. With at least one such input, fewer than half answered with the
+    rule's label is a rule the data refutes. Why: the 1.5B reads a group of failures and names a cue and a label;
+    it sometimes pairs them wrongly ("When the input contains 'Fei Yu Ching' and 'fourties', answer
+    SearchScreeningEvent." over a PlayMusic request; "... 'cash', answer cash_withdrawal_charge." where 4 of the 7
+    training inputs with "cash" are other intents), and validation on 35-60 examples keeps such a rule as often as
+    chance does (benchmarks/README "Rules on the test set"). Checking it against the training split costs no rollout.
+    """
+    contract = infer_contract(train)
+    if contract is None or contract.kind != "labels":
+        return None
+    quotes = list(_QUOTED.finditer(rule))
+    labels = {label.lower(): label for label in contract.labels}
+    cues = [m.group(1) for m in quotes if m.group(1).strip().lower() not in labels]
+    if not cues:
+        return None
+    last_cue = max(m.end() for m in quotes if m.group(1).strip().lower() not in labels)
+    tail = f" {' '.join(_WORD.findall(rule[last_cue:].lower()))} "
+    named = [label for key, label in labels.items() if f" {' '.join(_WORD.findall(key))} " in tail]
+    if len(named) != 1:
+        return None
+    norm = [" ".join(_WORD.findall(c.lower())) for c in cues]
+    either = " or " in f" {' '.join(_WORD.findall(rule[:last_cue].lower()))} "
+    holding = []
+    for example in train:
+        text = f" {' '.join(_WORD.findall(' '.join(str(v) for v in example.inputs.values()).lower()))} "
+        found = [f" {c} " in text for c in norm if c]
+        if found and (any(found) if either else all(found)):
+            holding.append(str(example.reference).strip().lower())
+    agree = sum(ref == named[0].lower() for ref in holding)
+    if not holding or 2 * agree >= len(holding):
+        return None
+    most, count = Counter(ref for ref in holding if ref != named[0].lower()).most_common(1)[0]
+    shown = " and ".join(repr(c) for c in cues)
+    return (f"the training data contradicts it: {agree} of the {len(holding)} training inputs with {shown} are "
+            f"{named[0]} (the most common other answer there: {labels.get(most, most)}, {count})")
+
+
 def check_prompt(parent: str, child: str, train: Sequence[Example], *, critiques: str = "") -> str | None:
     if len(child.strip()) < MIN_PROMPT_CHARS:
         return "the new prompt is empty or too short"
@@ -301,4 +349,4 @@ def check_rule(rule: str, existing: Sequence[str], train: Sequence[Example], *, 
     if has_markup(rule):
         return "the rule contains template markup"
     return meta_task_language(rule) or training_leak(rule, train, allowed=parent) or \
-        injected_instruction(rule, train, parent=parent, critiques=critiques)
+        injected_instruction(rule, train, parent=parent, critiques=critiques) or contradicted_by_data(rule, train)

@@ -10,10 +10,10 @@ from promptlearn.bench.registry import builtin_methods
 from promptlearn.config import DEFAULT_STRATEGIES
 from promptlearn.contracts import AnswerContract, infer_contract
 from promptlearn.demo_sets import HardCasesProposer, LabelCoverProposer
-from promptlearn.edits import MergeProposer, as_demo
+from promptlearn.edits import FormatRepairProposer, MergeProposer, as_demo
 from promptlearn.optimizer import build_proposers
 from promptlearn.proposers import Case, ProposalContext
-from promptlearn.records import Candidate, Example, Rollout
+from promptlearn.records import Candidate, Example, Rollout, Rule
 
 NAMES = ("zero", "one", "two", "three")
 
@@ -50,6 +50,23 @@ def test_the_child_keeps_the_parents_demos_and_adds_one_example_of_each_missing_
     assert child.strategy == "cover" and child.system_prompt == parent.system_prompt
     assert propose(parent, context()) == proposal  # deterministic: a resumed run replays it
     assert propose(parent, context(iteration=2)).child != child  # another round draws other examples
+
+
+def test_the_child_states_the_label_contract_as_its_last_rule_once():
+    parent = Candidate.create("Name the remainder.", rules=(Rule(id=3, text="Think about the last digit."),))
+    child = propose(parent, context()).child
+    assert child is not None and child.rules[0] == parent.rules[0]
+    assert [r.text for r in child.rules[1:]] == [LABELS.instruction] and child.rules[1].id == 4
+    assert {p.example_id for p in child.rules[1].provenance} == {d.example_id for d in child.demos}
+    assert "state the label set as a rule" in child.rationale
+    # a parent that states it already (format repair got there first) keeps its rules as they are
+    stated = Candidate.create("Name the remainder.", rules=(Rule(id=1, text=LABELS.instruction),))
+    assert propose(stated, context()).child.rules == stated.rules
+    # and the format strategy does not add it again to a cover child
+    failures = [Case(example=e, rollout=Rollout(example_id=e.id, candidate_id=child.id, output="It is the number four"),
+                     critiques=(), score=0.0, failure="explanation") for e in TRAIN[:4]]
+    assert not FormatRepairProposer().applicable(child, failures, context())
+    assert FormatRepairProposer().applicable(parent, failures, context())
 
 
 def test_it_shows_only_training_examples_even_when_a_label_is_missing_there():

@@ -129,6 +129,31 @@ def test_a_rule_about_what_one_training_input_names_is_a_leak_and_the_tasks_voca
     assert check_rule("When the input asks to play a song or an artist, answer PlayMusic.", [], snips) is None
 
 
+def test_a_keyword_rule_the_training_labels_refute_is_refused_and_one_they_bear_out_is_not():
+    rows = [("is Bolt playing at the cinema tonight", "SearchScreeningEvent"),
+            ("what films are playing near me", "SearchScreeningEvent"),
+            ("play some jazz on spotify", "PlayMusic"), ("play the new album by Adele", "PlayMusic"),
+            ("will it rain in Paris tomorrow", "GetWeather"), ("what is the weather forecast for Oslo", "GetWeather"),
+            ("is it cold in Vigus", "GetWeather"), ("book a table for two at noon", "BookRestaurant"),
+            ("book a restaurant with a patio", "BookRestaurant"), ("add this song to my road trip playlist", "AddToPlaylist"),
+            ("add Yesterday to my playlist", "AddToPlaylist"), ("put this track on my workout playlist", "AddToPlaylist")]
+    snips = [Example(id=str(i), inputs={"text": t}, reference=r) for i, (t, r) in enumerate(rows)]
+    why = check_rule("When the input contains the word 'playing', answer PlayMusic.", [], snips)
+    assert why == ("the training data contradicts it: 0 of the 2 training inputs with 'playing' are PlayMusic "
+                   "(the most common other answer there: SearchScreeningEvent, 2)")
+    assert check_rule("When the input contains the word 'weather', answer GetWeather.", [], snips) is None
+    assert check_rule("When the input contains 'play' or 'playing', answer PlayMusic.", [], snips) is None  # 2 of 4
+    # cues joined by "and" must all be there; no input holding them is no evidence either way
+    assert check_rule("When the input contains 'playing' and 'spotify', answer PlayMusic.", [], snips) is None
+    assert "0 of the 1" in check_rule("When the input contains \"book\" and \"noon\", answer GetWeather.", [], snips)
+    # no quoted cue, two labels named, an apostrophe inside a word: nothing to check
+    assert check_rule("When the request is about films, answer SearchScreeningEvent.", [], snips) is None
+    assert check_rule("When the input says 'playing', answer PlayMusic or SearchScreeningEvent.", [], snips) is None
+    assert check_rule("When the user's request isn't about music, answer GetWeather.", [], snips) is None
+    # free-form references are no label set: the check stands aside
+    assert check_rule("When the input contains 'Paris', answer France.", [], TRAIN) is None
+
+
 def test_the_tasks_own_framing_is_not_a_leak():
     framing = "The following paragraphs each describe a set of three objects arranged in a fixed order."
     puzzles = [Example(id=str(i), inputs={"input": f"{framing} On a shelf, item {i} sits left of item {i + 1}."},

@@ -1,0 +1,140 @@
+"""Do the rules the loop keeps help on the test set? Each final prompt scored with and without its rules.
+
+    python benchmarks/optimizer/rule_ablation.py 'benchmarks/results/*/results.jsonl' \
+        --tasks good_snips,good_banking77_15 [--methods promptlearn,promptlearn-cover] [--each-rule] [--limit N]
+
+Every bench record (status ok, a method in ``--methods``, scored by llama.cpp) whose best prompt has a "Rules:"
+block is taken once per distinct (task, seed, prompt). Its prompt is scored on the cell's own test split twice
+in this process -- as kept, and with the Rules block removed (its demos and wording untouched) -- and, with
+``--each-rule``, once more without each single rule (the rest renumbered). The loop kept every one of these rules
+on validation, where most rule steps were within the noise (benchmarks/README "How sure the validation choice
+was"); this measures what they are worth on examples no choice saw. Scoring is the bench's own (the task's
+agent and ground-truth metric, ``bench.cell``); model calls are cached per task and seed under
+``results/optimizer/rule_ablation_cells/``, so a rerun or a resumed run costs nothing for what it has done.
+One JSON line per (prompt, variant) goes to ``results/optimizer/rule_ablation.jsonl``; the summary pairs each
+variant with the prompt as kept over the test examples (95% bootstrap interval), per prompt and pooled.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import random
+import re
+from pathlib import Path
+from typing import Any
+
+from probe import append_row, commit
+
+from promptlearn import PromptOptimizer
+from promptlearn.bench.cell import default_llm_factory
+from promptlearn.bench.task import load_suite
+from promptlearn.config import DEFAULT_AGENT_MODEL
+from promptlearn.llm import Usage
+from promptlearn.stats import bootstrap_ci
+from promptlearn.task import metric_judge, task_agent
+
+ROOT = Path(__file__).parents[1]
+OUT = ROOT / "results" / "optimizer" / "rule_ablation.jsonl"
+CELLS = ROOT / "results" / "optimizer" / "rule_ablation_cells"
+SUITES = ("suites/good_seed.yaml", "suites/core.yaml")
+RULES = re.compile(r"\n\nRules:\n(?P<block>(?:\d+\. .*(?:\n|$))+)")
+
+
+def split_rules(prompt: str) -> tuple[str, list[str], str] | None:
+    """(text before the Rules block, its rules without numbers, text after it), or None when it has none."""
+    match = RULES.search(prompt)
+    if match is None:
+        return None
+    rules = [re.sub(r"^\d+\. ", "", line) for line in match["block"].rstrip("\n").split("\n")]
+    return prompt[:match.start()], rules, prompt[match.end():].lstrip("\n")
+
+
+def join_rules(before: str, rules: list[str], after: str) -> str:
+    """The prompt with ``rules`` as its Rules block, numbered as ``records.render_prompt`` numbers them."""
+    text = before
+    if rules:
+        text += "\n\nRules:\n" + "\n".join(f"{i}. {rule}" for i, rule in enumerate(rules, 1))
+    return f"{text}\n\n{after}" if after else text
+
+
+def records(pattern: str, tasks: set[str], methods: set[str]) -> list[dict[str, Any]]:
+    """One record per distinct (task, seed, best prompt) with rules, oldest file first."""
+    seen: dict[tuple[str, int, str], dict[str, Any]] = {}
+    for path in sorted(glob.glob(pattern)):
+        for line in open(path):
+            record = json.loads(line)
+            prompt = record.get("best_prompt")
+            if (record.get("status") != "ok" or record.get("method") not in methods
+                    or (tasks and record.get("task") not in tasks) or record.get("engine") == "transformers"
+                    or not isinstance(prompt, str) or split_rules(prompt) is None):
+                continue
+            if join_rules(*split_rules(prompt)) != prompt:  # type: ignore[misc]
+                print(f"skipped ({record['task']} seed {record['seed']}): its Rules block does not parse back")
+                continue
+            seen.setdefault((record["task"], record["seed"], prompt), {**record, "source": path})
+    return list(seen.values())
+
+
+def paired(kept: dict[str, float], other: dict[str, float], rng: random.Random) -> tuple[float, list[float]]:
+    diffs = [other[i] - kept[i] for i in kept]
+    return sum(diffs) / len(diffs), list(bootstrap_ci(diffs, rng=rng))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("results", help="a glob of bench results files")
+    parser.add_argument("--tasks", default="", help="comma-separated task names (default: all)")
+    parser.add_argument("--methods", default="promptlearn,promptlearn-cover")
+    parser.add_argument("--each-rule", action="store_true", help="also score the prompt without each single rule")
+    parser.add_argument("--limit", type=int, default=0, help="at most this many prompts (0: all)")
+    args = parser.parse_args()
+    specs = {t.name: t for t in load_suite([ROOT / s for s in SUITES])}
+    chosen = records(args.results, {t for t in args.tasks.split(",") if t}, set(args.methods.split(",")))
+    chosen = [r for r in chosen if r["task"] in specs][: args.limit or None]
+    print(f"{len(chosen)} prompts with rules")
+    done = {(r["task"], r["seed"], r["prompt"]) for r in map(json.loads, OUT.open())} if OUT.exists() else set()
+    at, rng = commit(), random.Random(0)
+    pooled: dict[str, list[float]] = {}
+    for record in chosen:
+        task = specs[record["task"]]
+        test = task.splits(record["seed"])[2]
+        llm = default_llm_factory()(DEFAULT_AGENT_MODEL, "agent", Usage(),
+                                    CELLS / f"{task.name}-seed{record['seed']}.sqlite")
+        scorer = PromptOptimizer(task_agent(task, llm), metric_judge(task), optimizer_llm=llm)
+        before, rules, after = split_rules(record["best_prompt"])  # type: ignore[misc]
+        variants = {"as kept": record["best_prompt"], "no rules": join_rules(before, [], after)}
+        if args.each_rule and len(rules) > 1:
+            variants |= {f"without rule {i}": join_rules(before, rules[:i - 1] + rules[i:], after)
+                         for i in range(1, len(rules) + 1)}
+        scores: dict[str, dict[str, float]] = {}
+        for name, prompt in variants.items():
+            evaluation = scorer.evaluate(prompt, test)
+            scores[name] = {e.id: evaluation.results[e.id].score for e in test}
+            if (task.name, record["seed"], prompt) not in done:
+                append_row(OUT, {"task": task.name, "seed": record["seed"], "method": record["method"],
+                                 "source": record["source"], "record_commit": record.get("commit"),
+                                 "recorded_test": record["test"], "rules": rules, "variant": name, "prompt": prompt,
+                                 "test": evaluation.mean, "scores": scores[name], "commit": at})
+        line = f"{task.name} seed {record['seed']} ({len(rules)} rule(s), {record['source'].split('/')[-2]}): " \
+               f"as kept {evaluation_mean(scores['as kept']):.1%} (recorded {record['test']:.1%})"
+        for name in variants:
+            if name != "as kept":
+                gain, ci = paired(scores["as kept"], scores[name], rng)
+                pooled.setdefault(name if name == "no rules" else "without one rule", []).extend(
+                    scores[name][i] - scores["as kept"][i] for i in scores["as kept"])
+                line += f"; {name} {gain * 100:+.1f} [{ci[0] * 100:+.1f}, {ci[1] * 100:+.1f}]"
+        print(line, flush=True)
+    for name, diffs in pooled.items():
+        ci = bootstrap_ci(diffs, rng=rng)
+        print(f"pooled, {name} - as kept: {sum(diffs) / len(diffs) * 100:+.1f} "
+              f"[{ci[0] * 100:+.1f}, {ci[1] * 100:+.1f}] over {len(diffs)} paired test answers")
+
+
+def evaluation_mean(scores: dict[str, float]) -> float:
+    return sum(scores.values()) / len(scores)
+
+
+if __name__ == "__main__":
+    main()
