@@ -111,7 +111,8 @@ class LabelCoverProposer:
     benchmarks/README "Validation as the cover set's test"). Applies while the
     contract is ``labels`` with ``COVER_MIN_LABELS`` to ``COVER_MAX_LABELS`` labels (two-label tasks get the demos
     strategy's pair; option letters are not labels of the input), ``max_demos`` > 0, and the training split
-    has a usable example of a label the parent's demos miss. The set may exceed ``max_demos``, which caps what
+    has a usable example of a label the parent's demos miss. The child also states the label contract as its last
+    rule when no rule of the parent's does (see ``apropose``). The set may exceed ``max_demos``, which caps what
     the demos and merge strategies add. Examples come from the training split only; deterministic given the
     parent and the round."""
 
@@ -140,9 +141,10 @@ class LabelCoverProposer:
         rules, why = parent.rules, f"show a worked example for each of {len(picked)} label(s) the demos did not show"
         if context.contract is not None and not states_contract(parent, context.contract):
             # The label contract as the closing rule: on 100-example dev sets outside the cells' splits it added
-            # +5.0 [+3.2, +6.9] on SNIPS and ... on banking77-15 beside the seed or a cover set, with the agent
-            # answering off the label set no less often: the labels restated next to the input, not the format
-            # (benchmarks/README "The label contract as a rule").
+            # +5.0 [+3.2, +6.9] on SNIPS and +5.0 [+2.7, +7.3] on banking77-15 beside the seed or a cover set,
+            # with as many off-label answers: the labels restated next to the input, not a repaired format. Format
+            # repair, which adds the same rule, waits for format failures and so rarely fires on a competent seed
+            # (benchmarks/README "Rules on the test set, and the label contract as a rule").
             why += ", and state the label set as a rule"
             rules = (*rules, Rule(id=max((r.id for r in rules), default=0) + 1, text=context.contract.instruction,
                                   iteration=context.iteration,

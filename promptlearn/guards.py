@@ -281,6 +281,9 @@ def new_markup(parent: str, child: str) -> str | None:
 _QUOTED = re.compile(r"(?<!\w)[\"'\u2018\u201c`]([^\"'\u2019\u201d`]{2,60}?)[\"'\u2019\u201d`](?!\w)")
 
 
+_NEGATION = re.compile(r"\b(not|no|never|without|except|unless|neither|nor)\b|n't\b")
+
+
 def contradicted_by_data(rule: str, train: Sequence[Example]) -> str | None:
     """A keyword rule the training split answers otherwise: "When the input contains 'playing', answer PlayMusic."
     where the training inputs holding "playing" are mostly SearchScreeningEvent ("is Bolt playing at the cinema").
@@ -307,8 +310,11 @@ def contradicted_by_data(rule: str, train: Sequence[Example]) -> str | None:
     named = [label for key, label in labels.items() if f" {' '.join(_WORD.findall(key))} " in tail]
     if len(named) != 1:
         return None
+    condition = rule[:last_cue].lower()
+    if _NEGATION.search(condition):  # "when the input does not mention 'weather'": its inputs are the others
+        return None
     norm = [" ".join(_WORD.findall(c.lower())) for c in cues]
-    either = " or " in f" {' '.join(_WORD.findall(rule[:last_cue].lower()))} "
+    either = " or " in f" {' '.join(_WORD.findall(condition))} "
     holding = []
     for example in train:
         text = f" {' '.join(_WORD.findall(' '.join(str(v) for v in example.inputs.values()).lower()))} "

@@ -65,7 +65,7 @@ def main() -> None:
                 scores[with_rule] = [evaluation.results[e.id].score for e in dev]
                 append_row(ROOT / "contract_rule.jsonl", {
                     "task": task.name, "seed": seed, "set": name, "contract_rule": with_rule, "n_dev": len(dev),
-                    "dev": evaluation.mean, "demos": [d.example_id for d in demos],
+                    "dev": evaluation.mean, "demos": [d.example_id for d in demos], "scores": scores[with_rule],
                     "off_contract": sum(1 for e in dev if not contract.format_ok(evaluation.results[e.id].rollout.output or "")),
                     "commit": at})
             pair = [b - a for a, b in zip(scores[False], scores[True])]

@@ -2,6 +2,8 @@
 
     python benchmarks/optimizer/rule_ablation.py 'benchmarks/results/*/results.jsonl' \
         --tasks good_snips,good_banking77_15 [--methods promptlearn,promptlearn-cover] [--each-rule] [--limit N]
+    python benchmarks/optimizer/rule_ablation.py --summary      # the tables, from the rows already written
+    python benchmarks/optimizer/rule_ablation.py 'benchmarks/results/*/results.jsonl' --refuted --methods ALL
 
 Every bench record (status ok, a method in ``--methods``, scored by llama.cpp) whose best prompt has a "Rules:"
 block is taken once per distinct (task, seed, prompt). Its prompt is scored on the cell's own test split twice
@@ -12,7 +14,11 @@ was"); this measures what they are worth on examples no choice saw. Scoring is t
 agent and ground-truth metric, ``bench.cell``); model calls are cached per task and seed under
 ``results/optimizer/rule_ablation_cells/``, so a rerun or a resumed run costs nothing for what it has done.
 One JSON line per (prompt, variant) goes to ``results/optimizer/rule_ablation.jsonl``; the summary pairs each
-variant with the prompt as kept over the test examples (95% bootstrap interval), per prompt and pooled.
+variant with the prompt as kept over the test examples (95% bootstrap interval), per prompt and pooled, and
+``--summary`` prints the same from the rows alone: all prompts, those whose only rules state the answer contract
+(``contracts.infer_contract``'s instruction, which format repair and ``cover`` add), and those the rewriter wrote.
+``--refuted`` scores nothing: it lists the distinct rules of those final prompts that the training-data check
+(``guards.contradicted_by_data``, run on the cell's own training split) refuses today.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ ROOT = Path(__file__).parents[1]
 OUT = ROOT / "results" / "optimizer" / "rule_ablation.jsonl"
 CELLS = ROOT / "results" / "optimizer" / "rule_ablation_cells"
 SUITES = ("suites/good_seed.yaml", "suites/core.yaml")
+CONTRACT_RULE = "reply with exactly one of these labels and nothing else"  # contracts.infer_contract's labels wording
 RULES = re.compile(r"\n\nRules:\n(?P<block>(?:\d+\. .*(?:\n|$))+)")
 
 
@@ -66,7 +73,7 @@ def records(pattern: str, tasks: set[str], methods: set[str]) -> list[dict[str, 
         for line in open(path):
             record = json.loads(line)
             prompt = record.get("best_prompt")
-            if (record.get("status") != "ok" or record.get("method") not in methods
+            if (record.get("status") != "ok" or ("ALL" not in methods and record.get("method") not in methods)
                     or (tasks and record.get("task") not in tasks) or record.get("engine") == "transformers"
                     or not isinstance(prompt, str) or split_rules(prompt) is None):
                 continue
@@ -82,17 +89,62 @@ def paired(kept: dict[str, float], other: dict[str, float], rng: random.Random) 
     return sum(diffs) / len(diffs), list(bootstrap_ci(diffs, rng=rng))
 
 
+def refuted(chosen: list[dict[str, Any]], specs: dict[str, Any]) -> None:
+    """Each distinct rule of the ``chosen`` final prompts that ``contradicted_by_data`` refuses, and why."""
+    from promptlearn.guards import contradicted_by_data
+
+    seen: set[tuple[str, int, str]] = set()
+    for record in chosen:
+        train = specs[record["task"]].splits(record["seed"])[0]
+        for rule in split_rules(record["best_prompt"])[1]:  # type: ignore[index]
+            if (record["task"], record["seed"], rule) not in seen:
+                seen.add((record["task"], record["seed"], rule))
+                why = contradicted_by_data(rule, train)
+                if why:
+                    print(f"{record['task']} seed {record['seed']} {record['method']} ({record['source']}): {rule}\n    {why}")
+    print(f"{len(seen)} distinct rules checked")
+
+
+def summary(rng: random.Random) -> None:
+    """Each variant paired with its prompt as kept, from the rows in ``OUT``; pooled over groups of prompts."""
+    rows = [json.loads(line) for line in OUT.open()]
+    kept = {(r["task"], r["seed"], r["best_prompt"]): r["scores"] for r in rows if r["variant"] == "as kept"}
+    contract_only = [r for r in rows if all(rule.startswith(CONTRACT_RULE) for rule in r["rules"])]
+    groups = {"all": rows, "contract rule only": contract_only, "rewriter's rules": [r for r in rows if r not in contract_only]}
+    for group, members in groups.items():
+        for variant in ("no rules", "without one rule"):
+            diffs: list[float] = []
+            prompts = 0
+            for row in members:
+                if row["variant"] == variant or (variant == "without one rule" and row["variant"].startswith("without")):
+                    base = kept[(row["task"], row["seed"], row["best_prompt"])]
+                    diffs += [row["scores"][i] - base[i] for i in base]
+                    prompts += 1
+            if diffs:
+                low, high = bootstrap_ci(diffs, rng=rng)
+                print(f"{group}, {variant} - as kept: {sum(diffs) / len(diffs) * 100:+.1f} [{low * 100:+.1f}, "
+                      f"{high * 100:+.1f}] over {prompts} prompt(s), {len(diffs)} paired test answers")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("results", help="a glob of bench results files")
+    parser.add_argument("results", nargs="?", help="a glob of bench results files")
+    parser.add_argument("--summary", action="store_true", help="only print the summary of the rows already written")
+    parser.add_argument("--refuted", action="store_true", help="only list the kept rules the training data refutes")
     parser.add_argument("--tasks", default="", help="comma-separated task names (default: all)")
-    parser.add_argument("--methods", default="promptlearn,promptlearn-cover")
+    parser.add_argument("--methods", default="promptlearn,promptlearn-cover", help="comma-separated, or ALL")
     parser.add_argument("--each-rule", action="store_true", help="also score the prompt without each single rule")
     parser.add_argument("--limit", type=int, default=0, help="at most this many prompts (0: all)")
     args = parser.parse_args()
+    if args.summary or not args.results:
+        summary(random.Random(0))
+        return
     specs = {t.name: t for t in load_suite([ROOT / s for s in SUITES])}
     chosen = records(args.results, {t for t in args.tasks.split(",") if t}, set(args.methods.split(",")))
     chosen = [r for r in chosen if r["task"] in specs][: args.limit or None]
+    if args.refuted:
+        refuted(chosen, specs)
+        return
     print(f"{len(chosen)} prompts with rules")
     done = {(r["task"], r["seed"], r["prompt"]) for r in map(json.loads, OUT.open())} if OUT.exists() else set()
     at, rng = commit(), random.Random(0)
@@ -116,6 +168,7 @@ def main() -> None:
                 append_row(OUT, {"task": task.name, "seed": record["seed"], "method": record["method"],
                                  "source": record["source"], "record_commit": record.get("commit"),
                                  "recorded_test": record["test"], "rules": rules, "variant": name, "prompt": prompt,
+                                 "best_prompt": record["best_prompt"],
                                  "test": evaluation.mean, "scores": scores[name], "commit": at})
         line = f"{task.name} seed {record['seed']} ({len(rules)} rule(s), {record['source'].split('/')[-2]}): " \
                f"as kept {evaluation_mean(scores['as kept']):.1%} (recorded {record['test']:.1%})"

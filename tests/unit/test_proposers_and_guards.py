@@ -146,6 +146,9 @@ def test_a_keyword_rule_the_training_labels_refute_is_refused_and_one_they_bear_
     # cues joined by "and" must all be there; no input holding them is no evidence either way
     assert check_rule("When the input contains 'playing' and 'spotify', answer PlayMusic.", [], snips) is None
     assert "0 of the 1" in check_rule("When the input contains \"book\" and \"noon\", answer GetWeather.", [], snips)
+    # a negated cue is about the other inputs
+    assert check_rule("When the input does not contain 'weather', answer PlayMusic.", [], snips) is None
+    assert check_rule("When the input doesn't mention 'weather', answer PlayMusic.", [], snips) is None
     # no quoted cue, two labels named, an apostrophe inside a word: nothing to check
     assert check_rule("When the request is about films, answer SearchScreeningEvent.", [], snips) is None
     assert check_rule("When the input says 'playing', answer PlayMusic or SearchScreeningEvent.", [], snips) is None
