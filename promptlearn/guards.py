@@ -281,6 +281,7 @@ def new_markup(parent: str, child: str) -> str | None:
 _QUOTED = re.compile(r"(?<!\w)[\"'\u2018\u201c`]([^\"'\u2019\u201d`]{2,60}?)[\"'\u2019\u201d`](?!\w)")
 
 
+_CONDITIONAL = re.compile(r"\s*(?:\d+[.)]\s*)?(?:when|whenever|if)\b", re.IGNORECASE)
 _NEGATION = re.compile(r"\b(not|no|never|without|except|unless|neither|nor)\b|n't\b")
 
 
@@ -288,15 +289,19 @@ def contradicted_by_data(rule: str, train: Sequence[Example]) -> str | None:
     """A keyword rule the training split answers otherwise: "When the input contains 'playing', answer PlayMusic."
     where the training inputs holding "playing" are mostly SearchScreeningEvent ("is Bolt playing at the cinema").
 
-    Applies where the references are a label set (``infer_contract`` kind ``labels``) and the rule quotes its cue(s)
-    before naming exactly one label after them; inputs hold the cues when they hold all of them (any of them where
-    the rule joins them with "or"), as whole words. With at least one such input, fewer than half answered with the
-    rule's label is a rule the data refutes. Why: the 1.5B reads a group of failures and names a cue and a label;
-    it sometimes pairs them wrongly ("When the input contains 'Fei Yu Ching' and 'fourties', answer
-    SearchScreeningEvent." over a PlayMusic request; "... 'cash', answer cash_withdrawal_charge." where 4 of the 7
-    training inputs with "cash" are other intents), and validation on 35-60 examples keeps such a rule as often as
-    chance does (benchmarks/README "Rules on the test set"). Checking it against the training split costs no rollout.
+    Applies where the references are a label set (``infer_contract`` kind ``labels``) and the rule is a condition
+    ("When/If ...") that quotes its cue(s) before naming exactly one label after them; inputs hold the cues when
+    they hold all of them (any of them where the rule joins them with "or"), as whole words; a negated condition
+    is left alone. With at least one such input, fewer than half answered with the rule's label is a rule the data
+    refutes. Why: the 1.5B reads a group of failures and names a cue and a label, and sometimes pairs them wrongly
+    ("When the input contains 'Fei Yu Ching' and 'fourties', answer SearchScreeningEvent." over a PlayMusic
+    request; "... 'cash', answer cash_withdrawal_charge." where 4 of the 7 training inputs with "cash" are other
+    intents); validation on 35-60 examples kept both, and the final prompts whose rules pair cues with the wrong
+    labels scored higher on test without their rules (benchmarks/README "Rules on the test set, and the label
+    contract as a rule"). Checking against the training split costs no rollout.
     """
+    if not _CONDITIONAL.match(rule):  # a glossary line ("PlayMusic: requests to 'play' ...") states no condition
+        return None
     contract = infer_contract(train)
     if contract is None or contract.kind != "labels":
         return None

@@ -149,6 +149,10 @@ def test_a_keyword_rule_the_training_labels_refute_is_refused_and_one_they_bear_
     # a negated cue is about the other inputs
     assert check_rule("When the input does not contain 'weather', answer PlayMusic.", [], snips) is None
     assert check_rule("When the input doesn't mention 'weather', answer PlayMusic.", [], snips) is None
+    # a glossary line states no condition: its cues describe the label it starts with
+    assert check_rule("AddToPlaylist: requests with 'playing' or 'add' that name a playlist, not PlayMusic.", [],
+                      snips) is None
+    assert "contradicts" in check_rule("If the input says 'playing', answer PlayMusic.", [], snips)
     # no quoted cue, two labels named, an apostrophe inside a word: nothing to check
     assert check_rule("When the request is about films, answer SearchScreeningEvent.", [], snips) is None
     assert check_rule("When the input says 'playing', answer PlayMusic or SearchScreeningEvent.", [], snips) is None
