@@ -123,7 +123,7 @@ def summary(rng: random.Random) -> None:
             if diffs:
                 low, high = bootstrap_ci(diffs, rng=rng)
                 print(f"{group}, {variant} - as kept: {sum(diffs) / len(diffs) * 100:+.1f} [{low * 100:+.1f}, "
-                      f"{high * 100:+.1f}] over {prompts} prompt(s), {len(diffs)} paired test answers")
+                      f"{high * 100:+.1f}] over {prompts} ablation(s), {len(diffs)} paired test answers")
 
 
 def main() -> None:
