@@ -22,9 +22,9 @@ import random
 from typing import Sequence
 
 from .config import COVER_MAX_LABELS, COVER_MIN_LABELS, DEFAULT_DEMO_SETS, DEFAULT_MAX_DEMOS
-from .edits import DemoProposer, as_demo, states_contract, usable_demos
+from .edits import DemoProposer, as_demo, contract_rule, states_contract, usable_demos
 from .proposers import Case, ProposalContext
-from .records import Candidate, Example, Proposal, Provenance, Rule
+from .records import Candidate, Example, Proposal, Provenance
 
 # Set sizes in the order the alternatives take them: two first (the demos strategy's default), then four
 # (better with the seed prompt on dev sets), then one and three (benchmarks/README "Which demos").
@@ -146,11 +146,9 @@ class LabelCoverProposer:
             # repair, which adds the same rule, waits for format failures and so rarely fires on a competent seed
             # (benchmarks/README "Rules on the test set, and the label contract as a rule").
             why += ", and state the label set as a rule"
-            rules = (*rules, Rule(id=max((r.id for r in rules), default=0) + 1, text=context.contract.instruction,
-                                  iteration=context.iteration,
-                                  provenance=tuple(Provenance(example_id=e.id, judge="contract",
-                                                              critique="the label set the training references use")
-                                                   for e in picked)))
+            rules = (*rules, contract_rule(parent, context.contract, context.iteration, tuple(
+                Provenance(example_id=e.id, judge="contract", critique="the label set the training references use")
+                for e in picked)))
         child = Candidate.create(parent.system_prompt, rules, demos, parent_ids=(parent.id,),
                                  iteration=context.iteration, strategy=self.name, rationale=why)
         # Validation, not eight paired examples, tests it: on banking77-13b the minibatch rejected it in two of

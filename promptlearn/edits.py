@@ -89,6 +89,12 @@ def states_contract(candidate: Candidate, contract: AnswerContract) -> bool:
     return any(contract.instruction.lower() in r.text.lower() for r in candidate.rules)
 
 
+def contract_rule(parent: Candidate, contract: AnswerContract, iteration: int,
+                  provenance: tuple[Provenance, ...]) -> Rule:
+    """``contract`` as the parent's next rule: what format repair and ``cover`` add."""
+    return Rule(id=_next_rule_id(parent), text=contract.instruction, iteration=iteration, provenance=provenance)
+
+
 class FormatRepairProposer:
     """When most failures break the answer contract, the child states the contract as a rule.
 
@@ -116,8 +122,7 @@ class FormatRepairProposer:
         stated = context.contract.instruction.lower() in parent.system_prompt.lower()
         why = (f"{len(broken)} of {len(cases)} failures broke the answer format ({', '.join(kinds)})"
                + ("; the prompt states it, so it is restated as a rule" if stated else ""))
-        rule = Rule(id=_next_rule_id(parent), text=context.contract.instruction, iteration=context.iteration,
-                    provenance=_provenance(broken, why))
+        rule = contract_rule(parent, context.contract, context.iteration, _provenance(broken, why))
         return _child(parent, context, self.name, rules=(*parent.rules, rule), rationale=why)
 
 

@@ -29,6 +29,12 @@ FREE_FORM_MIN_EXAMPLES = 8
 _META_TASK = re.compile(r"\b(system prompt|the prompt|critique|the judge|rewriter|case number|case \d|cases? \d|"
                         r"<case|assistant_output|this editing)\b", re.IGNORECASE)
 _WORD = re.compile(r"\w+")
+
+
+def _padded(text: str) -> str:
+    """``text`` lower-cased as its words joined by single spaces, with a space at each end, so ``f" {phrase} " in``
+    it matches whole words only."""
+    return f" {' '.join(_WORD.findall(text.lower()))} "
 INJECTION_NGRAM_WORDS = 3
 _ACT = r"(?:answer|reply|respond|say|output|print|return|write|label|classify|tag|mark)"
 _MODEL = r"(?:assistant|ai|a\.i\.|model|bot|chatbot|classifier|grader|llm|gpt|system)"
@@ -116,8 +122,8 @@ def one_input_name(text: str, inputs: Sequence[str], *, allowed: str = "") -> st
     one. A name several inputs share is the task's vocabulary, one that no input holds is the rewriter's own,
     and one the parent prompt already holds is not new: none of those count.
     """
-    texts = [f" {' '.join(_WORD.findall(t.lower()))} " for t in inputs]
-    already = f" {' '.join(_WORD.findall(allowed.lower()))} "
+    texts = [_padded(t) for t in inputs]
+    already = _padded(allowed)
     for match in _NAME.finditer(text):
         shown = match.group(0).split()
         words = [" ".join(_WORD.findall(w.lower())) for w in shown]
@@ -152,8 +158,8 @@ def training_leak(text: str, examples: Iterable[Example], *, ngram: int = LEAK_N
     free_form = _free_form(references)
     spans = _input_spans(examples, ngram)  # once: both the framing and the leak check read them
     grams = _ngrams(text, ngram) - _shared_spans(spans)
-    lowered = f" {' '.join(_WORD.findall(text.lower()))} "
-    already = f" {' '.join(_WORD.findall(allowed.lower()))} "
+    lowered = _padded(text)
+    already = _padded(allowed)
     for example, fields in zip(examples, spans):
         for field in fields:
             hit = grams & field
@@ -305,24 +311,23 @@ def contradicted_by_data(rule: str, train: Sequence[Example]) -> str | None:
     contract = infer_contract(train)
     if contract is None or contract.kind != "labels":
         return None
-    quotes = list(_QUOTED.finditer(rule))
     labels = {label.lower(): label for label in contract.labels}
-    cues = [m.group(1) for m in quotes if m.group(1).strip().lower() not in labels]
-    if not cues:
+    quoted = [m for m in _QUOTED.finditer(rule) if m.group(1).strip().lower() not in labels]  # a quoted label is no cue
+    if not quoted:
         return None
-    last_cue = max(m.end() for m in quotes if m.group(1).strip().lower() not in labels)
-    tail = f" {' '.join(_WORD.findall(rule[last_cue:].lower()))} "
-    named = [label for key, label in labels.items() if f" {' '.join(_WORD.findall(key))} " in tail]
+    cues, last_cue = [m.group(1) for m in quoted], quoted[-1].end()
+    tail = _padded(rule[last_cue:])
+    named = [label for key, label in labels.items() if _padded(key) in tail]
     if len(named) != 1:
         return None
     condition = rule[:last_cue].lower()
     if _NEGATION.search(condition):  # "when the input does not mention 'weather'": its inputs are the others
         return None
     norm = [" ".join(_WORD.findall(c.lower())) for c in cues]
-    either = " or " in f" {' '.join(_WORD.findall(condition))} "
+    either = " or " in _padded(condition)
     holding = []
     for example in train:
-        text = f" {' '.join(_WORD.findall(' '.join(str(v) for v in example.inputs.values()).lower()))} "
+        text = _padded(" ".join(str(v) for v in example.inputs.values()))
         found = [f" {c} " in text for c in norm if c]
         if found and (any(found) if either else all(found)):
             holding.append(str(example.reference).strip().lower())

@@ -19,18 +19,13 @@ import random
 from pathlib import Path
 
 from demo_choice import draw_per_label
-from probe import append_row, commit, train_and_dev
+from probe import append_row, commit, metric_scorer, train_and_dev
 
-from promptlearn import PromptOptimizer
-from promptlearn.bench.cell import default_llm_factory
 from promptlearn.bench.task import load_task
-from promptlearn.config import DEFAULT_AGENT_MODEL
 from promptlearn.contracts import infer_contract
 from promptlearn.edits import as_demo
-from promptlearn.llm import Usage
 from promptlearn.records import Candidate, Rule
 from promptlearn.stats import bootstrap_ci
-from promptlearn.task import metric_judge, task_agent
 
 ROOT = Path(__file__).parents[1] / "results" / "optimizer"
 
@@ -51,9 +46,7 @@ def main() -> None:
         contract = infer_contract(train)
         assert contract is not None, f"{task.name}: no answer contract inferred from its training references"
         rule = Rule(id=1, text=contract.instruction)
-        llm = default_llm_factory()(DEFAULT_AGENT_MODEL, "agent", Usage(),
-                                    ROOT / "contract_rule_cells" / f"{task.name}-seed{seed}.sqlite")
-        scorer = PromptOptimizer(task_agent(task, llm), metric_judge(task), optimizer_llm=llm)
+        scorer = metric_scorer(task, ROOT / "contract_rule_cells" / f"{task.name}-seed{seed}.sqlite")
         sets = {"seed": ()} | {f"cover draw {d}": tuple(
             as_demo(e) for e in draw_per_label(train, 1, random.Random(f"{seed}/any/per-label1/{d}")))
             for d in range(args.draws)}

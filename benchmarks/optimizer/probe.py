@@ -1,5 +1,6 @@
-"""What the fixed-prompt probes (``demo_choice.py``, ``format_wording.py``) share: the bench's agent and judges for
-a task on the local 0.5B, and appending a result row stamped with the commit."""
+"""What the fixed-prompt probes (``demo_choice.py``, ``format_wording.py``, ``rule_ablation.py``, ...) share: the
+bench's agent and judges (or its ground-truth metric) for a task on the local 0.5B, and appending a result row
+stamped with the commit."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from promptlearn.bench.task import TaskSpec
 from promptlearn.config import DEFAULT_AGENT_MODEL
 from promptlearn.llm import Usage
 from promptlearn.records import Example
-from promptlearn.task import task_agent, task_judges
+from promptlearn.task import metric_judge, task_agent, task_judges
 
 
 def task_optimizer(task: TaskSpec, seed: int) -> PromptOptimizer:
@@ -25,6 +26,13 @@ def task_optimizer(task: TaskSpec, seed: int) -> PromptOptimizer:
     judges, weights = task_judges(task, llm, usage)
     return PromptOptimizer(task_agent(task, llm), judges, judge_weights=weights, optimizer_llm=llm,
                            config=OptimizeConfig(seed=seed))
+
+
+def metric_scorer(task: TaskSpec, cache: Path) -> PromptOptimizer:
+    """An optimizer that scores prompts as the bench scores a test set: the task's agent on the local 0.5B and its
+    ground-truth metric (``bench.cell``), model calls cached at ``cache``."""
+    llm = default_llm_factory()(DEFAULT_AGENT_MODEL, "agent", Usage(), cache)
+    return PromptOptimizer(task_agent(task, llm), metric_judge(task), optimizer_llm=llm)
 
 
 def train_and_dev(task: TaskSpec, seed: int, n_dev: int) -> tuple[list[Example], list[Example]]:

@@ -31,15 +31,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-from probe import append_row, commit
+from probe import append_row, commit, metric_scorer
 
-from promptlearn import PromptOptimizer
-from promptlearn.bench.cell import default_llm_factory
 from promptlearn.bench.task import load_suite
-from promptlearn.config import DEFAULT_AGENT_MODEL
-from promptlearn.llm import Usage
 from promptlearn.stats import bootstrap_ci
-from promptlearn.task import metric_judge, task_agent
 
 ROOT = Path(__file__).parents[1]
 OUT = ROOT / "results" / "optimizer" / "rule_ablation.jsonl"
@@ -152,9 +147,7 @@ def main() -> None:
     for record in chosen:
         task = specs[record["task"]]
         test = task.splits(record["seed"])[2]
-        llm = default_llm_factory()(DEFAULT_AGENT_MODEL, "agent", Usage(),
-                                    CELLS / f"{task.name}-seed{record['seed']}.sqlite")
-        scorer = PromptOptimizer(task_agent(task, llm), metric_judge(task), optimizer_llm=llm)
+        scorer = metric_scorer(task, CELLS / f"{task.name}-seed{record['seed']}.sqlite")
         before, rules, after = split_rules(record["best_prompt"])  # type: ignore[misc]
         variants = {"as kept": record["best_prompt"], "no rules": join_rules(before, [], after)}
         if args.each_rule and len(rules) > 1:
