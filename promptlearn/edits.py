@@ -8,7 +8,7 @@ deterministic, they cost no rewriter call and replay exactly on resume.
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from typing import Literal, Sequence
 
 from ._templating import has_markup
 from .config import DEFAULT_DEMO_SETS, DEFAULT_MAX_DEMOS, DEFAULT_MAX_RULES
@@ -90,9 +90,11 @@ def states_contract(candidate: Candidate, contract: AnswerContract) -> bool:
 
 
 def contract_rule(parent: Candidate, contract: AnswerContract, iteration: int,
-                  provenance: tuple[Provenance, ...]) -> Rule:
-    """``contract`` as the parent's next rule: what format repair and ``cover`` add."""
-    return Rule(id=_next_rule_id(parent), text=contract.instruction, iteration=iteration, provenance=provenance)
+                  provenance: tuple[Provenance, ...], placement: Literal["list", "end"] = "list") -> Rule:
+    """``contract`` as the parent's next rule: what format repair (numbered, ``"list"``) and ``cover`` (the
+    prompt's last line, ``"end"``, written as a sentence) add."""
+    text = contract.instruction if placement == "list" else contract.instruction[:1].upper() + contract.instruction[1:]
+    return Rule(id=_next_rule_id(parent), text=text, iteration=iteration, provenance=provenance, placement=placement)
 
 
 class FormatRepairProposer:
@@ -291,14 +293,14 @@ class MergeProposer:
             return _child(parent, context, self.name, rules=other.rules, demos=other.demos,
                           rationale=f"take {context.component!r} from {other.id}, which leads on other validation "
                                     f"examples", extra_parents=(other.id,), text=other.system_prompt)
-        texts = {r.text for r in parent.rules}
+        texts = {r.text.lower() for r in parent.rules}  # a contract said as a numbered rule and as the last line
         mine = {pair[0]: pair[1] for r in parent.rules if (pair := condition_and_answer(r.text))}
         next_id = _next_rule_id(parent)
         added, conflicts = [], 0
         for rule in other.rules:
             pair = condition_and_answer(rule.text)
             parents_answer = mine.get(pair[0]) if pair is not None else None
-            if rule.text in texts or parents_answer is not None:
+            if rule.text.lower() in texts or parents_answer is not None:
                 # The same condition with another answer would leave the agent two orders; the parent's
                 # rule stays (its candidate was the one selected), the partner's version is dropped.
                 conflicts += pair is not None and parents_answer not in (None, pair[1])

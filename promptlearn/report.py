@@ -102,12 +102,14 @@ def write_report(result: "OptimizationResult", path: str | Path) -> Path:
             head = "<th>measured contribution</th>" if measured else ""
             parts.append(f"<h2>Rules and where they came from{where}</h2><table><tr><th>#</th><th>rule</th>"
                          f"<th>round</th>{head}<th>critiques that produced it</th></tr>")
-            for i, rule in enumerate(component.rules, start=1):
+            listed = [r for r in component.rules if r.placement == "list"]  # numbered as the prompt numbers them
+            for rule in component.rules:
                 prov = "<br>".join(f"<b>{_e(p.example_id)}</b> ({_e(p.judge)}): {_e(p.critique)}"
                                    for p in rule.provenance)
                 gain = measured.get(rule.text)
                 cell = (f"<td>{'not measured' if gain is None else f'{gain * 100:+.1f} pts'}</td>" if measured else "")
-                parts.append(f"<tr><td>{i}</td><td>{_e(rule.text)}</td><td>{rule.iteration}</td>{cell}<td>{prov}</td></tr>")
+                number = "last line" if rule.placement == "end" else str(listed.index(rule) + 1)
+                parts.append(f"<tr><td>{number}</td><td>{_e(rule.text)}</td><td>{rule.iteration}</td>{cell}<td>{prov}</td></tr>")
             parts.append("</table>")
         if component.demos:
             parts.append(f"<h2>Worked examples in the prompt{where} (training data only)</h2><table><tr>"

@@ -10,6 +10,8 @@ no choice saw: for each split seed, the seed prompt and ``--draws`` one-example-
 ``demo_choice.py --per-label 1`` draws them), each with and without the contract as rule 1, scored on 100
 examples of the task's data in none of the cell's splits. One JSON line per variant goes to
 ``results/optimizer/contract_rule.jsonl``; model calls go through ``results/optimizer/contract_rule_cells/``.
+``--place end`` asks where the sentence belongs: the same sentence, capitalised, as the prompt's last line (after
+the worked examples, next to the input) instead of as rule 1 (before them); its rows say ``"place": "end"``.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from probe import append_row, commit, metric_scorer, train_and_dev
 from promptlearn.bench.task import load_task
 from promptlearn.contracts import infer_contract
 from promptlearn.edits import as_demo
-from promptlearn.records import Candidate, Rule
+from promptlearn.records import Candidate, Rule, render_prompt
 from promptlearn.stats import bootstrap_ci
 
 ROOT = Path(__file__).parents[1] / "results" / "optimizer"
@@ -36,6 +38,9 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--draws", type=int, default=2)
     parser.add_argument("--n-dev", type=int, default=100)
+    parser.add_argument("--place", choices=("rule", "end"), default="rule",
+                        help="rule: the contract as rule 1 (before the worked examples); end: the same sentence, "
+                             "capitalised, as the prompt's last line, after the worked examples")
     args = parser.parse_args()
     task = load_task(args.task)
     assert isinstance(task.seed_prompt, str), "single-prompt tasks only"
@@ -53,18 +58,23 @@ def main() -> None:
         for name, demos in sets.items():
             scores = {}
             for with_rule in (False, True):
-                candidate = Candidate.create(task.seed_prompt, rules=(rule,) if with_rule else (), demos=demos)
+                if with_rule and args.place == "end":  # the same text the agent reads, the sentence moved last
+                    closing = contract.instruction[0].upper() + contract.instruction[1:]
+                    candidate = Candidate.create(f"{render_prompt(task.seed_prompt, (), demos)}\n\n{closing}")
+                else:
+                    candidate = Candidate.create(task.seed_prompt, rules=(rule,) if with_rule else (), demos=demos)
                 evaluation = scorer.evaluate(candidate, dev)
                 scores[with_rule] = [evaluation.results[e.id].score for e in dev]
                 append_row(ROOT / "contract_rule.jsonl", {
-                    "task": task.name, "seed": seed, "set": name, "contract_rule": with_rule, "n_dev": len(dev),
+                    "task": task.name, "seed": seed, "set": name, "contract_rule": with_rule,
+                    **({"place": args.place} if with_rule and args.place != "rule" else {}), "n_dev": len(dev),
                     "dev": evaluation.mean, "demos": [d.example_id for d in demos], "scores": scores[with_rule],
                     "off_contract": sum(1 for e in dev if not contract.format_ok(evaluation.results[e.id].rollout.output or "")),
                     "commit": at})
             pair = [b - a for a, b in zip(scores[False], scores[True])]
             diffs += pair
             print(f"{task.name} seed {seed} {name}: {sum(scores[False]) / len(dev):.1%} -> "
-                  f"{sum(scores[True]) / len(dev):.1%} with the contract rule", flush=True)
+                  f"{sum(scores[True]) / len(dev):.1%} with the contract {'rule' if args.place == 'rule' else 'sentence last'}", flush=True)
     low, high = bootstrap_ci(diffs, rng=rng)
     print(f"{task.name}, all: {sum(diffs) / len(diffs) * 100:+.1f} [{low * 100:+.1f}, {high * 100:+.1f}] "
           f"over {len(diffs)} paired dev answers")

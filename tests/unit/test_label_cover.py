@@ -52,13 +52,18 @@ def test_the_child_keeps_the_parents_demos_and_adds_one_example_of_each_missing_
     assert propose(parent, context(iteration=2)).child != child  # another round draws other examples
 
 
-def test_the_child_states_the_label_contract_as_its_last_rule_once():
+def test_the_child_restates_the_label_contract_as_the_prompts_last_line_once():
     parent = Candidate.create("Name the remainder.", rules=(Rule(id=3, text="Think about the last digit."),))
     child = propose(parent, context()).child
     assert child is not None and child.rules[0] == parent.rules[0]
-    assert [r.text for r in child.rules[1:]] == [LABELS.instruction] and child.rules[1].id == 4
+    sentence = LABELS.instruction[0].upper() + LABELS.instruction[1:]
+    assert [r.text for r in child.rules[1:]] == [sentence] and child.rules[1].id == 4
+    assert child.rules[1].placement == "end" and child.rules[0].placement == "list"
+    # after every worked example, the numbered rule still before them
+    assert child.prompt.endswith("\n\n" + sentence)
+    assert child.prompt.index("1. Think about the last digit.") < child.prompt.index("Examples:")
     assert {p.example_id for p in child.rules[1].provenance} == {d.example_id for d in child.demos}
-    assert "state the label set as a rule" in child.rationale
+    assert "restate the label set as the prompt's last line" in child.rationale
     # a parent that states it already (format repair got there first) keeps its rules as they are
     stated = Candidate.create("Name the remainder.", rules=(Rule(id=1, text=LABELS.instruction),))
     assert propose(stated, context()).child.rules == stated.rules
@@ -67,6 +72,37 @@ def test_the_child_states_the_label_contract_as_its_last_rule_once():
                      critiques=(), score=0.0, failure="explanation") for e in TRAIN[:4]]
     assert not FormatRepairProposer().applicable(child, failures, context())
     assert FormatRepairProposer().applicable(parent, failures, context())
+
+
+def test_a_last_line_rule_renders_after_every_example_and_leaves_other_prompts_as_they_were():
+    listed, last = Rule(id=1, text="Think about the last digit."), Rule(id=2, text="Reply with a label.", placement="end")
+    demos = (as_demo(TRAIN[0]), as_demo(TRAIN[1]))
+    plain = Candidate.create("Name the remainder.", rules=(listed,), demos=demos)
+    # without "end" rules: the layout (and so every candidate id) of before placement existed
+    assert plain.prompt == ("Name the remainder.\n\nRules:\n1. Think about the last digit.\n\nExamples:\n"
+                            "Input: 0\nAnswer: zero\n\nInput: 1\nAnswer: one")
+    # the end rule is not numbered, and a list rule after it in the tuple keeps number 1
+    both = Candidate.create("Name the remainder.", rules=(last, listed.model_copy(update={"id": 3})), demos=demos)
+    assert both.prompt == plain.prompt + "\n\nReply with a label."
+    # what the dev probe scored (benchmarks/optimizer/contract_rule.py --place end) is the text the loop renders
+    probe = Candidate.create("Name the remainder.", demos=demos)
+    assert Candidate.create("Name the remainder.", rules=(last,), demos=demos).prompt == probe.prompt + "\n\n" + last.text
+    # retrieved examples go before it too: it stays the last line, next to the input
+    from promptlearn import RetrievalAgent
+    wrapped = RetrievalAgent(ChatAgent(FakeLLM(lambda r: "zero"), "Remainder of {{ number }}"), TRAIN, k=2)
+    shown = wrapped.candidate_for(Candidate.create("Name the remainder.", rules=(last,)), TRAIN[5])
+    assert shown.prompt.endswith("\n\nReply with a label.") and shown.prompt.count("Input:") == 2
+
+
+def test_merge_says_the_contract_once_when_one_parent_has_it_as_the_last_line():
+    stated = Candidate.create("x", rules=(Rule(id=1, text=LABELS.instruction),))
+    last = Rule(id=1, text=LABELS.instruction[0].upper() + LABELS.instruction[1:], placement="end")
+    other = Candidate.create("x", rules=(last, Rule(id=2, text="When the number is 7, answer three.")))
+    ctx = ProposalContext(iteration=2, train=TRAIN, task_description="", output_contract=None,
+                          candidates={stated.id: stated, other.id: other},
+                          pool={stated.id: {"v1": 1.0, "v2": 0.0}, other.id: {"v1": 0.0, "v2": 1.0}})
+    merged = asyncio.run(MergeProposer().apropose(stated, [], ctx)).child
+    assert merged is not None and [r.text for r in merged.rules] == [LABELS.instruction, other.rules[1].text]
 
 
 def test_it_shows_only_training_examples_even_when_a_label_is_missing_there():
@@ -142,6 +178,15 @@ def test_the_loop_tries_cover_first_and_keeps_it_when_it_works():
     assert row.strategy == "cover" and row.accepted
     assert sorted(d.answer for d in result.best.demos) == sorted(NAMES)
     assert result.seed_val == 0.25 and result.best_val == 1.0
+
+
+def test_the_report_shows_the_contract_as_the_last_line(tmp_path):
+    from promptlearn.report import write_report
+
+    result, _ = run(("cover",))
+    assert result.best.rules[-1].placement == "end" and result.best_prompt.endswith(result.best.rules[-1].text)
+    html = write_report(result, tmp_path / "report.html").read_text()
+    assert "<td>last line</td>" in html
 
 
 def test_validation_not_the_minibatch_tests_the_cover_set():
