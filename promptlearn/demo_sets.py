@@ -110,11 +110,11 @@ class LabelCoverProposer:
     minibatch test rejected it in two of three banking77-13b cells, so validation tests it (``validate_directly``;
     benchmarks/README "Validation as the cover set's test"). Applies while the
     contract is ``labels`` with ``COVER_MIN_LABELS`` to ``COVER_MAX_LABELS`` labels (two-label tasks get the demos
-    strategy's pair; option letters are not labels of the input), ``max_demos`` > 0, and the training split
-    has a usable example of a label the parent's demos miss. The child also restates the label contract as the
-    prompt's last line, after the examples (a rule placed ``"end"``), when no rule of the parent's states it. The set may exceed ``max_demos``, which caps what
-    the demos and merge strategies add. Examples come from the training split only; deterministic given the
-    parent and the round."""
+    strategy's pair; option letters are not labels of the input), ``max_demos`` > 0, and the training split has a
+    usable example of a label the parent's demos miss. The child also restates the label contract as the prompt's
+    last line, after the examples (a rule placed ``"end"``), when no rule of the parent's states it. The set may
+    exceed ``max_demos``, which caps what the demos and merge strategies add. Examples come from the training split
+    only; deterministic given the parent and the round."""
 
     name = "cover"
 

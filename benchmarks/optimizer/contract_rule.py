@@ -73,8 +73,9 @@ def main() -> None:
                     "commit": at})
             pair = [b - a for a, b in zip(scores[False], scores[True])]
             diffs += pair
+            where = "rule" if args.place == "rule" else "sentence last"
             print(f"{task.name} seed {seed} {name}: {sum(scores[False]) / len(dev):.1%} -> "
-                  f"{sum(scores[True]) / len(dev):.1%} with the contract {'rule' if args.place == 'rule' else 'sentence last'}", flush=True)
+                  f"{sum(scores[True]) / len(dev):.1%} with the contract {where}", flush=True)
     low, high = bootstrap_ci(diffs, rng=rng)
     print(f"{task.name}, all: {sum(diffs) / len(diffs) * 100:+.1f} [{low * 100:+.1f}, {high * 100:+.1f}] "
           f"over {len(diffs)} paired dev answers")
