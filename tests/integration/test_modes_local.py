@@ -132,8 +132,8 @@ def test_demo_search_screens_demo_sets_on_the_real_agent(tmp_path):
 
 def test_cover_shows_the_real_agent_a_worked_example_of_every_label(tmp_path):
     """``strategies=("rules", "cover")``: cover goes first, with no rewriter call; its child shows one training
-    example for each label of the inferred contract the training split holds and states the contract as a rule,
-    is tested on the validation set (not the minibatch), and the real agent's requests for the child carry both."""
+    example for each label of the inferred contract the training split holds and restates the contract as the
+    prompt's last line, is tested on the validation set (not the minibatch), and the real agent's requests for the child carry both."""
     # 20 training examples: few enough labels per example to infer a label set
     train, result, row = one_round_without_rewriter(tmp_path, ("rules", "cover"), n_train=20)
     assert row["strategy"] == "cover" and row["child"], row
@@ -146,9 +146,11 @@ def test_cover_shows_the_real_agent_a_worked_example_of_every_label(tmp_path):
     assert sorted(r["rollout"]["example_id"] for r in results) == sorted(result.val_scores[result.seed.id])
     assert all(all(f"Answer: {d.answer}" in r["rollout"]["trace"][0]["content"] for d in child.demos)
                for r in results)
-    # and the label contract as its last rule, which the real agent's requests carry too
-    assert [r.text for r in child.rules] == [result.output_contract] and result.output_contract.startswith("reply with")
-    assert all(f"1. {result.output_contract}" in r["rollout"]["trace"][0]["content"] for r in results)
+    # and the label contract restated as the prompt's last line, after the examples, in every request for the child
+    sentence = "R" + result.output_contract[1:]
+    assert [r.text for r in child.rules] == [sentence] and result.output_contract.startswith("reply with")
+    assert all(r["rollout"]["trace"][0]["content"].endswith(f"Answer: {child.demos[-1].answer}\n\n{sentence}")
+               for r in results)
     assert result.usage_by_role.get("optimizer", {}).get("calls", 0) == 0
 
 
