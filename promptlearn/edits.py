@@ -85,7 +85,8 @@ def repairs_format(parent: Sequence[tuple[float, bool]], child: Sequence[tuple[f
 
 
 def states_contract(candidate: Candidate, contract: AnswerContract) -> bool:
-    """Whether one of the candidate's rules states ``contract`` (what format repair and ``cover`` add)."""
+    """Whether one of the candidate's rules states ``contract``, numbered or as the last line (what format repair and
+    ``cover`` add)."""
     return any(contract.instruction.lower() in r.text.lower() for r in candidate.rules)
 
 

@@ -133,7 +133,8 @@ def test_demo_search_screens_demo_sets_on_the_real_agent(tmp_path):
 def test_cover_shows_the_real_agent_a_worked_example_of_every_label(tmp_path):
     """``strategies=("rules", "cover")``: cover goes first, with no rewriter call; its child shows one training
     example for each label of the inferred contract the training split holds and restates the contract as the
-    prompt's last line, is tested on the validation set (not the minibatch), and the real agent's requests for the child carry both."""
+    prompt's last line, is tested on the validation set (not the minibatch), and the real agent's requests for the
+    child carry both."""
     # 20 training examples: few enough labels per example to infer a label set
     train, result, row = one_round_without_rewriter(tmp_path, ("rules", "cover"), n_train=20)
     assert row["strategy"] == "cover" and row["child"], row
