@@ -17,6 +17,8 @@ One JSON line per (prompt, variant) goes to ``results/optimizer/rule_ablation.js
 variant with the prompt as kept over the test examples (95% bootstrap interval), per prompt and pooled, and
 ``--summary`` prints the same from the rows alone: all prompts, those whose only rules state the answer contract
 (``contracts.infer_contract``'s instruction, which format repair and ``cover`` add), and those the rewriter wrote.
+A contract that ``cover`` restates as the prompt's last line (``Rule.placement == "end"``, since 2410c5c) is not in
+the Rules block, so it stays in both variants: for such prompts this measures the numbered rules alone.
 ``--refuted`` scores nothing: it lists the distinct rules of those final prompts that the training-data check
 (``guards.contradicted_by_data``, run on the cell's own training split) refuses today.
 """
