@@ -25,8 +25,8 @@ from probe import append_row, commit, metric_scorer, train_and_dev
 
 from promptlearn.bench.task import load_task
 from promptlearn.contracts import infer_contract
-from promptlearn.edits import as_demo
-from promptlearn.records import Candidate, Rule, render_prompt
+from promptlearn.edits import as_demo, contract_rule
+from promptlearn.records import Candidate
 from promptlearn.stats import bootstrap_ci
 
 ROOT = Path(__file__).parents[1] / "results" / "optimizer"
@@ -50,7 +50,9 @@ def main() -> None:
         train, dev = train_and_dev(task, seed, args.n_dev)
         contract = infer_contract(train)
         assert contract is not None, f"{task.name}: no answer contract inferred from its training references"
-        rule = Rule(id=1, text=contract.instruction)
+        # the loop's own contract rule (numbered, or the last line as cover adds it), so the probe scores its text
+        rule = contract_rule(Candidate.create(task.seed_prompt), contract, 0, (),
+                             placement="end" if args.place == "end" else "list")
         scorer = metric_scorer(task, ROOT / "contract_rule_cells" / f"{task.name}-seed{seed}.sqlite")
         sets = {"seed": ()} | {f"cover draw {d}": tuple(
             as_demo(e) for e in draw_per_label(train, 1, random.Random(f"{seed}/any/per-label1/{d}")))
@@ -58,11 +60,7 @@ def main() -> None:
         for name, demos in sets.items():
             scores = {}
             for with_rule in (False, True):
-                if with_rule and args.place == "end":  # the same text the agent reads, the sentence moved last
-                    closing = contract.instruction[0].upper() + contract.instruction[1:]
-                    candidate = Candidate.create(f"{render_prompt(task.seed_prompt, (), demos)}\n\n{closing}")
-                else:
-                    candidate = Candidate.create(task.seed_prompt, rules=(rule,) if with_rule else (), demos=demos)
+                candidate = Candidate.create(task.seed_prompt, rules=(rule,) if with_rule else (), demos=demos)
                 evaluation = scorer.evaluate(candidate, dev)
                 scores[with_rule] = [evaluation.results[e.id].score for e in dev]
                 append_row(ROOT / "contract_rule.jsonl", {
